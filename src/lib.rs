@@ -5,5 +5,6 @@
 //! - [`pdu`]: 3GPP TS 23.040 / 23.038 wire formats (pure, no IO).
 //! - [`state`]: SMPP-style message states and the TP-ST table.
 
+pub mod cli;
 pub mod pdu;
 pub mod state;

@@ -1,1 +1,5 @@
-fn main() {}
+//! The `smsgw` binary: a thin shell over the library (see `smsgw::cli`).
+
+fn main() -> std::process::ExitCode {
+    smsgw::cli::run()
+}

@@ -1,0 +1,87 @@
+//! Command-line interface. Each subcommand lives in its own file and returns
+//! a [`CliError`]; `run` maps errors to exit codes:
+//! 0 success, 1 runtime failure (modem, store, IO), 2 bad input (usage,
+//! malformed PDU, bad number), and whatever a subcommand documents otherwise.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub mod states;
+
+/// A failed command: the message goes to stderr, the code is the exit status.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl CliError {
+    /// Bad input from the user (exit 2).
+    pub fn input(message: impl std::fmt::Display) -> Self {
+        CliError {
+            code: 2,
+            message: message.to_string(),
+        }
+    }
+    /// A runtime failure (exit 1).
+    pub fn runtime(message: impl std::fmt::Display) -> Self {
+        CliError {
+            code: 1,
+            message: message.to_string(),
+        }
+    }
+}
+
+pub type CliResult = Result<(), CliError>;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "smsgw",
+    version,
+    about = "SMS gateway for GSM/3G/LTE USB modems (PDU mode, exact delivery reports)"
+)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show what every TP-ST status byte means (state, final, permanent).
+    States(states::StatesArgs),
+}
+
+/// Parse the command line, set up logging, run the subcommand.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let result: CliResult = match cli.command {
+        Command::States(a) => states::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("smsgw: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
