@@ -6,5 +6,7 @@
 //! - [`state`]: SMPP-style message states and the TP-ST table.
 
 pub mod cli;
+pub mod modem;
 pub mod pdu;
+pub mod sim;
 pub mod state;
