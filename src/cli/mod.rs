@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod pdu;
 pub mod states;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
@@ -53,6 +54,8 @@ pub struct Cli {
 pub enum Command {
     /// Show what every TP-ST status byte means (state, final, permanent).
     States(states::StatesArgs),
+    /// Decode or encode SMS PDUs (3GPP TS 23.040).
+    Pdu(pdu::PduArgs),
 }
 
 /// Parse the command line, set up logging, run the subcommand.
@@ -61,6 +64,7 @@ pub fn run() -> ExitCode {
     init_logging(cli.verbose);
     let result: CliResult = match cli.command {
         Command::States(a) => states::run(a),
+        Command::Pdu(a) => pdu::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
