@@ -14,14 +14,14 @@
 pub mod digester;
 pub mod error_codes;
 mod fields;
-//pub mod format;
+pub mod format;
 pub mod hex;
-//pub mod reader;
+pub mod reader;
 pub mod result;
 pub mod urc;
 
 pub use digester::{DigestError, Digester, Event, Limits, Response};
 pub use error_codes::{CmeError, CmsError, ErrorInfo, RetryClass};
-//pub use reader::{CommandReader, ModemInput, ReaderError};
+pub use reader::{CommandReader, ModemInput, ReaderError};
 pub use result::FinalResult;
 pub use urc::{RegDomain, Registration, TwoLineKind, Urc};
