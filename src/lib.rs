@@ -2,9 +2,11 @@
 //!
 //! The library holds all the logic; `src/main.rs` is a thin CLI over it.
 //! Module map (see `docs/architecture.md`):
+//! - [`at`]: the AT protocol engine (sans-IO): host-side digester, modem-side reader.
 //! - [`pdu`]: 3GPP TS 23.040 / 23.038 wire formats (pure, no IO).
 //! - [`state`]: SMPP-style message states and the TP-ST table.
 
+pub mod at;
 pub mod cli;
 pub mod modem;
 pub mod pdu;
