@@ -3,8 +3,10 @@
 //! The library holds all the logic; `src/main.rs` is a thin CLI over it.
 //! Module map (see `docs/architecture.md`):
 //! - [`pdu`]: 3GPP TS 23.040 / 23.038 wire formats (pure, no IO).
+//! - [`profile`]: hardware profiles (modem families) from `hw-profiles/*.toml`.
 //! - [`state`]: SMPP-style message states and the TP-ST table.
 
 pub mod cli;
 pub mod pdu;
+pub mod profile;
 pub mod state;

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod profiles;
 pub mod states;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
@@ -53,6 +54,8 @@ pub struct Cli {
 pub enum Command {
     /// Show what every TP-ST status byte means (state, final, permanent).
     States(states::StatesArgs),
+    /// List the hardware profiles (modem families), or show one in full.
+    Profiles(profiles::ProfilesArgs),
 }
 
 /// Parse the command line, set up logging, run the subcommand.
@@ -61,6 +64,7 @@ pub fn run() -> ExitCode {
     init_logging(cli.verbose);
     let result: CliResult = match cli.command {
         Command::States(a) => states::run(a),
+        Command::Profiles(a) => profiles::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
