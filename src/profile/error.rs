@@ -31,13 +31,6 @@ pub enum ProfileError {
         key: String,
         message: String,
     },
-    /// A directory holds two files that declare the same profile name.
-    #[error("{file}: profile name `{name}` is already defined by {other}")]
-    Duplicate {
-        file: String,
-        name: String,
-        other: String,
-    },
 }
 
 fn key_prefix(key: &Option<String>, line: Option<usize>) -> String {

@@ -175,7 +175,6 @@ impl ProfileSet {
             }
         }
         files.sort();
-        let mut loaded: Vec<(String, String)> = Vec::new();
         for path in files {
             let file = path.display().to_string();
             let text = std::fs::read_to_string(&path).map_err(|e| ProfileError::Io {
@@ -183,15 +182,9 @@ impl ProfileSet {
                 source: e,
             })?;
             let p = Profile::from_toml(&file, &text, Origin::File(path.clone()))?;
+            // File names are unique, so requiring name == stem also rules out
+            // two files defining the same profile.
             check_stem(&p, &file)?;
-            if let Some((_, other)) = loaded.iter().find(|(n, _)| *n == p.name) {
-                return Err(ProfileError::Duplicate {
-                    file,
-                    name: p.name,
-                    other: other.clone(),
-                });
-            }
-            loaded.push((p.name.clone(), file));
             set.insert(p);
         }
         Ok(set)
