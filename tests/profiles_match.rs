@@ -48,6 +48,10 @@ fn whole_ati_answers_are_matched_too() {
     let em7455 = "Manufacturer: Sierra Wireless, Incorporated\r\nModel: EM7455\r\n\
                   Revision: SWI9X30C_02.24.05.06 r7040 CARMD-EV-FRMWR2 2017/05/19";
     assert_eq!(by_identity("", em7455), "sierra-mc7xxx");
+    // Stick-mode E3372 answer quoted in 4IceG/luci-app-3ginfo-lite#25.
+    let e3372 = "Manufacturer: huawei\r\nModel: E3372\r\nRevision: 21.200.07.00.00\r\n\
+                 IMEI: 861000000000000\r\n+GCAP: +CGSM,+DS,+ES";
+    assert_eq!(by_identity("", e3372), "huawei-e3372");
 }
 
 #[test]
