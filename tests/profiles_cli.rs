@@ -114,6 +114,16 @@ fn profiles_dir_overrides_by_name() {
     let o = smsgw(&["profiles", "--json", "generic"], Some(dir.path()));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["timeouts"]["command_ms"], 1234);
+
+    // An empty variable means "not set": the built-in profile is used.
+    let o = smsgw(
+        &["profiles", "--json", "generic"],
+        Some(std::path::Path::new("")),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["timeouts"]["command_ms"], 10000);
+    assert_eq!(v["origin"], "builtin");
 }
 
 #[test]

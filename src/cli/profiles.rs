@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::{CliError, CliResult};
-use crate::profile::{Profile, ProfileSet, PROFILES_DIR_ENV};
+use crate::profile::{Profile, ProfileSet};
 
 #[derive(Debug, Args)]
 pub struct ProfilesArgs {
@@ -13,7 +13,8 @@ pub struct ProfilesArgs {
     #[arg(long)]
     pub json: bool,
     /// Directory of extra profiles; a file with a built-in name replaces it.
-    #[arg(long, value_name = "DIR", env = PROFILES_DIR_ENV)]
+    /// Default: $SMSGW_PROFILES_DIR when set and not empty.
+    #[arg(long, value_name = "DIR")]
     pub profiles_dir: Option<PathBuf>,
     /// Show this profile in full (its file, comments and sources included).
     pub name: Option<String>,
