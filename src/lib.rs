@@ -4,6 +4,7 @@
 //! Module map (see `docs/architecture.md`):
 //! - [`at`]: the AT protocol engine (sans-IO): host-side digester, modem-side reader.
 //! - [`pdu`]: 3GPP TS 23.040 / 23.038 wire formats (pure, no IO).
+//! - [`profile`]: hardware profiles (modem families) from `hw-profiles/*.toml`.
 //! - [`state`]: SMPP-style message states and the TP-ST table.
 
 pub mod at;
@@ -11,4 +12,5 @@ pub mod cli;
 pub mod modem;
 pub mod pdu;
 pub mod sim;
+pub mod profile;
 pub mod state;

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod pdu;
+pub mod profiles;
 pub mod states;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
@@ -56,6 +57,8 @@ pub enum Command {
     States(states::StatesArgs),
     /// Decode or encode SMS PDUs (3GPP TS 23.040).
     Pdu(pdu::PduArgs),
+    /// List the hardware profiles (modem families), or show one in full.
+    Profiles(profiles::ProfilesArgs),
 }
 
 /// Parse the command line, set up logging, run the subcommand.
@@ -65,6 +68,7 @@ pub fn run() -> ExitCode {
     let result: CliResult = match cli.command {
         Command::States(a) => states::run(a),
         Command::Pdu(a) => pdu::run(a),
+        Command::Profiles(a) => profiles::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
