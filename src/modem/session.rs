@@ -17,7 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use crate::at::{self, Digester, Event, Response, Urc};
+use crate::at::answers::PinState;
+use crate::at::{self, Digester, Event, RegDomain, Response, Urc};
 use crate::profile::{Profile, ReportMode};
 
 use super::transport::{Endpoint, SerialSettings, Transport};
@@ -238,7 +239,7 @@ impl Task {
             self.read_mem = cpms_first_memory(&cpms);
         }
         self.exec(&self.cfg.cnmi.clone(), ct).await?;
-        let smsc = self.exec("AT+CSCA?", ct).await.ok().and_then(|r| at::answers::parse_csca(&r.lines).ok());
+        let smsc = self.exec("AT+CSCA?", ct).await.ok().and_then(|r| at::answers::csca(&r.lines).ok()).map(|s| s.number);
         let first = |r: Result<Response, ModemError>| {
             r.ok().and_then(|r| r.lines.into_iter().find(|l| !l.trim().is_empty())).map(|l| l.trim().to_string())
         };
@@ -247,8 +248,8 @@ impl Task {
         let revision = first(self.exec("AT+CGMR", ct).await);
         let imei = first(self.exec("AT+CGSN", ct).await);
         let imsi = first(self.exec("AT+CIMI", ct).await);
-        let operator = self.exec("AT+COPS?", ct).await.ok().and_then(|r| at::answers::parse_cops(&r.lines).ok());
-        let signal = self.exec("AT+CSQ", ct).await.ok().and_then(|r| at::answers::parse_csq(&r.lines).ok());
+        let operator = self.exec("AT+COPS?", ct).await.ok().and_then(|r| at::answers::cops(&r.lines).ok()).and_then(|o| o.name);
+        let signal = self.exec("AT+CSQ", ct).await.ok().and_then(|r| at::answers::csq(&r.lines).ok()).map(|q| q.rssi);
         let info = ModemInfo {
             name: self.cfg.name.clone(),
             device: self.cfg.endpoint.to_string(),
@@ -270,10 +271,10 @@ impl Task {
         let ct = self.cfg.command_timeout;
         for _ in 0..2 {
             let r = self.exec("AT+CPIN?", ct).await?;
-            let state = at::answers::parse_cpin(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
-            match state.as_str() {
-                "READY" => return Ok(()),
-                "SIM PIN" => {
+            let state = at::answers::cpin(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
+            match state {
+                PinState::Ready => return Ok(()),
+                PinState::SimPin => {
                     let Some(pin) = self.cfg.pin.clone() else {
                         return Err(ModemError::Sim("the SIM asks for its PIN and none is configured".into()));
                     };
@@ -283,7 +284,7 @@ impl Task {
                         Err(e) => return Err(ModemError::Sim(format!("the SIM refused the configured PIN ({e})"))),
                     }
                 }
-                other => return Err(ModemError::Sim(format!("SIM state {other}: smsgw cannot continue"))),
+                other => return Err(ModemError::Sim(format!("SIM state {other:?}: smsgw cannot continue (enter the PUK or unlock the SIM in a phone)"))),
             }
         }
         Err(ModemError::Sim("the SIM is still locked after entering the PIN".into()))
@@ -294,9 +295,9 @@ impl Task {
         let mut last = None;
         loop {
             if let Ok(r) = self.exec("AT+CREG?", self.cfg.command_timeout).await {
-                if let Ok(reg) = at::answers::parse_creg(&r.lines) {
-                    last = Some(reg.stat);
-                    if reg.is_registered() {
+                if let Ok(reg) = at::answers::registration(&r.lines, RegDomain::Cs) {
+                    last = Some(reg.registration.stat);
+                    if reg.registration.is_registered() {
                         return Ok(last);
                     }
                 }
@@ -317,10 +318,10 @@ impl Task {
             Err(e) => return Err(e),
         };
         let mem = self.read_mem.clone().unwrap_or_else(|| "SM".to_string());
-        let entries = at::answers::parse_cmgl(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
+        let entries = at::answers::cmgl(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
         for entry in entries {
             let kind = inbound_kind(&entry.pdu);
-            self.emit_inbound(kind, entry.pdu, entry.length, Origin::Stored { mem: mem.clone(), index: entry.index });
+            self.emit_inbound(kind, entry.pdu, entry.length, Origin::Stored { mem: mem.clone(), index: entry.index.unwrap_or(0) });
         }
         self.drain_internal().await
     }
@@ -443,7 +444,7 @@ impl Task {
                 Internal::Read { mem, index, kind } => {
                     self.select_memory(&mem).await?;
                     match self.exec(&format!("AT+CMGR={index}"), ct).await {
-                        Ok(resp) => match at::answers::parse_cmgr(&resp.lines) {
+                        Ok(resp) => match at::answers::cmgr(&resp.lines) {
                             Ok(m) => {
                                 let kind = if m.pdu.is_empty() { kind } else { inbound_kind(&m.pdu) };
                                 self.emit_inbound(kind, m.pdu, m.length, Origin::Stored { mem, index });
@@ -498,7 +499,7 @@ impl Task {
         }
         match self.wait(&cmd, self.cfg.send_timeout, false).await {
             Ok(Waited::Response(r)) if r.result.is_ok() => {
-                at::answers::parse_cmgs(&r.lines).map_err(|e| ModemError::Protocol(format!("{cmd}: {e}")))
+                at::answers::cmgs(&r.lines).map_err(|e| ModemError::Protocol(format!("{cmd}: {e}")))
             }
             Ok(Waited::Response(r)) => Err(failed(&cmd, r)),
             Ok(Waited::Prompt) => Err(ModemError::Protocol(format!("{cmd}: a second prompt"))),
