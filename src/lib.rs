@@ -11,6 +11,6 @@ pub mod at;
 pub mod cli;
 pub mod modem;
 pub mod pdu;
-pub mod sim;
 pub mod profile;
+pub mod sim;
 pub mod state;

@@ -79,12 +79,18 @@ pub enum ModemError {
     #[error("modem disconnected ({reason}){}", if *.maybe_sent { "; the part may have been sent" } else { "" })]
     Disconnected { maybe_sent: bool, reason: String },
     #[error("{command}: no {phase} in time")]
-    Timeout { command: String, phase: &'static str },
+    Timeout {
+        command: String,
+        phase: &'static str,
+    },
     /// The PDU was written but no answer came: it may or may not be sent.
     #[error("{command}: outcome unknown ({reason})")]
     OutcomeUnknown { command: String, reason: String },
     #[error("{command}: {result}")]
-    Failed { command: String, result: FinalResult },
+    Failed {
+        command: String,
+        result: FinalResult,
+    },
     #[error("SIM: {0}")]
     Sim(String),
     #[error("not registered to a network (last +CREG stat {})", last_stat.map_or("none".to_string(), |s| s.to_string()))]
@@ -98,6 +104,13 @@ pub enum ModemError {
 impl ModemError {
     /// True when the part may have reached the network (do not resend blindly).
     pub fn maybe_sent(&self) -> bool {
-        matches!(self, ModemError::OutcomeUnknown { .. } | ModemError::Disconnected { maybe_sent: true, .. })
+        matches!(
+            self,
+            ModemError::OutcomeUnknown { .. }
+                | ModemError::Disconnected {
+                    maybe_sent: true,
+                    ..
+                }
+        )
     }
 }

@@ -60,7 +60,10 @@ impl SessionConfig {
             endpoint,
             serial: SerialSettings {
                 baud: profile.serial.baud,
-                hardware_flow_control: matches!(profile.serial.flow_control, crate::profile::FlowControl::Hardware),
+                hardware_flow_control: matches!(
+                    profile.serial.flow_control,
+                    crate::profile::FlowControl::Hardware
+                ),
             },
             pin: None,
             init: profile.init.clone(),
@@ -79,8 +82,16 @@ impl SessionConfig {
 }
 
 enum Job {
-    Command { cmd: String, timeout: Duration, reply: oneshot::Sender<Result<Response, ModemError>> },
-    Send { tpdu_len: usize, hex: String, reply: oneshot::Sender<Result<u8, ModemError>> },
+    Command {
+        cmd: String,
+        timeout: Duration,
+        reply: oneshot::Sender<Result<Response, ModemError>>,
+    },
+    Send {
+        tpdu_len: usize,
+        hex: String,
+        reply: oneshot::Sender<Result<u8, ModemError>>,
+    },
     HandedOn(Origin),
 }
 
@@ -96,7 +107,9 @@ impl Modem {
     /// Open the port, run the start-up sequence and start the session task.
     /// Events (status reports, incoming SMS, disconnects) arrive on the
     /// returned receiver; reports already stored in the modem come first.
-    pub async fn start(cfg: SessionConfig) -> Result<(Modem, mpsc::UnboundedReceiver<ModemEvent>), ModemError> {
+    pub async fn start(
+        cfg: SessionConfig,
+    ) -> Result<(Modem, mpsc::UnboundedReceiver<ModemEvent>), ModemError> {
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let (job_tx, job_rx) = mpsc::unbounded_channel();
         let (info_tx, info_rx) = watch::channel(None);
@@ -106,7 +119,14 @@ impl Modem {
         info_tx.send_replace(Some(info));
         task.read_stored().await?;
         tokio::spawn(task.run(job_rx, info_tx));
-        Ok((Modem { name: cfg.name, jobs: job_tx, info: info_rx }, ev_rx))
+        Ok((
+            Modem {
+                name: cfg.name,
+                jobs: job_tx,
+                info: info_rx,
+            },
+            ev_rx,
+        ))
     }
 
     pub fn name(&self) -> &str {
@@ -123,7 +143,11 @@ impl Modem {
     pub async fn send_pdu(&self, tpdu_len: usize, hex: &str) -> Result<u8, ModemError> {
         let (reply, rx) = oneshot::channel();
         self.jobs
-            .send(Job::Send { tpdu_len, hex: hex.to_string(), reply })
+            .send(Job::Send {
+                tpdu_len,
+                hex: hex.to_string(),
+                reply,
+            })
             .map_err(|_| ModemError::Closed)?;
         rx.await.map_err(|_| ModemError::Closed)?
     }
@@ -133,7 +157,11 @@ impl Modem {
     pub async fn command(&self, cmd: &str, timeout: Duration) -> Result<Response, ModemError> {
         let (reply, rx) = oneshot::channel();
         self.jobs
-            .send(Job::Command { cmd: cmd.to_string(), timeout, reply })
+            .send(Job::Command {
+                cmd: cmd.to_string(),
+                timeout,
+                reply,
+            })
             .map_err(|_| ModemError::Closed)?;
         rx.await.map_err(|_| ModemError::Closed)?
     }
@@ -152,9 +180,16 @@ impl Modem {
 
 /// Internal follow-up work that goes before the owner's jobs.
 enum Internal {
-    Read { mem: String, index: u32, kind: InboundKind },
+    Read {
+        mem: String,
+        index: u32,
+        kind: InboundKind,
+    },
     Ack,
-    Delete { mem: String, index: u32 },
+    Delete {
+        mem: String,
+        index: u32,
+    },
 }
 
 struct Task {
@@ -190,10 +225,12 @@ impl Task {
     }
 
     async fn connect(&mut self) -> Result<(), ModemError> {
-        let t = Transport::open(&self.cfg.endpoint, self.cfg.serial).await.map_err(|e| ModemError::Open {
-            device: self.cfg.endpoint.to_string(),
-            reason: e.to_string(),
-        })?;
+        let t = Transport::open(&self.cfg.endpoint, self.cfg.serial)
+            .await
+            .map_err(|e| ModemError::Open {
+                device: self.cfg.endpoint.to_string(),
+                reason: e.to_string(),
+            })?;
         self.io = Some(t);
         self.digester = Digester::new();
         self.read_mem = None;
@@ -219,7 +256,9 @@ impl Task {
             }
         }
         if !alive {
-            return Err(ModemError::NotResponding { device: self.cfg.endpoint.to_string() });
+            return Err(ModemError::NotResponding {
+                device: self.cfg.endpoint.to_string(),
+            });
         }
         self.exec("ATE0", ct).await?;
         self.exec("AT+CMEE=1", ct).await?;
@@ -239,17 +278,34 @@ impl Task {
             self.read_mem = cpms_first_memory(&cpms);
         }
         self.exec(&self.cfg.cnmi.clone(), ct).await?;
-        let smsc = self.exec("AT+CSCA?", ct).await.ok().and_then(|r| at::answers::csca(&r.lines).ok()).map(|s| s.number);
+        let smsc = self
+            .exec("AT+CSCA?", ct)
+            .await
+            .ok()
+            .and_then(|r| at::answers::csca(&r.lines).ok())
+            .map(|s| s.number);
         let first = |r: Result<Response, ModemError>| {
-            r.ok().and_then(|r| r.lines.into_iter().find(|l| !l.trim().is_empty())).map(|l| l.trim().to_string())
+            r.ok()
+                .and_then(|r| r.lines.into_iter().find(|l| !l.trim().is_empty()))
+                .map(|l| l.trim().to_string())
         };
         let manufacturer = first(self.exec("AT+CGMI", ct).await);
         let model = first(self.exec("AT+CGMM", ct).await);
         let revision = first(self.exec("AT+CGMR", ct).await);
         let imei = first(self.exec("AT+CGSN", ct).await);
         let imsi = first(self.exec("AT+CIMI", ct).await);
-        let operator = self.exec("AT+COPS?", ct).await.ok().and_then(|r| at::answers::cops(&r.lines).ok()).and_then(|o| o.name);
-        let signal = self.exec("AT+CSQ", ct).await.ok().and_then(|r| at::answers::csq(&r.lines).ok()).map(|q| q.rssi);
+        let operator = self
+            .exec("AT+COPS?", ct)
+            .await
+            .ok()
+            .and_then(|r| at::answers::cops(&r.lines).ok())
+            .and_then(|o| o.name);
+        let signal = self
+            .exec("AT+CSQ", ct)
+            .await
+            .ok()
+            .and_then(|r| at::answers::csq(&r.lines).ok())
+            .map(|q| q.rssi);
         let info = ModemInfo {
             name: self.cfg.name.clone(),
             device: self.cfg.endpoint.to_string(),
@@ -271,7 +327,8 @@ impl Task {
         let ct = self.cfg.command_timeout;
         for _ in 0..2 {
             let r = self.exec("AT+CPIN?", ct).await?;
-            let state = at::answers::cpin(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
+            let state =
+                at::answers::cpin(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
             match state {
                 PinState::Ready => return Ok(()),
                 PinState::SimPin => {
@@ -287,7 +344,9 @@ impl Task {
                 other => return Err(ModemError::Sim(format!("SIM state {other:?}: smsgw cannot continue (enter the PUK or unlock the SIM in a phone)"))),
             }
         }
-        Err(ModemError::Sim("the SIM is still locked after entering the PIN".into()))
+        Err(ModemError::Sim(
+            "the SIM is still locked after entering the PIN".into(),
+        ))
     }
 
     async fn wait_registered(&mut self) -> Result<Option<u8>, ModemError> {
@@ -318,17 +377,35 @@ impl Task {
             Err(e) => return Err(e),
         };
         let mem = self.read_mem.clone().unwrap_or_else(|| "SM".to_string());
-        let entries = at::answers::cmgl(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
+        let entries =
+            at::answers::cmgl(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
         for entry in entries {
             let kind = inbound_kind(&entry.pdu);
-            self.emit_inbound(kind, entry.pdu, entry.length, Origin::Stored { mem: mem.clone(), index: entry.index.unwrap_or(0) });
+            self.emit_inbound(
+                kind,
+                entry.pdu,
+                entry.length,
+                Origin::Stored {
+                    mem: mem.clone(),
+                    index: entry.index.unwrap_or(0),
+                },
+            );
         }
         self.drain_internal().await
     }
 
     /// The main loop: owner jobs one at a time, URCs whenever they come.
-    async fn run(mut self, mut jobs: mpsc::UnboundedReceiver<Job>, info: watch::Sender<Option<ModemInfo>>) {
+    async fn run(
+        mut self,
+        mut jobs: mpsc::UnboundedReceiver<Job>,
+        info: watch::Sender<Option<ModemInfo>>,
+    ) {
         loop {
+            // Events digested while the last job waited (a +CDS right after
+            // the OK of +CMGS comes in the same read) are handled first.
+            for ev in std::mem::take(&mut self.evbuf) {
+                self.handle_event(ev);
+            }
             if let Err(e) = self.drain_internal().await {
                 if !self.recover(e, &info).await {
                     return;
@@ -347,8 +424,14 @@ impl Task {
             };
             let result = match step {
                 Step::Job(job) => self.run_job(job).await,
-                Step::Read(Ok(0)) => Err(ModemError::Disconnected { maybe_sent: false, reason: "end of stream".into() }),
-                Step::Read(Err(e)) => Err(ModemError::Disconnected { maybe_sent: false, reason: e.to_string() }),
+                Step::Read(Ok(0)) => Err(ModemError::Disconnected {
+                    maybe_sent: false,
+                    reason: "end of stream".into(),
+                }),
+                Step::Read(Err(e)) => Err(ModemError::Disconnected {
+                    maybe_sent: false,
+                    reason: e.to_string(),
+                }),
                 Step::Read(Ok(n)) => {
                     self.digest(n);
                     Ok(())
@@ -365,14 +448,20 @@ impl Task {
     /// After a failure of the port: report it, then reconnect if configured.
     /// Returns false when the session ends.
     async fn recover(&mut self, err: ModemError, info: &watch::Sender<Option<ModemInfo>>) -> bool {
-        if !matches!(err, ModemError::Disconnected { .. } | ModemError::NotResponding { .. }) {
+        if !matches!(
+            err,
+            ModemError::Disconnected { .. } | ModemError::NotResponding { .. }
+        ) {
             // Other errors of internal jobs are logged; the session goes on.
             tracing::warn!(modem = %self.cfg.name, "{err}");
             return true;
         }
         self.io = None;
         self.internal.clear();
-        let _ = self.events.send(ModemEvent::Disconnected { modem: self.cfg.name.clone(), reason: err.to_string() });
+        let _ = self.events.send(ModemEvent::Disconnected {
+            modem: self.cfg.name.clone(),
+            reason: err.to_string(),
+        });
         tracing::warn!(modem = %self.cfg.name, "modem lost: {err}");
         if !self.cfg.reconnect {
             return false;
@@ -406,13 +495,21 @@ impl Task {
 
     async fn run_job(&mut self, job: Job) -> Result<(), ModemError> {
         match job {
-            Job::Command { cmd, timeout, reply } => {
+            Job::Command {
+                cmd,
+                timeout,
+                reply,
+            } => {
                 let r = self.exec(&cmd, timeout).await;
                 let fatal = is_fatal(&r);
                 let _ = reply.send(r.clone());
                 fatal.map_or(Ok(()), Err)
             }
-            Job::Send { tpdu_len, hex, reply } => {
+            Job::Send {
+                tpdu_len,
+                hex,
+                reply,
+            } => {
                 let r = self.send(tpdu_len, &hex).await;
                 let fatal = match &r {
                     Err(e @ ModemError::Disconnected { .. }) => Some(e.clone()),
@@ -425,7 +522,9 @@ impl Task {
                 match origin {
                     Origin::Direct { needs_ack: true } => self.internal.push_back(Internal::Ack),
                     Origin::Direct { needs_ack: false } => {}
-                    Origin::Stored { mem, index } => self.internal.push_back(Internal::Delete { mem, index }),
+                    Origin::Stored { mem, index } => {
+                        self.internal.push_back(Internal::Delete { mem, index })
+                    }
                 }
                 Ok(())
             }
@@ -446,8 +545,17 @@ impl Task {
                     match self.exec(&format!("AT+CMGR={index}"), ct).await {
                         Ok(resp) => match at::answers::cmgr(&resp.lines) {
                             Ok(m) => {
-                                let kind = if m.pdu.is_empty() { kind } else { inbound_kind(&m.pdu) };
-                                self.emit_inbound(kind, m.pdu, m.length, Origin::Stored { mem, index });
+                                let kind = if m.pdu.is_empty() {
+                                    kind
+                                } else {
+                                    inbound_kind(&m.pdu)
+                                };
+                                self.emit_inbound(
+                                    kind,
+                                    m.pdu,
+                                    m.length,
+                                    Origin::Stored { mem, index },
+                                );
                                 Ok(())
                             }
                             Err(e) => Err(ModemError::Protocol(format!("AT+CMGR={index}: {e}"))),
@@ -458,7 +566,9 @@ impl Task {
             };
             match r {
                 Ok(()) => {}
-                Err(e @ (ModemError::Disconnected { .. } | ModemError::NotResponding { .. })) => return Err(e),
+                Err(e @ (ModemError::Disconnected { .. } | ModemError::NotResponding { .. })) => {
+                    return Err(e)
+                }
                 Err(e) => tracing::warn!(modem = %self.cfg.name, "follow-up command failed: {e}"),
             }
         }
@@ -469,7 +579,8 @@ impl Task {
         if self.read_mem.as_deref() == Some(mem) {
             return Ok(());
         }
-        self.exec(&format!("AT+CPMS=\"{mem}\""), self.cfg.command_timeout).await?;
+        self.exec(&format!("AT+CPMS=\"{mem}\""), self.cfg.command_timeout)
+            .await?;
         self.read_mem = Some(mem.to_string());
         Ok(())
     }
@@ -486,7 +597,10 @@ impl Task {
                 // next command for PDU text. Nothing reached the network.
                 let _ = self.write_raw(b"\x1b").await;
                 self.digester.cancel();
-                return Err(ModemError::Timeout { command: cmd, phase: "prompt" });
+                return Err(ModemError::Timeout {
+                    command: cmd,
+                    phase: "prompt",
+                });
             }
             Err(e) => return Err(e),
         }
@@ -495,7 +609,10 @@ impl Task {
         body.push(0x1A);
         self.digester.body_sent(hex);
         if let Err(e) = self.write_raw(&body).await {
-            return Err(ModemError::Disconnected { maybe_sent: true, reason: e.to_string() });
+            return Err(ModemError::Disconnected {
+                maybe_sent: true,
+                reason: e.to_string(),
+            });
         }
         match self.wait(&cmd, self.cfg.send_timeout, false).await {
             Ok(Waited::Response(r)) if r.result.is_ok() => {
@@ -505,9 +622,15 @@ impl Task {
             Ok(Waited::Prompt) => Err(ModemError::Protocol(format!("{cmd}: a second prompt"))),
             Err(ModemError::Timeout { .. }) => {
                 self.digester.cancel();
-                Err(ModemError::OutcomeUnknown { command: cmd, reason: "no answer after the PDU was sent".into() })
+                Err(ModemError::OutcomeUnknown {
+                    command: cmd,
+                    reason: "no answer after the PDU was sent".into(),
+                })
             }
-            Err(ModemError::Disconnected { reason, .. }) => Err(ModemError::Disconnected { maybe_sent: true, reason }),
+            Err(ModemError::Disconnected { reason, .. }) => Err(ModemError::Disconnected {
+                maybe_sent: true,
+                reason,
+            }),
             Err(e) => Err(e),
         }
     }
@@ -517,7 +640,12 @@ impl Task {
     }
 
     /// Run a command; `shown` is what logs and errors say it was.
-    async fn exec_secret(&mut self, cmd: &str, shown: &str, timeout: Duration) -> Result<Response, ModemError> {
+    async fn exec_secret(
+        &mut self,
+        cmd: &str,
+        shown: &str,
+        timeout: Duration,
+    ) -> Result<Response, ModemError> {
         self.write_command(cmd, shown).await?;
         match self.wait(shown, timeout, false).await {
             Ok(Waited::Response(r)) if r.result.is_ok() => Ok(r),
@@ -544,18 +672,29 @@ impl Task {
     }
 
     async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ModemError> {
-        let io = self.io.as_mut().ok_or(ModemError::Disconnected { maybe_sent: false, reason: "port closed".into() })?;
+        let io = self.io.as_mut().ok_or(ModemError::Disconnected {
+            maybe_sent: false,
+            reason: "port closed".into(),
+        })?;
         let r = async {
             io.write_all(bytes).await?;
             io.flush().await
         }
         .await;
-        r.map_err(|e| ModemError::Disconnected { maybe_sent: false, reason: e.to_string() })
+        r.map_err(|e| ModemError::Disconnected {
+            maybe_sent: false,
+            reason: e.to_string(),
+        })
     }
 
     /// Read until the pending command's response (or the prompt, when
     /// `prompt` is set) arrives, handling URCs on the way.
-    async fn wait(&mut self, cmd: &str, timeout: Duration, prompt: bool) -> Result<Waited, ModemError> {
+    async fn wait(
+        &mut self,
+        cmd: &str,
+        timeout: Duration,
+        prompt: bool,
+    ) -> Result<Waited, ModemError> {
         let deadline = Instant::now() + timeout;
         loop {
             // Events already digested come first.
@@ -567,11 +706,29 @@ impl Task {
                     other => self.handle_event(other),
                 }
             }
-            let io = self.io.as_mut().ok_or(ModemError::Disconnected { maybe_sent: false, reason: "port closed".into() })?;
+            let io = self.io.as_mut().ok_or(ModemError::Disconnected {
+                maybe_sent: false,
+                reason: "port closed".into(),
+            })?;
             let n = match tokio::time::timeout_at(deadline, io.read(&mut self.buf)).await {
-                Err(_) => return Err(ModemError::Timeout { command: cmd.to_string(), phase: if prompt { "prompt" } else { "response" } }),
-                Ok(Ok(0)) => return Err(ModemError::Disconnected { maybe_sent: false, reason: "end of stream".into() }),
-                Ok(Err(e)) => return Err(ModemError::Disconnected { maybe_sent: false, reason: e.to_string() }),
+                Err(_) => {
+                    return Err(ModemError::Timeout {
+                        command: cmd.to_string(),
+                        phase: if prompt { "prompt" } else { "response" },
+                    })
+                }
+                Ok(Ok(0)) => {
+                    return Err(ModemError::Disconnected {
+                        maybe_sent: false,
+                        reason: "end of stream".into(),
+                    })
+                }
+                Ok(Err(e)) => {
+                    return Err(ModemError::Disconnected {
+                        maybe_sent: false,
+                        reason: e.to_string(),
+                    })
+                }
                 Ok(Ok(n)) => n,
             };
             let mut evs = std::mem::take(&mut self.evbuf);
@@ -584,11 +741,24 @@ impl Task {
     async fn idle_for(&mut self, d: Duration) -> Result<(), ModemError> {
         let deadline = Instant::now() + d;
         loop {
-            let io = self.io.as_mut().ok_or(ModemError::Disconnected { maybe_sent: false, reason: "port closed".into() })?;
+            let io = self.io.as_mut().ok_or(ModemError::Disconnected {
+                maybe_sent: false,
+                reason: "port closed".into(),
+            })?;
             match tokio::time::timeout_at(deadline, io.read(&mut self.buf)).await {
                 Err(_) => return Ok(()),
-                Ok(Ok(0)) => return Err(ModemError::Disconnected { maybe_sent: false, reason: "end of stream".into() }),
-                Ok(Err(e)) => return Err(ModemError::Disconnected { maybe_sent: false, reason: e.to_string() }),
+                Ok(Ok(0)) => {
+                    return Err(ModemError::Disconnected {
+                        maybe_sent: false,
+                        reason: "end of stream".into(),
+                    })
+                }
+                Ok(Err(e)) => {
+                    return Err(ModemError::Disconnected {
+                        maybe_sent: false,
+                        reason: e.to_string(),
+                    })
+                }
                 Ok(Ok(n)) => self.digest(n),
             }
         }
@@ -609,32 +779,52 @@ impl Task {
             Event::Urc(urc) => self.handle_urc(urc),
             Event::Error(e) => tracing::debug!(modem = %self.cfg.name, "AT stream: {e}"),
             Event::Prompt => tracing::debug!(modem = %self.cfg.name, "stray prompt ignored"),
-            Event::Response(r) => tracing::debug!(modem = %self.cfg.name, "late response to {} ignored", r.command),
+            Event::Response(r) => {
+                tracing::debug!(modem = %self.cfg.name, "late response to {} ignored", r.command)
+            }
         }
     }
 
     fn handle_urc(&mut self, urc: Urc) {
         let needs_ack = self.cfg.cnma_required && self.cfg.csms == 1;
         match urc {
-            Urc::StatusReport { len, pdu } => {
-                self.emit_inbound(InboundKind::StatusReport, pdu, len, Origin::Direct { needs_ack })
+            Urc::StatusReport { len, pdu } => self.emit_inbound(
+                InboundKind::StatusReport,
+                pdu,
+                len,
+                Origin::Direct { needs_ack },
+            ),
+            Urc::Deliver { len, pdu, .. } => {
+                self.emit_inbound(InboundKind::Deliver, pdu, len, Origin::Direct { needs_ack })
             }
-            Urc::Deliver { len, pdu, .. } => self.emit_inbound(InboundKind::Deliver, pdu, len, Origin::Direct { needs_ack }),
-            Urc::StatusReportStored { mem, index } => {
-                self.internal.push_back(Internal::Read { mem, index, kind: InboundKind::StatusReport })
-            }
-            Urc::MessageStored { mem, index } => {
-                self.internal.push_back(Internal::Read { mem, index, kind: InboundKind::Deliver })
-            }
+            Urc::StatusReportStored { mem, index } => self.internal.push_back(Internal::Read {
+                mem,
+                index,
+                kind: InboundKind::StatusReport,
+            }),
+            Urc::MessageStored { mem, index } => self.internal.push_back(Internal::Read {
+                mem,
+                index,
+                kind: InboundKind::Deliver,
+            }),
             other => {
                 tracing::debug!(modem = %self.cfg.name, "URC {other:?}");
-                let _ = self.events.send(ModemEvent::Unsolicited { modem: self.cfg.name.clone(), urc: other });
+                let _ = self.events.send(ModemEvent::Unsolicited {
+                    modem: self.cfg.name.clone(),
+                    urc: other,
+                });
             }
         }
     }
 
     fn emit_inbound(&mut self, kind: InboundKind, pdu: Vec<u8>, tpdu_len: usize, origin: Origin) {
-        let inbound = Inbound { modem: self.cfg.name.clone(), kind, pdu, tpdu_len, origin };
+        let inbound = Inbound {
+            modem: self.cfg.name.clone(),
+            kind,
+            pdu,
+            tpdu_len,
+            origin,
+        };
         let _ = self.events.send(ModemEvent::Inbound(inbound));
     }
 }
@@ -645,12 +835,17 @@ enum Step {
 }
 
 fn failed(cmd: &str, r: Response) -> ModemError {
-    ModemError::Failed { command: cmd.to_string(), result: r.result }
+    ModemError::Failed {
+        command: cmd.to_string(),
+        result: r.result,
+    }
 }
 
 fn is_fatal<T>(r: &Result<T, ModemError>) -> Option<ModemError> {
     match r {
-        Err(e @ (ModemError::Disconnected { .. } | ModemError::NotResponding { .. })) => Some(e.clone()),
+        Err(e @ (ModemError::Disconnected { .. } | ModemError::NotResponding { .. })) => {
+            Some(e.clone())
+        }
         _ => None,
     }
 }
@@ -677,7 +872,10 @@ mod tests {
 
     #[test]
     fn cpms_memory() {
-        assert_eq!(cpms_first_memory("AT+CPMS=\"SR\",\"SM\",\"SM\"").as_deref(), Some("SR"));
+        assert_eq!(
+            cpms_first_memory("AT+CPMS=\"SR\",\"SM\",\"SM\"").as_deref(),
+            Some("SR")
+        );
         assert_eq!(cpms_first_memory("AT+CPMS=\"ME\"").as_deref(), Some("ME"));
         assert_eq!(cpms_first_memory("AT+CPMS"), None);
     }

@@ -42,7 +42,10 @@ pub fn parse_submit(text: &str, tpdu_len: usize) -> Result<SubmitInfo, SubmitRej
     let smsc_len = bytes.first().map(|&n| n as usize + 1).unwrap_or(0);
     let actual = bytes.len().saturating_sub(smsc_len);
     if actual != tpdu_len {
-        return Err(SubmitRejected::Length { said: tpdu_len, actual });
+        return Err(SubmitRejected::Length {
+            said: tpdu_len,
+            actual,
+        });
     }
     match parse_with_smsc(&bytes).map_err(SubmitRejected::Malformed)? {
         (_, Tpdu::Submit(s)) => Ok(SubmitInfo {
@@ -68,7 +71,7 @@ pub fn status_report(
     let smsc = Address::parse_number(smsc)?;
     let report = StatusReport::new(
         mr,
-        recipient.clone(),
+        *recipient,
         Timestamp::from_unix(scts_unix, tz_quarters)?,
         Timestamp::from_unix(discharge_unix, tz_quarters)?,
         TpStatus(status),
@@ -100,10 +103,18 @@ pub fn deliver_parts(
     let mut out = Vec::with_capacity(parts.parts.len());
     for (i, part) in parts.parts.iter().enumerate() {
         let udh = (total > 1).then(|| {
-            Udh::concat(Concat { reference: u16::from(reference), total, seq: i as u8 + 1, wide: false })
+            Udh::concat(Concat {
+                reference: u16::from(reference),
+                total,
+                seq: i as u8 + 1,
+                wide: false,
+            })
         });
-        let ud = UserData { udh, body: Body::Text((*part).to_string()) };
-        let d = Deliver::new(sender.clone(), dcs, scts, ud);
+        let ud = UserData {
+            udh,
+            body: Body::Text((*part).to_string()),
+        };
+        let d = Deliver::new(sender, dcs, scts, ud);
         let mut bytes = Vec::with_capacity(176);
         let len = emit_with_smsc(Some(&smsc), &Tpdu::Deliver(d), &mut bytes);
         out.push((bytes, len));

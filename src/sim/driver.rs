@@ -68,7 +68,10 @@ impl SimHandle {
 
     /// The path or address hosts should open.
     pub fn device(&self) -> String {
-        self.device.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.device
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Wait until the device is present (or absent).
@@ -79,7 +82,10 @@ impl SimHandle {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 /// Start the simulator on a tokio runtime; returns once the device exists.
@@ -89,7 +95,13 @@ pub async fn spawn(model: SimModem, endpoint: SimEndpoint) -> std::io::Result<Si
     let (kick_tx, kick_rx) = watch::channel(0u64);
     let (plugged_tx, plugged_rx) = watch::channel(false);
     let device = Arc::new(Mutex::new(String::new()));
-    let handle = SimHandle { model: model.clone(), ctl: ctl_tx, kick: kick_tx, device: device.clone(), plugged: plugged_rx };
+    let handle = SimHandle {
+        model: model.clone(),
+        ctl: ctl_tx,
+        kick: kick_tx,
+        device: device.clone(),
+        plugged: plugged_rx,
+    };
     match endpoint {
         SimEndpoint::Pty(link) => {
             let pty = Pty::open(Some(&link))?;
@@ -99,7 +111,8 @@ pub async fn spawn(model: SimModem, endpoint: SimEndpoint) -> std::io::Result<Si
         }
         SimEndpoint::Tcp(addr) => {
             let listener = TcpListener::bind(&addr).await?;
-            *device.lock().unwrap_or_else(|p| p.into_inner()) = format!("tcp:{}", listener.local_addr()?);
+            *device.lock().unwrap_or_else(|p| p.into_inner()) =
+                format!("tcp:{}", listener.local_addr()?);
             plugged_tx.send_replace(true);
             tokio::spawn(run_tcp(model, listener, ctl_rx, kick_rx));
         }
@@ -138,7 +151,10 @@ fn reopen(link: &Path) -> Option<Pty> {
     match Pty::open(Some(link)) {
         Ok(p) => Some(p),
         Err(e) => {
-            tracing::error!("simulated modem cannot come back at {}: {e}", link.display());
+            tracing::error!(
+                "simulated modem cannot come back at {}: {e}",
+                link.display()
+            );
             None
         }
     }
@@ -158,7 +174,9 @@ async fn run_tcp(
                 _ => return,
             },
         };
-        let Ok((mut sock, _)) = accepted else { continue };
+        let Ok((mut sock, _)) = accepted else {
+            continue;
+        };
         let _ = sock.set_nodelay(true);
         match serve(&model, &mut sock, &mut ctl, &mut kick).await {
             Served::Stopped => return,
@@ -195,7 +213,12 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
             let mut m = lock(model);
             let now = now_ms();
             let out = m.poll_output(now);
-            (out, m.next_deadline(), m.unplugged(), m.config().replug_after_ms)
+            (
+                out,
+                m.next_deadline(),
+                m.unplugged(),
+                m.config().replug_after_ms,
+            )
         };
         if !out.is_empty() && io.write_all(&out).await.is_err() {
             return Served::IoError;

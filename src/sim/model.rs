@@ -42,7 +42,12 @@ pub struct OutcomeMix {
 
 impl Default for OutcomeMix {
     fn default() -> Self {
-        OutcomeMix { delivered: 1, expired: 0, permanent: 0, temporary: 0 }
+        OutcomeMix {
+            delivered: 1,
+            expired: 0,
+            permanent: 0,
+            temporary: 0,
+        }
     }
 }
 
@@ -188,7 +193,9 @@ enum Scheduled {
 enum InputMode {
     Command,
     /// After `> `: collecting the PDU hex until Ctrl-Z (send) or ESC (abort).
-    Pdu { tpdu_len: usize },
+    Pdu {
+        tpdu_len: usize,
+    },
 }
 
 /// The limit of one command line or PDU body; longer input is discarded.
@@ -385,14 +392,19 @@ impl SimModem {
                     let index = self.store(pdu, tpdu_len);
                     if ds == 2 || (ds == 1 && self.cfg.report_mode == ReportMode::Stored) {
                         self.reports_sent += 1;
-                        Some(format!("\r\n+CDSI: \"{}\",{}\r\n", self.cfg.memory, index).into_bytes())
+                        Some(
+                            format!("\r\n+CDSI: \"{}\",{}\r\n", self.cfg.memory, index)
+                                .into_bytes(),
+                        )
                     } else {
                         None
                     }
                 }
             }
             Scheduled::Incoming { pdu, tpdu_len } => match self.cnmi[1] {
-                2 => Some(format!("\r\n+CMT: ,{}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes()),
+                2 => {
+                    Some(format!("\r\n+CMT: ,{}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes())
+                }
                 1 => {
                     let index = self.store(pdu, tpdu_len);
                     Some(format!("\r\n+CMTI: \"{}\",{}\r\n", self.cfg.memory, index).into_bytes())
@@ -406,8 +418,17 @@ impl SimModem {
     }
 
     fn store(&mut self, pdu: Vec<u8>, tpdu_len: usize) -> u32 {
-        let index = (0u32..).find(|i| !self.storage.contains_key(i)).unwrap_or(0);
-        self.storage.insert(index, StoredPdu { stat: 0, pdu, tpdu_len });
+        let index = (0u32..)
+            .find(|i| !self.storage.contains_key(i))
+            .unwrap_or(0);
+        self.storage.insert(
+            index,
+            StoredPdu {
+                stat: 0,
+                pdu,
+                tpdu_len,
+            },
+        );
         index
     }
 
@@ -515,7 +536,11 @@ impl SimModem {
                 self.echo = true;
                 ok(vec![])
             }
-            "I" => ok(vec![id.manufacturer.clone(), id.model.clone(), format!("Revision: {}", id.revision)]),
+            "I" => ok(vec![
+                id.manufacturer.clone(),
+                id.model.clone(),
+                format!("Revision: {}", id.revision),
+            ]),
             "+CGMI" | "+GMI" => ok(vec![id.manufacturer]),
             "+CGMM" | "+GMM" => ok(vec![id.model]),
             "+CGMR" | "+GMR" => ok(vec![id.revision]),
@@ -538,7 +563,10 @@ impl SimModem {
             "+CSMS?" => ok(vec![format!("+CSMS: {},1,1,1", self.csms)]),
             "+CNMI?" => {
                 let c = self.cnmi;
-                ok(vec![format!("+CNMI: {},{},{},{},{}", c[0], c[1], c[2], c[3], c[4])])
+                ok(vec![format!(
+                    "+CNMI: {},{},{},{},{}",
+                    c[0], c[1], c[2], c[3], c[4]
+                )])
             }
             "+CSCA?" => ok(vec![format!("+CSCA: \"{}\",145", self.cfg.smsc)]),
             "+CNMA" => {
@@ -554,7 +582,12 @@ impl SimModem {
         }
     }
 
-    fn execute_with_args(&mut self, body: &str, ubody: &str, now_ms: i64) -> Option<(Vec<String>, Final)> {
+    fn execute_with_args(
+        &mut self,
+        body: &str,
+        ubody: &str,
+        now_ms: i64,
+    ) -> Option<(Vec<String>, Final)> {
         let ok = |lines: Vec<String>| Some((lines, Final::Ok));
         if let Some(arg) = ubody.strip_prefix("+CMEE=") {
             return match arg.trim().parse::<u8>() {
@@ -633,7 +666,10 @@ impl SimModem {
             };
             return match self.storage.get_mut(&index) {
                 Some(item) => {
-                    let lines = vec![format!("+CMGR: {},,{}", item.stat, item.tpdu_len), hex_upper(&item.pdu)];
+                    let lines = vec![
+                        format!("+CMGR: {},,{}", item.stat, item.tpdu_len),
+                        hex_upper(&item.pdu),
+                    ];
                     item.stat = 1;
                     ok(lines)
                 }
@@ -667,7 +703,12 @@ impl SimModem {
             }
             return ok(lines);
         }
-        if self.cfg.extra_ok_commands.iter().any(|c| c.eq_ignore_ascii_case(&format!("AT{body}"))) {
+        if self
+            .cfg
+            .extra_ok_commands
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&format!("AT{body}")))
+        {
             return ok(vec![]);
         }
         Some((vec![], Final::Error))
@@ -695,7 +736,11 @@ impl SimModem {
         let mut statuses = Vec::new();
         if submit.srr {
             let (lo, hi) = self.cfg.report_delay_ms;
-            let delay = if hi > lo { self.rng.random_range(lo..=hi) } else { lo } as i64;
+            let delay = if hi > lo {
+                self.rng.random_range(lo..=hi)
+            } else {
+                lo
+            } as i64;
             let first = self.pick_status(&submit.recipient);
             let mut at = now_ms + self.cfg.latency_ms as i64 + delay;
             statuses.push(first);
@@ -732,7 +777,12 @@ impl SimModem {
     }
 
     fn pick_status(&mut self, recipient: &str) -> u8 {
-        if let Some((_, st)) = self.cfg.forced_status.iter().find(|(suffix, _)| recipient.ends_with(suffix.as_str())) {
+        if let Some((_, st)) = self
+            .cfg
+            .forced_status
+            .iter()
+            .find(|(suffix, _)| recipient.ends_with(suffix.as_str()))
+        {
             return *st;
         }
         let m = self.cfg.outcomes;
@@ -741,7 +791,12 @@ impl SimModem {
             return 0x00;
         }
         let mut roll = self.rng.random_range(0..total);
-        for (w, st) in [(m.delivered, 0x00), (m.expired, 0x46), (m.permanent, 0x41), (m.temporary, 0x21)] {
+        for (w, st) in [
+            (m.delivered, 0x00),
+            (m.expired, 0x46),
+            (m.permanent, 0x41),
+            (m.temporary, 0x21),
+        ] {
             if roll < w {
                 return st;
             }
@@ -811,4 +866,47 @@ fn hex_upper(bytes: &[u8]) -> String {
         s.push_str(&format!("{b:02X}"));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdu::address::Address;
+    use crate::pdu::split::{encode_submit, SubmitOptions};
+
+    /// 2026-11-22T10:00:00Z.
+    const T0: i64 = 1_795_860_000_000;
+
+    fn run(m: &mut SimModem, input: &str, now: i64) -> String {
+        let now = now + T0;
+        m.handle_input(input.as_bytes(), now);
+        String::from_utf8_lossy(&m.poll_output(now)).into_owned()
+    }
+
+    #[test]
+    fn submit_then_direct_report() {
+        let mut m = SimModem::new(SimConfig {
+            echo_default: false,
+            ..SimConfig::default()
+        });
+        assert!(run(&mut m, "AT+CNMI=2,1,0,1,0\r", 0).contains("OK"));
+        let opts = SubmitOptions {
+            status_report: true,
+            ..SubmitOptions::default()
+        };
+        let p = &encode_submit(
+            &Address::parse_number("+393331234567").unwrap(),
+            "hi",
+            &opts,
+        )
+        .unwrap()[0];
+        let prompt = run(&mut m, &format!("AT+CMGS={}\r", p.tpdu_len), 0);
+        assert!(prompt.ends_with("> "), "{prompt:?}");
+        let resp = run(&mut m, &format!("{}\x1a", p.hex()), 0);
+        assert!(resp.contains("+CMGS: 0"), "{resp:?}");
+        // Due at once (no delay configured): it follows the final OK.
+        let cds = resp.find("+CDS: ").expect("report after the response");
+        assert!(cds > resp.find("OK").unwrap());
+        assert_eq!(m.next_deadline(), None);
+    }
 }
