@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use smsgw::cli::sim::sim_config_for;
 use smsgw::modem::transport::Endpoint;
 use smsgw::modem::{InboundKind, Modem, ModemEvent, Origin, SessionConfig};
 use smsgw::pdu::address::Address;
@@ -12,19 +13,6 @@ use smsgw::sim::{self, SimConfig, SimEndpoint, SimModem};
 use tokio::sync::mpsc::UnboundedReceiver;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn sim_config_for(profile: &Profile) -> SimConfig {
-    SimConfig {
-        echo_default: profile.echo_default,
-        report_mode: match profile.sms.report_mode {
-            smsgw::profile::ReportMode::Cds => sim::ReportMode::Direct,
-            smsgw::profile::ReportMode::Cdsi => sim::ReportMode::Stored,
-        },
-        cnma_required: profile.sms.cnma_required,
-        extra_ok_commands: profile.init.clone(),
-        ..SimConfig::default()
-    }
-}
 
 async fn start(
     profile_name: &str,

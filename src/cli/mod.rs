@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 
 pub mod pdu;
 pub mod profiles;
+pub mod sim;
 pub mod states;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
@@ -53,6 +54,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a simulated modem on a pty (or TCP) for tests and demos.
+    Sim(sim::SimArgs),
     /// Show what every TP-ST status byte means (state, final, permanent).
     States(states::StatesArgs),
     /// Decode or encode SMS PDUs (3GPP TS 23.040).
@@ -66,6 +69,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result: CliResult = match cli.command {
+        Command::Sim(a) => sim::run(a),
         Command::States(a) => states::run(a),
         Command::Pdu(a) => pdu::run(a),
         Command::Profiles(a) => profiles::run(a),
