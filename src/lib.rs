@@ -4,7 +4,9 @@
 //! Module map (see `docs/architecture.md`):
 //! - [`pdu`]: 3GPP TS 23.040 / 23.038 wire formats (pure, no IO).
 //! - [`state`]: SMPP-style message states and the TP-ST table.
+//! - [`router`]: delivery-report correlation (pure data structure).
 
 pub mod cli;
 pub mod pdu;
+pub mod router;
 pub mod state;
