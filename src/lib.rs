@@ -5,8 +5,10 @@
 //! - [`pdu`]: 3GPP TS 23.040 / 23.038 wire formats (pure, no IO).
 //! - [`state`]: SMPP-style message states and the TP-ST table.
 //! - [`router`]: delivery-report correlation (pure data structure).
+//! - [`receipt`]: SMPP-style delivery receipt text.
 
 pub mod cli;
 pub mod pdu;
+pub mod receipt;
 pub mod router;
 pub mod state;
