@@ -6,9 +6,11 @@
 //! - [`state`]: SMPP-style message states and the TP-ST table.
 //! - [`router`]: delivery-report correlation (pure data structure).
 //! - [`receipt`]: SMPP-style delivery receipt text.
+//! - [`store`]: SQLite: messages, parts, reports, events, collisions.
 
 pub mod cli;
 pub mod pdu;
 pub mod receipt;
 pub mod router;
 pub mod state;
+pub mod store;
