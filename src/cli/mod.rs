@@ -7,7 +7,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod collisions;
+pub mod db;
+pub mod messages;
+pub mod receipt;
+pub mod reports;
 pub mod states;
+pub mod status;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
 #[derive(Debug)]
@@ -53,6 +59,16 @@ pub struct Cli {
 pub enum Command {
     /// Show what every TP-ST status byte means (state, final, permanent).
     States(states::StatesArgs),
+    /// Show a message with its parts, reports, events and receipt.
+    Status(status::StatusArgs),
+    /// List messages.
+    Messages(messages::MessagesArgs),
+    /// List status reports as received (all, orphans or ambiguous).
+    Reports(reports::ReportsArgs),
+    /// List TP-MR collisions (a part sent while another was pending under its key).
+    Collisions(collisions::CollisionsArgs),
+    /// Print the SMPP-style delivery receipt of a message.
+    Receipt(receipt::ReceiptArgs),
 }
 
 /// Parse the command line, set up logging, run the subcommand.
@@ -61,6 +77,11 @@ pub fn run() -> ExitCode {
     init_logging(cli.verbose);
     let result: CliResult = match cli.command {
         Command::States(a) => states::run(a),
+        Command::Status(a) => status::run(a),
+        Command::Messages(a) => messages::run(a),
+        Command::Reports(a) => reports::run(a),
+        Command::Collisions(a) => collisions::run(a),
+        Command::Receipt(a) => receipt::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
