@@ -7,10 +7,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod collisions;
+pub mod db;
+pub mod messages;
 pub mod pdu;
 pub mod profiles;
+pub mod receipt;
+pub mod reports;
 pub mod sim;
 pub mod states;
+pub mod status;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
 #[derive(Debug)]
@@ -62,6 +68,16 @@ pub enum Command {
     Pdu(pdu::PduArgs),
     /// List the hardware profiles (modem families), or show one in full.
     Profiles(profiles::ProfilesArgs),
+    /// Show a message with its parts, reports, events and receipt.
+    Status(status::StatusArgs),
+    /// List messages.
+    Messages(messages::MessagesArgs),
+    /// List status reports as received (all, orphans or ambiguous).
+    Reports(reports::ReportsArgs),
+    /// List TP-MR collisions (a part sent while another was pending under its key).
+    Collisions(collisions::CollisionsArgs),
+    /// Print the SMPP-style delivery receipt of a message.
+    Receipt(receipt::ReceiptArgs),
 }
 
 /// Parse the command line, set up logging, run the subcommand.
@@ -73,6 +89,11 @@ pub fn run() -> ExitCode {
         Command::States(a) => states::run(a),
         Command::Pdu(a) => pdu::run(a),
         Command::Profiles(a) => profiles::run(a),
+        Command::Status(a) => status::run(a),
+        Command::Messages(a) => messages::run(a),
+        Command::Reports(a) => reports::run(a),
+        Command::Collisions(a) => collisions::run(a),
+        Command::Receipt(a) => receipt::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
