@@ -10,7 +10,7 @@
 //! - [`CommandReader`]: bytes from the host in, commands and PDU bodies out.
 //! - [`format`]: writing responses and URCs as a modem does.
 
-//pub mod answers;
+pub mod answers;
 pub mod digester;
 pub mod error_codes;
 mod fields;
