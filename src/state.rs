@@ -200,6 +200,36 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        /// Every TP-ST byte has a defined answer that agrees with its group.
+        #[test]
+        fn any_byte_has_a_defined_answer(b in proptest::num::u8::ANY) {
+            let st = TpStatus(b);
+            let o = outcome(st);
+            proptest::prop_assert!(MessageState::ALL.contains(&o.state));
+            proptest::prop_assert_eq!(o.status.byte(), b);
+            proptest::prop_assert_eq!(o.is_final, o.state.is_final());
+            proptest::prop_assert!(!o.description.is_empty());
+            match st.group() {
+                StatusGroup::Completed => proptest::prop_assert!(matches!(
+                    o.state,
+                    MessageState::Delivered | MessageState::Deleted
+                )),
+                StatusGroup::TemporaryRetrying => {
+                    proptest::prop_assert_eq!(o.state, MessageState::Enroute);
+                    proptest::prop_assert!(!o.is_final);
+                }
+                StatusGroup::Permanent => {
+                    proptest::prop_assert!(o.permanent && o.state.is_failure());
+                }
+                StatusGroup::TemporaryStopped => {
+                    proptest::prop_assert_eq!(o.state, MessageState::Undeliverable);
+                    proptest::prop_assert!(o.is_final && !o.permanent);
+                }
+            }
+        }
+    }
+
     #[test]
     fn names_round_trip() {
         for s in MessageState::ALL {

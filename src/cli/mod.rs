@@ -7,7 +7,16 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod collisions;
+pub mod db;
+pub mod messages;
+pub mod pdu;
+pub mod profiles;
+pub mod receipt;
+pub mod reports;
+pub mod sim;
 pub mod states;
+pub mod status;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
 #[derive(Debug)]
@@ -51,8 +60,24 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run a simulated modem on a pty (or TCP) for tests and demos.
+    Sim(sim::SimArgs),
     /// Show what every TP-ST status byte means (state, final, permanent).
     States(states::StatesArgs),
+    /// Decode or encode SMS PDUs (3GPP TS 23.040).
+    Pdu(pdu::PduArgs),
+    /// List the hardware profiles (modem families), or show one in full.
+    Profiles(profiles::ProfilesArgs),
+    /// Show a message with its parts, reports, events and receipt.
+    Status(status::StatusArgs),
+    /// List messages.
+    Messages(messages::MessagesArgs),
+    /// List status reports as received (all, orphans or ambiguous).
+    Reports(reports::ReportsArgs),
+    /// List TP-MR collisions (a part sent while another was pending under its key).
+    Collisions(collisions::CollisionsArgs),
+    /// Print the SMPP-style delivery receipt of a message.
+    Receipt(receipt::ReceiptArgs),
 }
 
 /// Parse the command line, set up logging, run the subcommand.
@@ -60,7 +85,15 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result: CliResult = match cli.command {
+        Command::Sim(a) => sim::run(a),
         Command::States(a) => states::run(a),
+        Command::Pdu(a) => pdu::run(a),
+        Command::Profiles(a) => profiles::run(a),
+        Command::Status(a) => status::run(a),
+        Command::Messages(a) => messages::run(a),
+        Command::Reports(a) => reports::run(a),
+        Command::Collisions(a) => collisions::run(a),
+        Command::Receipt(a) => receipt::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,43 @@
+//! `smsgw collisions`: parts sent while another part was still pending
+//! under the same (modem, number, TP-MR).
+
+use clap::Args;
+
+use super::db::{print_json, show_time, DbArgs};
+use super::{CliError, CliResult};
+
+#[derive(Debug, Args)]
+pub struct CollisionsArgs {
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+pub fn run(args: CollisionsArgs) -> CliResult {
+    let store = args.db.open()?;
+    let rows = store
+        .collisions(Some(args.limit))
+        .map_err(CliError::runtime)?;
+    if args.db.json {
+        return print_json(&rows);
+    }
+    println!(
+        "{:<6} {:<19} {:<8} {:<4} {:<16} {:<8} pending part",
+        "id", "at", "modem", "MR", "to", "new part"
+    );
+    for c in rows {
+        println!(
+            "{:<6} {:<19} {:<8} {:<4} {:<16} {:<8} {}",
+            c.id,
+            show_time(Some(c.at)),
+            c.modem,
+            c.mr,
+            c.recipient,
+            c.new_part,
+            c.pending_part
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,891 @@
+//! One modem session: a tokio task that owns the port and the AT digester,
+//! runs the start-up sequence of the modem's hardware profile, sends parts
+//! with AT+CMGS, and hands status reports and incoming SMS to its owner.
+//!
+//! AT is strictly one command at a time, so the task runs jobs one after the
+//! other; unsolicited codes are handled whenever they arrive, inside another
+//! command's response included. A status report is acknowledged (AT+CNMA) or
+//! deleted from storage (AT+CMGD) only after the owner says it is safely
+//! stored ([`Modem::handed_on`]). When the port vanishes the session reports
+//! it, fails the job in flight (saying whether the PDU may have been sent),
+//! and reopens the same path until the device comes back.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+use crate::at::answers::PinState;
+use crate::at::{self, Digester, Event, RegDomain, Response, Urc};
+use crate::profile::{Profile, ReportMode};
+
+use super::transport::{Endpoint, SerialSettings, Transport};
+use super::{Inbound, InboundKind, ModemError, ModemEvent, ModemInfo, Origin};
+
+/// What a session needs to know, usually taken from a hardware profile.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The name used in logs, events and the store (`modem0`, `huawei-1`).
+    pub name: String,
+    pub endpoint: Endpoint,
+    pub serial: SerialSettings,
+    /// SIM PIN, entered only when the SIM asks; never logged.
+    pub pin: Option<String>,
+    /// Vendor commands sent after the common reset / echo off / CMEE.
+    pub init: Vec<String>,
+    pub csms: u8,
+    /// Full AT+CNMI command.
+    pub cnmi: String,
+    /// Full AT+CPMS command, when the profile names storages.
+    pub cpms: Option<String>,
+    pub report_mode: ReportMode,
+    /// +CDS / +CMT must be acknowledged with AT+CNMA (phase 2+, AT+CSMS=1).
+    pub cnma_required: bool,
+    pub command_timeout: Duration,
+    pub prompt_timeout: Duration,
+    pub send_timeout: Duration,
+    pub registration_timeout: Duration,
+    /// Reopen the port after it vanished.
+    pub reconnect: bool,
+}
+
+impl SessionConfig {
+    /// A configuration from a hardware profile.
+    pub fn from_profile(name: &str, endpoint: Endpoint, profile: &Profile) -> SessionConfig {
+        let t = &profile.timeouts;
+        SessionConfig {
+            name: name.to_string(),
+            endpoint,
+            serial: SerialSettings {
+                baud: profile.serial.baud,
+                hardware_flow_control: matches!(
+                    profile.serial.flow_control,
+                    crate::profile::FlowControl::Hardware
+                ),
+            },
+            pin: None,
+            init: profile.init.clone(),
+            csms: profile.sms.csms,
+            cnmi: profile.sms.cnmi_command(),
+            cpms: (!profile.sms.cpms.is_empty()).then(|| profile.sms.cpms_command()),
+            report_mode: profile.sms.report_mode,
+            cnma_required: profile.sms.cnma_required,
+            command_timeout: t.command(),
+            prompt_timeout: t.prompt(),
+            send_timeout: t.send(),
+            registration_timeout: t.registration(),
+            reconnect: true,
+        }
+    }
+}
+
+enum Job {
+    Command {
+        cmd: String,
+        timeout: Duration,
+        reply: oneshot::Sender<Result<Response, ModemError>>,
+    },
+    Send {
+        tpdu_len: usize,
+        hex: String,
+        reply: oneshot::Sender<Result<u8, ModemError>>,
+    },
+    HandedOn(Origin),
+}
+
+/// A handle on a running session. Cheap to clone.
+#[derive(Clone)]
+pub struct Modem {
+    name: String,
+    jobs: mpsc::UnboundedSender<Job>,
+    info: watch::Receiver<Option<ModemInfo>>,
+}
+
+impl Modem {
+    /// Open the port, run the start-up sequence and start the session task.
+    /// Events (status reports, incoming SMS, disconnects) arrive on the
+    /// returned receiver; reports already stored in the modem come first.
+    pub async fn start(
+        cfg: SessionConfig,
+    ) -> Result<(Modem, mpsc::UnboundedReceiver<ModemEvent>), ModemError> {
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let (job_tx, job_rx) = mpsc::unbounded_channel();
+        let (info_tx, info_rx) = watch::channel(None);
+        let mut task = Task::new(cfg.clone(), ev_tx);
+        task.connect().await?;
+        let info = task.initialise().await?;
+        info_tx.send_replace(Some(info));
+        task.read_stored().await?;
+        tokio::spawn(task.run(job_rx, info_tx));
+        Ok((
+            Modem {
+                name: cfg.name,
+                jobs: job_tx,
+                info: info_rx,
+            },
+            ev_rx,
+        ))
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the modem said about itself at the last start-up.
+    pub fn info(&self) -> Option<ModemInfo> {
+        self.info.borrow().clone()
+    }
+
+    /// Send one part: `AT+CMGS=<tpdu_len>`, the prompt, the PDU (SMSC prefix
+    /// included, hex) and Ctrl-Z. Returns the TP-MR the modem assigned.
+    pub async fn send_pdu(&self, tpdu_len: usize, hex: &str) -> Result<u8, ModemError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Send {
+                tpdu_len,
+                hex: hex.to_string(),
+                reply,
+            })
+            .map_err(|_| ModemError::Closed)?;
+        rx.await.map_err(|_| ModemError::Closed)?
+    }
+
+    /// Run any AT command and return its response (final result OK), or the
+    /// error it ended with.
+    pub async fn command(&self, cmd: &str, timeout: Duration) -> Result<Response, ModemError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Job::Command {
+                cmd: cmd.to_string(),
+                timeout,
+                reply,
+            })
+            .map_err(|_| ModemError::Closed)?;
+        rx.await.map_err(|_| ModemError::Closed)?
+    }
+
+    /// Say that an inbound PDU is safely stored: the session acknowledges it
+    /// (AT+CNMA) or deletes it from the modem's storage (AT+CMGD).
+    pub fn handed_on(&self, origin: &Origin) {
+        let _ = self.jobs.send(Job::HandedOn(origin.clone()));
+    }
+
+    /// True while the session task is running.
+    pub fn is_running(&self) -> bool {
+        !self.jobs.is_closed()
+    }
+}
+
+/// Internal follow-up work that goes before the owner's jobs.
+enum Internal {
+    Read {
+        mem: String,
+        index: u32,
+        kind: InboundKind,
+    },
+    Ack,
+    Delete {
+        mem: String,
+        index: u32,
+    },
+}
+
+struct Task {
+    cfg: SessionConfig,
+    io: Option<Transport>,
+    digester: Digester,
+    events: mpsc::UnboundedSender<ModemEvent>,
+    internal: VecDeque<Internal>,
+    /// The storage AT+CMGR / AT+CMGD currently address (AT+CPMS mem1).
+    read_mem: Option<String>,
+    buf: Vec<u8>,
+    evbuf: Vec<Event>,
+}
+
+/// The outcome of waiting for a response.
+enum Waited {
+    Response(Response),
+    Prompt,
+}
+
+impl Task {
+    fn new(cfg: SessionConfig, events: mpsc::UnboundedSender<ModemEvent>) -> Task {
+        Task {
+            cfg,
+            io: None,
+            digester: Digester::new(),
+            events,
+            internal: VecDeque::new(),
+            read_mem: None,
+            buf: vec![0u8; 4096],
+            evbuf: Vec::new(),
+        }
+    }
+
+    async fn connect(&mut self) -> Result<(), ModemError> {
+        let t = Transport::open(&self.cfg.endpoint, self.cfg.serial)
+            .await
+            .map_err(|e| ModemError::Open {
+                device: self.cfg.endpoint.to_string(),
+                reason: e.to_string(),
+            })?;
+        self.io = Some(t);
+        self.digester = Digester::new();
+        self.read_mem = None;
+        Ok(())
+    }
+
+    /// The start-up sequence. Returns what the modem says about itself.
+    async fn initialise(&mut self) -> Result<ModemInfo, ModemError> {
+        let ct = self.cfg.command_timeout;
+        // Wake the modem and leave any half-typed command or prompt: ESC
+        // aborts a pending AT+CMGS body, the CR ends a stray line.
+        self.write_raw(b"\x1b\r").await?;
+        // The first AT may be eaten by an autobaud or a stale state; retry it.
+        let mut alive = false;
+        for _ in 0..3 {
+            match self.exec("AT", ct).await {
+                Ok(_) => {
+                    alive = true;
+                    break;
+                }
+                Err(ModemError::Timeout { .. }) | Err(ModemError::Failed { .. }) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        if !alive {
+            return Err(ModemError::NotResponding {
+                device: self.cfg.endpoint.to_string(),
+            });
+        }
+        self.exec("ATE0", ct).await?;
+        self.exec("AT+CMEE=1", ct).await?;
+        self.unlock_sim().await?;
+        for cmd in self.cfg.init.clone() {
+            if let Err(e) = self.exec(&cmd, ct).await {
+                tracing::warn!(modem = %self.cfg.name, "profile init command {cmd} failed: {e}");
+            }
+        }
+        let registration = self.wait_registered().await?;
+        self.exec("AT+CMGF=0", ct).await?;
+        if let Err(e) = self.exec(&format!("AT+CSMS={}", self.cfg.csms), ct).await {
+            tracing::warn!(modem = %self.cfg.name, "AT+CSMS={} refused: {e}", self.cfg.csms);
+        }
+        if let Some(cpms) = self.cfg.cpms.clone() {
+            self.exec(&cpms, ct).await?;
+            self.read_mem = cpms_first_memory(&cpms);
+        }
+        self.exec(&self.cfg.cnmi.clone(), ct).await?;
+        let smsc = self
+            .exec("AT+CSCA?", ct)
+            .await
+            .ok()
+            .and_then(|r| at::answers::csca(&r.lines).ok())
+            .map(|s| s.number);
+        let first = |r: Result<Response, ModemError>| {
+            r.ok()
+                .and_then(|r| r.lines.into_iter().find(|l| !l.trim().is_empty()))
+                .map(|l| l.trim().to_string())
+        };
+        let manufacturer = first(self.exec("AT+CGMI", ct).await);
+        let model = first(self.exec("AT+CGMM", ct).await);
+        let revision = first(self.exec("AT+CGMR", ct).await);
+        let imei = first(self.exec("AT+CGSN", ct).await);
+        let imsi = first(self.exec("AT+CIMI", ct).await);
+        let operator = self
+            .exec("AT+COPS?", ct)
+            .await
+            .ok()
+            .and_then(|r| at::answers::cops(&r.lines).ok())
+            .and_then(|o| o.name);
+        let signal = self
+            .exec("AT+CSQ", ct)
+            .await
+            .ok()
+            .and_then(|r| at::answers::csq(&r.lines).ok())
+            .map(|q| q.rssi);
+        let info = ModemInfo {
+            name: self.cfg.name.clone(),
+            device: self.cfg.endpoint.to_string(),
+            manufacturer,
+            model,
+            revision,
+            imei,
+            imsi,
+            operator,
+            signal_rssi: signal,
+            registration,
+            smsc,
+        };
+        tracing::info!(modem = %self.cfg.name, model = ?info.model, operator = ?info.operator, "modem ready");
+        Ok(info)
+    }
+
+    async fn unlock_sim(&mut self) -> Result<(), ModemError> {
+        let ct = self.cfg.command_timeout;
+        for _ in 0..2 {
+            let r = self.exec("AT+CPIN?", ct).await?;
+            let state =
+                at::answers::cpin(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
+            match state {
+                PinState::Ready => return Ok(()),
+                PinState::SimPin => {
+                    let Some(pin) = self.cfg.pin.clone() else {
+                        return Err(ModemError::Sim("the SIM asks for its PIN and none is configured".into()));
+                    };
+                    // The PIN goes to the modem but never to a log.
+                    match self.exec_secret(&format!("AT+CPIN=\"{pin}\""), "AT+CPIN=\"****\"", ct).await {
+                        Ok(_) => continue,
+                        Err(e) => return Err(ModemError::Sim(format!("the SIM refused the configured PIN ({e})"))),
+                    }
+                }
+                other => return Err(ModemError::Sim(format!("SIM state {other:?}: smsgw cannot continue (enter the PUK or unlock the SIM in a phone)"))),
+            }
+        }
+        Err(ModemError::Sim(
+            "the SIM is still locked after entering the PIN".into(),
+        ))
+    }
+
+    async fn wait_registered(&mut self) -> Result<Option<u8>, ModemError> {
+        let deadline = Instant::now() + self.cfg.registration_timeout;
+        let mut last = None;
+        loop {
+            if let Ok(r) = self.exec("AT+CREG?", self.cfg.command_timeout).await {
+                if let Ok(reg) = at::answers::registration(&r.lines, RegDomain::Cs) {
+                    last = Some(reg.registration.stat);
+                    if reg.registration.is_registered() {
+                        return Ok(last);
+                    }
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(ModemError::NotRegistered { last_stat: last });
+            }
+            self.idle_for(Duration::from_millis(1000)).await?;
+        }
+    }
+
+    /// Read everything the modem already stores (reports and SMS that
+    /// arrived while nobody listened) and hand it to the owner.
+    async fn read_stored(&mut self) -> Result<(), ModemError> {
+        let r = match self.exec("AT+CMGL=4", self.cfg.command_timeout).await {
+            Ok(r) => r,
+            Err(ModemError::Failed { .. }) => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        let mem = self.read_mem.clone().unwrap_or_else(|| "SM".to_string());
+        let entries =
+            at::answers::cmgl(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
+        for entry in entries {
+            let kind = inbound_kind(&entry.pdu);
+            self.emit_inbound(
+                kind,
+                entry.pdu,
+                entry.length,
+                Origin::Stored {
+                    mem: mem.clone(),
+                    index: entry.index.unwrap_or(0),
+                },
+            );
+        }
+        self.drain_internal().await
+    }
+
+    /// The main loop: owner jobs one at a time, URCs whenever they come.
+    async fn run(
+        mut self,
+        mut jobs: mpsc::UnboundedReceiver<Job>,
+        info: watch::Sender<Option<ModemInfo>>,
+    ) {
+        loop {
+            // Events digested while the last job waited (a +CDS right after
+            // the OK of +CMGS comes in the same read) are handled first.
+            for ev in std::mem::take(&mut self.evbuf) {
+                self.handle_event(ev);
+            }
+            if let Err(e) = self.drain_internal().await {
+                if !self.recover(e, &info).await {
+                    return;
+                }
+                continue;
+            }
+            let step = {
+                let Some(io) = self.io.as_mut() else { return };
+                tokio::select! {
+                    job = jobs.recv() => match job {
+                        Some(job) => Step::Job(job),
+                        None => return,
+                    },
+                    r = io.read(&mut self.buf) => Step::Read(r),
+                }
+            };
+            let result = match step {
+                Step::Job(job) => self.run_job(job).await,
+                Step::Read(Ok(0)) => Err(ModemError::Disconnected {
+                    maybe_sent: false,
+                    reason: "end of stream".into(),
+                }),
+                Step::Read(Err(e)) => Err(ModemError::Disconnected {
+                    maybe_sent: false,
+                    reason: e.to_string(),
+                }),
+                Step::Read(Ok(n)) => {
+                    self.digest(n);
+                    Ok(())
+                }
+            };
+            if let Err(e) = result {
+                if !self.recover(e, &info).await {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// After a failure of the port: report it, then reconnect if configured.
+    /// Returns false when the session ends.
+    async fn recover(&mut self, err: ModemError, info: &watch::Sender<Option<ModemInfo>>) -> bool {
+        if !matches!(
+            err,
+            ModemError::Disconnected { .. } | ModemError::NotResponding { .. }
+        ) {
+            // Other errors of internal jobs are logged; the session goes on.
+            tracing::warn!(modem = %self.cfg.name, "{err}");
+            return true;
+        }
+        self.io = None;
+        self.internal.clear();
+        let _ = self.events.send(ModemEvent::Disconnected {
+            modem: self.cfg.name.clone(),
+            reason: err.to_string(),
+        });
+        tracing::warn!(modem = %self.cfg.name, "modem lost: {err}");
+        if !self.cfg.reconnect {
+            return false;
+        }
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            if self.events.is_closed() {
+                return false;
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+            if self.connect().await.is_err() {
+                continue;
+            }
+            match self.initialise().await {
+                Ok(i) => {
+                    info.send_replace(Some(i.clone()));
+                    let _ = self.events.send(ModemEvent::Reconnected(i));
+                    if let Err(e) = self.read_stored().await {
+                        tracing::warn!(modem = %self.cfg.name, "reading stored messages after reconnect: {e}");
+                    }
+                    return true;
+                }
+                Err(e) => {
+                    tracing::info!(modem = %self.cfg.name, "modem back but not ready yet: {e}");
+                    self.io = None;
+                }
+            }
+        }
+    }
+
+    async fn run_job(&mut self, job: Job) -> Result<(), ModemError> {
+        match job {
+            Job::Command {
+                cmd,
+                timeout,
+                reply,
+            } => {
+                let r = self.exec(&cmd, timeout).await;
+                let fatal = is_fatal(&r);
+                let _ = reply.send(r.clone());
+                fatal.map_or(Ok(()), Err)
+            }
+            Job::Send {
+                tpdu_len,
+                hex,
+                reply,
+            } => {
+                let r = self.send(tpdu_len, &hex).await;
+                let fatal = match &r {
+                    Err(e @ ModemError::Disconnected { .. }) => Some(e.clone()),
+                    _ => None,
+                };
+                let _ = reply.send(r);
+                fatal.map_or(Ok(()), Err)
+            }
+            Job::HandedOn(origin) => {
+                match origin {
+                    Origin::Direct { needs_ack: true } => self.internal.push_back(Internal::Ack),
+                    Origin::Direct { needs_ack: false } => {}
+                    Origin::Stored { mem, index } => {
+                        self.internal.push_back(Internal::Delete { mem, index })
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn drain_internal(&mut self) -> Result<(), ModemError> {
+        while let Some(job) = self.internal.pop_front() {
+            let ct = self.cfg.command_timeout;
+            let r = match job {
+                Internal::Ack => self.exec("AT+CNMA", ct).await.map(|_| ()),
+                Internal::Delete { mem, index } => {
+                    self.select_memory(&mem).await?;
+                    self.exec(&format!("AT+CMGD={index}"), ct).await.map(|_| ())
+                }
+                Internal::Read { mem, index, kind } => {
+                    self.select_memory(&mem).await?;
+                    match self.exec(&format!("AT+CMGR={index}"), ct).await {
+                        Ok(resp) => match at::answers::cmgr(&resp.lines) {
+                            Ok(m) => {
+                                let kind = if m.pdu.is_empty() {
+                                    kind
+                                } else {
+                                    inbound_kind(&m.pdu)
+                                };
+                                self.emit_inbound(
+                                    kind,
+                                    m.pdu,
+                                    m.length,
+                                    Origin::Stored { mem, index },
+                                );
+                                Ok(())
+                            }
+                            Err(e) => Err(ModemError::Protocol(format!("AT+CMGR={index}: {e}"))),
+                        },
+                        Err(e) => Err(e),
+                    }
+                }
+            };
+            match r {
+                Ok(()) => {}
+                Err(e @ (ModemError::Disconnected { .. } | ModemError::NotResponding { .. })) => {
+                    return Err(e)
+                }
+                Err(e) => tracing::warn!(modem = %self.cfg.name, "follow-up command failed: {e}"),
+            }
+        }
+        Ok(())
+    }
+
+    async fn select_memory(&mut self, mem: &str) -> Result<(), ModemError> {
+        if self.read_mem.as_deref() == Some(mem) {
+            return Ok(());
+        }
+        self.exec(&format!("AT+CPMS=\"{mem}\""), self.cfg.command_timeout)
+            .await?;
+        self.read_mem = Some(mem.to_string());
+        Ok(())
+    }
+
+    /// One part through AT+CMGS.
+    async fn send(&mut self, tpdu_len: usize, hex: &str) -> Result<u8, ModemError> {
+        let cmd = format!("AT+CMGS={tpdu_len}");
+        self.write_command(&cmd, &cmd).await?;
+        match self.wait(&cmd, self.cfg.prompt_timeout, true).await {
+            Ok(Waited::Prompt) => {}
+            Ok(Waited::Response(r)) => return Err(failed(&cmd, r)),
+            Err(ModemError::Timeout { .. }) => {
+                // No prompt: abort with ESC so the modem does not take the
+                // next command for PDU text. Nothing reached the network.
+                let _ = self.write_raw(b"\x1b").await;
+                self.digester.cancel();
+                return Err(ModemError::Timeout {
+                    command: cmd,
+                    phase: "prompt",
+                });
+            }
+            Err(e) => return Err(e),
+        }
+        let mut body = Vec::with_capacity(hex.len() + 1);
+        body.extend_from_slice(hex.as_bytes());
+        body.push(0x1A);
+        self.digester.body_sent(hex);
+        if let Err(e) = self.write_raw(&body).await {
+            return Err(ModemError::Disconnected {
+                maybe_sent: true,
+                reason: e.to_string(),
+            });
+        }
+        match self.wait(&cmd, self.cfg.send_timeout, false).await {
+            Ok(Waited::Response(r)) if r.result.is_ok() => {
+                at::answers::cmgs(&r.lines).map_err(|e| ModemError::Protocol(format!("{cmd}: {e}")))
+            }
+            Ok(Waited::Response(r)) => Err(failed(&cmd, r)),
+            Ok(Waited::Prompt) => Err(ModemError::Protocol(format!("{cmd}: a second prompt"))),
+            Err(ModemError::Timeout { .. }) => {
+                self.digester.cancel();
+                Err(ModemError::OutcomeUnknown {
+                    command: cmd,
+                    reason: "no answer after the PDU was sent".into(),
+                })
+            }
+            Err(ModemError::Disconnected { reason, .. }) => Err(ModemError::Disconnected {
+                maybe_sent: true,
+                reason,
+            }),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn exec(&mut self, cmd: &str, timeout: Duration) -> Result<Response, ModemError> {
+        self.exec_secret(cmd, cmd, timeout).await
+    }
+
+    /// Run a command; `shown` is what logs and errors say it was.
+    async fn exec_secret(
+        &mut self,
+        cmd: &str,
+        shown: &str,
+        timeout: Duration,
+    ) -> Result<Response, ModemError> {
+        self.write_command(cmd, shown).await?;
+        match self.wait(shown, timeout, false).await {
+            Ok(Waited::Response(r)) if r.result.is_ok() => Ok(r),
+            Ok(Waited::Response(r)) => Err(failed(shown, r)),
+            Ok(Waited::Prompt) => {
+                let _ = self.write_raw(b"\x1b").await;
+                self.digester.cancel();
+                Err(ModemError::Protocol(format!("{shown}: unexpected prompt")))
+            }
+            Err(e) => {
+                self.digester.cancel();
+                Err(e)
+            }
+        }
+    }
+
+    async fn write_command(&mut self, cmd: &str, shown: &str) -> Result<(), ModemError> {
+        tracing::trace!(modem = %self.cfg.name, "-> {shown}");
+        self.digester.command_sent(cmd);
+        let mut line = Vec::with_capacity(cmd.len() + 1);
+        line.extend_from_slice(cmd.as_bytes());
+        line.push(b'\r');
+        self.write_raw(&line).await
+    }
+
+    async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ModemError> {
+        let io = self.io.as_mut().ok_or(ModemError::Disconnected {
+            maybe_sent: false,
+            reason: "port closed".into(),
+        })?;
+        let r = async {
+            io.write_all(bytes).await?;
+            io.flush().await
+        }
+        .await;
+        r.map_err(|e| ModemError::Disconnected {
+            maybe_sent: false,
+            reason: e.to_string(),
+        })
+    }
+
+    /// Read until the pending command's response (or the prompt, when
+    /// `prompt` is set) arrives, handling URCs on the way.
+    async fn wait(
+        &mut self,
+        cmd: &str,
+        timeout: Duration,
+        prompt: bool,
+    ) -> Result<Waited, ModemError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            // Events already digested come first.
+            while !self.evbuf.is_empty() {
+                let ev = self.evbuf.remove(0);
+                match ev {
+                    Event::Response(r) => return Ok(Waited::Response(r)),
+                    Event::Prompt if prompt => return Ok(Waited::Prompt),
+                    other => self.handle_event(other),
+                }
+            }
+            let io = self.io.as_mut().ok_or(ModemError::Disconnected {
+                maybe_sent: false,
+                reason: "port closed".into(),
+            })?;
+            let n = match tokio::time::timeout_at(deadline, io.read(&mut self.buf)).await {
+                Err(_) => {
+                    return Err(ModemError::Timeout {
+                        command: cmd.to_string(),
+                        phase: if prompt { "prompt" } else { "response" },
+                    })
+                }
+                Ok(Ok(0)) => {
+                    return Err(ModemError::Disconnected {
+                        maybe_sent: false,
+                        reason: "end of stream".into(),
+                    })
+                }
+                Ok(Err(e)) => {
+                    return Err(ModemError::Disconnected {
+                        maybe_sent: false,
+                        reason: e.to_string(),
+                    })
+                }
+                Ok(Ok(n)) => n,
+            };
+            let mut evs = std::mem::take(&mut self.evbuf);
+            self.digester.feed(&self.buf[..n], &mut evs);
+            self.evbuf = evs;
+        }
+    }
+
+    /// Wait `d` while handling URCs (between registration polls).
+    async fn idle_for(&mut self, d: Duration) -> Result<(), ModemError> {
+        let deadline = Instant::now() + d;
+        loop {
+            let io = self.io.as_mut().ok_or(ModemError::Disconnected {
+                maybe_sent: false,
+                reason: "port closed".into(),
+            })?;
+            match tokio::time::timeout_at(deadline, io.read(&mut self.buf)).await {
+                Err(_) => return Ok(()),
+                Ok(Ok(0)) => {
+                    return Err(ModemError::Disconnected {
+                        maybe_sent: false,
+                        reason: "end of stream".into(),
+                    })
+                }
+                Ok(Err(e)) => {
+                    return Err(ModemError::Disconnected {
+                        maybe_sent: false,
+                        reason: e.to_string(),
+                    })
+                }
+                Ok(Ok(n)) => self.digest(n),
+            }
+        }
+    }
+
+    /// Feed `n` bytes of `buf` while no command is pending.
+    fn digest(&mut self, n: usize) {
+        let mut evs = std::mem::take(&mut self.evbuf);
+        self.digester.feed(&self.buf[..n], &mut evs);
+        for ev in evs.drain(..) {
+            self.handle_event(ev);
+        }
+        self.evbuf = evs;
+    }
+
+    fn handle_event(&mut self, ev: Event) {
+        match ev {
+            Event::Urc(urc) => self.handle_urc(urc),
+            Event::Error(e) => tracing::debug!(modem = %self.cfg.name, "AT stream: {e}"),
+            Event::Prompt => tracing::debug!(modem = %self.cfg.name, "stray prompt ignored"),
+            Event::Response(r) => {
+                tracing::debug!(modem = %self.cfg.name, "late response to {} ignored", r.command)
+            }
+        }
+    }
+
+    fn handle_urc(&mut self, urc: Urc) {
+        let needs_ack = self.cfg.cnma_required && self.cfg.csms == 1;
+        match urc {
+            Urc::StatusReport { len, pdu } => self.emit_inbound(
+                InboundKind::StatusReport,
+                pdu,
+                len,
+                Origin::Direct { needs_ack },
+            ),
+            Urc::Deliver { len, pdu, .. } => {
+                self.emit_inbound(InboundKind::Deliver, pdu, len, Origin::Direct { needs_ack })
+            }
+            Urc::StatusReportStored { mem, index } => self.internal.push_back(Internal::Read {
+                mem,
+                index,
+                kind: InboundKind::StatusReport,
+            }),
+            Urc::MessageStored { mem, index } => self.internal.push_back(Internal::Read {
+                mem,
+                index,
+                kind: InboundKind::Deliver,
+            }),
+            other => {
+                tracing::debug!(modem = %self.cfg.name, "URC {other:?}");
+                let _ = self.events.send(ModemEvent::Unsolicited {
+                    modem: self.cfg.name.clone(),
+                    urc: other,
+                });
+            }
+        }
+    }
+
+    fn emit_inbound(&mut self, kind: InboundKind, pdu: Vec<u8>, tpdu_len: usize, origin: Origin) {
+        let inbound = Inbound {
+            modem: self.cfg.name.clone(),
+            kind,
+            pdu,
+            tpdu_len,
+            origin,
+        };
+        let _ = self.events.send(ModemEvent::Inbound(inbound));
+    }
+}
+
+enum Step {
+    Job(Job),
+    Read(std::io::Result<usize>),
+}
+
+fn failed(cmd: &str, r: Response) -> ModemError {
+    ModemError::Failed {
+        command: cmd.to_string(),
+        result: r.result,
+    }
+}
+
+fn is_fatal<T>(r: &Result<T, ModemError>) -> Option<ModemError> {
+    match r {
+        Err(e @ (ModemError::Disconnected { .. } | ModemError::NotResponding { .. })) => {
+            Some(e.clone())
+        }
+        _ => None,
+    }
+}
+
+/// The first storage of an AT+CPMS command (`AT+CPMS="SM","SM","SM"` -> SM).
+fn cpms_first_memory(cmd: &str) -> Option<String> {
+    let args = cmd.split_once('=')?.1;
+    let first = args.split(',').next()?.trim().trim_matches('"');
+    (!first.is_empty()).then(|| first.to_string())
+}
+
+/// Status report or SMS, from the TP-MTI of a PDU with SMSC prefix.
+fn inbound_kind(pdu: &[u8]) -> InboundKind {
+    let smsc_len = pdu.first().copied().unwrap_or(0) as usize;
+    match pdu.get(smsc_len + 1).map(|fo| fo & 0x03) {
+        Some(0x02) => InboundKind::StatusReport,
+        _ => InboundKind::Deliver,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpms_memory() {
+        assert_eq!(
+            cpms_first_memory("AT+CPMS=\"SR\",\"SM\",\"SM\"").as_deref(),
+            Some("SR")
+        );
+        assert_eq!(cpms_first_memory("AT+CPMS=\"ME\"").as_deref(), Some("ME"));
+        assert_eq!(cpms_first_memory("AT+CPMS"), None);
+    }
+
+    #[test]
+    fn mti_routes_inbound_pdus() {
+        // 07 91 ... SMSC, then first octet 0x06: status report.
+        let sr = [0x00, 0x06, 0x40];
+        assert_eq!(inbound_kind(&sr), InboundKind::StatusReport);
+        let deliver = [0x00, 0x04, 0x0B];
+        assert_eq!(inbound_kind(&deliver), InboundKind::Deliver);
+    }
+}

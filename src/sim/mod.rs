@@ -1,0 +1,7 @@
+pub mod codec;
+pub mod driver;
+pub mod model;
+pub mod pty;
+
+pub use driver::{spawn, SimEndpoint, SimHandle};
+pub use model::{OutcomeMix, ReportMode, SimConfig, SimModem, SubmitRecord};

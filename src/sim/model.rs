@@ -1,0 +1,912 @@
+//! The simulated modem's behaviour, sans-IO: bytes from the host go in with
+//! the current time, bytes for the host come out with the time they are due.
+//! The driver (`sim::run`) moves them over a pty or TCP; tests may drive the
+//! model directly.
+//!
+//! It behaves like a 27.005 modem in PDU mode for everything the session
+//! uses: echo, +CMEE, PIN, registration, identity, +CSMS/+CNMI/+CPMS/+CSCA,
+//! AT+CMGS with the `> ` prompt, +CDS (optionally needing +CNMA) or +CDSI
+//! with storage read back by +CMGR/+CMGL and deleted by +CMGD, incoming SMS
+//! as +CMT or +CMTI. Faults: latency, +CMS ERROR rate, garbage and URC noise,
+//! URCs inside a response, and an unplug after a number of commands. Every
+//! random choice comes from one seeded generator, so a run is reproducible.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::codec;
+
+/// How the modem hands status reports to the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportMode {
+    /// `+CDS: <len>` followed by the PDU line (AT+CNMI ds=1).
+    Direct,
+    /// Stored, announced by `+CDSI: "<mem>",<index>` (AT+CNMI ds=2).
+    Stored,
+}
+
+/// Relative weights of the outcomes of a submitted part with TP-SRR set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutcomeMix {
+    /// TP-ST 0x00.
+    pub delivered: u32,
+    /// TP-ST 0x46 (validity period expired).
+    pub expired: u32,
+    /// TP-ST 0x41 (incompatible destination, permanent).
+    pub permanent: u32,
+    /// TP-ST 0x21 (SME busy, SC still trying), then a final 0x00 later.
+    pub temporary: u32,
+}
+
+impl Default for OutcomeMix {
+    fn default() -> Self {
+        OutcomeMix {
+            delivered: 1,
+            expired: 0,
+            permanent: 0,
+            temporary: 0,
+        }
+    }
+}
+
+/// What the modem says about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub manufacturer: String,
+    pub model: String,
+    pub revision: String,
+    pub imei: String,
+    pub imsi: String,
+    pub operator: String,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Identity {
+            manufacturer: "smsgw".into(),
+            model: "SIMULATED-MODEM".into(),
+            revision: "sim-1.0".into(),
+            imei: "356938035643809".into(),
+            imsi: "222015550000001".into(),
+            operator: "SIMNET".into(),
+        }
+    }
+}
+
+/// Everything that shapes one simulated modem.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Echo on after power-up / ATZ (real modems: on).
+    pub echo_default: bool,
+    pub report_mode: ReportMode,
+    /// With AT+CSMS=1 in effect, +CDS must be acknowledged by AT+CNMA within
+    /// `cnma_timeout_ms`, or the modem turns report routing off (27.005 §3.4.1).
+    pub cnma_required: bool,
+    pub cnma_timeout_ms: u64,
+    /// First TP-MR handed out; wraps after 255.
+    pub mr_start: u8,
+    /// Delay before every response.
+    pub latency_ms: u64,
+    /// Delay between submit and its report (uniform in the range).
+    pub report_delay_ms: (u64, u64),
+    /// For a temporary outcome: delay between the 0x21 report and the final one.
+    pub temporary_followup_ms: u64,
+    pub outcomes: OutcomeMix,
+    /// Recipients whose number ends with the suffix always get this TP-ST.
+    pub forced_status: Vec<(String, u8)>,
+    /// Probability that an AT+CMGS is refused with `+CMS ERROR: <cms_error_code>`.
+    pub cms_error_rate: f64,
+    pub cms_error_code: u16,
+    /// Probability of a garbage line before a response.
+    pub garbage_rate: f64,
+    /// Probability of an unrelated URC (^RSSI, +CREG) inside a response.
+    pub urc_noise_rate: f64,
+    /// Deliver due status reports inside the response of the command in
+    /// progress (between its information lines and its final result).
+    pub urc_mid_response: bool,
+    pub seed: u64,
+    /// The SMSC (+CSCA) and the one stamped into reports.
+    pub smsc: String,
+    /// The SMSC clock minus ours, in seconds (SCTS = submit time + offset).
+    pub smsc_clock_offset_s: i64,
+    /// Time zone of the SMSC's timestamps, in quarter hours.
+    pub smsc_tz_quarters: i8,
+    /// SIM PIN; `None` means the SIM is ready.
+    pub pin: Option<String>,
+    pub identity: Identity,
+    /// Vendor commands accepted with OK (a profile's init commands).
+    pub extra_ok_commands: Vec<String>,
+    /// Memory named in +CDSI / +CMTI.
+    pub memory: String,
+    /// After this many commands the modem vanishes (the driver closes the port).
+    pub unplug_after_commands: Option<u32>,
+    /// How long the device stays away after that unplug.
+    pub replug_after_ms: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            echo_default: true,
+            report_mode: ReportMode::Direct,
+            cnma_required: false,
+            cnma_timeout_ms: 15_000,
+            mr_start: 0,
+            latency_ms: 0,
+            report_delay_ms: (0, 0),
+            temporary_followup_ms: 0,
+            outcomes: OutcomeMix::default(),
+            forced_status: Vec::new(),
+            cms_error_rate: 0.0,
+            cms_error_code: 332,
+            garbage_rate: 0.0,
+            urc_noise_rate: 0.0,
+            urc_mid_response: false,
+            seed: 1,
+            smsc: "+393359609600".into(),
+            smsc_clock_offset_s: 0,
+            smsc_tz_quarters: 4,
+            pin: None,
+            identity: Identity::default(),
+            extra_ok_commands: Vec::new(),
+            memory: "SM".into(),
+            unplug_after_commands: None,
+            replug_after_ms: 500,
+        }
+    }
+}
+
+/// A record the simulated network keeps about each submitted part; tests use
+/// it as the ground truth the gateway's matching is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitRecord {
+    /// Sequence number of the submit on this modem (0, 1, 2, ...).
+    pub seq: u64,
+    pub mr: u8,
+    pub recipient: String,
+    pub srr: bool,
+    pub submitted_unix_ms: i64,
+    /// The SCTS stamped on its reports (SMSC clock, whole seconds).
+    pub scts_unix: i64,
+    /// TP-ST values of the reports scheduled for it, in order.
+    pub statuses: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+struct StoredPdu {
+    /// 0 received unread, 1 received read (27.005 <stat> in PDU mode).
+    stat: u8,
+    /// SMSC prefix + TPDU.
+    pdu: Vec<u8>,
+    tpdu_len: usize,
+}
+
+#[derive(Debug, Clone)]
+enum Scheduled {
+    Report { pdu: Vec<u8>, tpdu_len: usize },
+    Incoming { pdu: Vec<u8>, tpdu_len: usize },
+}
+
+#[derive(Debug)]
+enum InputMode {
+    Command,
+    /// After `> `: collecting the PDU hex until Ctrl-Z (send) or ESC (abort).
+    Pdu {
+        tpdu_len: usize,
+    },
+}
+
+/// The limit of one command line or PDU body; longer input is discarded.
+const MAX_INPUT: usize = 4096;
+
+/// The simulated modem.
+pub struct SimModem {
+    cfg: SimConfig,
+    rng: ChaCha8Rng,
+    echo: bool,
+    cmee: u8,
+    pin_ok: bool,
+    csms: u8,
+    cnmi: [u8; 5],
+    creg_n: u8,
+    next_mr: u8,
+    input: Vec<u8>,
+    discarding: bool,
+    mode: InputMode,
+    /// Output with the time it is due.
+    out: VecDeque<(i64, Vec<u8>)>,
+    /// Last due time handed out, so output stays in order.
+    out_clock: i64,
+    scheduled: BTreeMap<(i64, u64), Scheduled>,
+    sched_seq: u64,
+    storage: BTreeMap<u32, StoredPdu>,
+    /// +CDS sent and not yet acknowledged: the deadline for AT+CNMA.
+    cnma_deadline: Option<i64>,
+    commands_seen: u32,
+    unplugged: bool,
+    submits: Vec<SubmitRecord>,
+    reports_sent: u64,
+}
+
+impl SimModem {
+    pub fn new(cfg: SimConfig) -> SimModem {
+        let rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        SimModem {
+            echo: cfg.echo_default,
+            cmee: 0,
+            pin_ok: cfg.pin.is_none(),
+            csms: 0,
+            cnmi: [0; 5],
+            creg_n: 0,
+            next_mr: cfg.mr_start,
+            input: Vec::new(),
+            discarding: false,
+            mode: InputMode::Command,
+            out: VecDeque::new(),
+            out_clock: i64::MIN,
+            scheduled: BTreeMap::new(),
+            sched_seq: 0,
+            storage: BTreeMap::new(),
+            cnma_deadline: None,
+            commands_seen: 0,
+            unplugged: false,
+            submits: Vec::new(),
+            reports_sent: 0,
+            rng,
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    /// Every part submitted so far, in order (the simulated network's log).
+    pub fn submits(&self) -> &[SubmitRecord] {
+        &self.submits
+    }
+
+    /// Status reports handed to the host (+CDS or +CDSI) so far.
+    pub fn reports_sent(&self) -> u64 {
+        self.reports_sent
+    }
+
+    /// True once the configured unplug point is reached: the driver should
+    /// close the port.
+    pub fn unplugged(&self) -> bool {
+        self.unplugged
+    }
+
+    /// Power cycle after an unplug: volatile settings reset, storage kept,
+    /// the MR counter kept (as on most modems; configurable resets are a
+    /// later feature), pending reports still come.
+    pub fn replug(&mut self) {
+        self.unplugged = false;
+        self.echo = self.cfg.echo_default;
+        self.cmee = 0;
+        self.csms = 0;
+        self.cnmi = [0; 5];
+        self.pin_ok = self.cfg.pin.is_none();
+        self.input.clear();
+        self.mode = InputMode::Command;
+        self.out.clear();
+        self.cnma_deadline = None;
+        self.cfg.unplug_after_commands = None;
+    }
+
+    /// Bytes from the host.
+    pub fn handle_input(&mut self, bytes: &[u8], now_ms: i64) {
+        for &b in bytes {
+            if self.unplugged {
+                return;
+            }
+            match self.mode {
+                InputMode::Command => self.command_byte(b, now_ms),
+                InputMode::Pdu { tpdu_len } => self.pdu_byte(b, tpdu_len, now_ms),
+            }
+        }
+    }
+
+    /// Queue an incoming SMS (one or more DELIVER PDUs with SMSC prefix).
+    pub fn inject_incoming(&mut self, pdus: Vec<(Vec<u8>, usize)>, at_ms: i64) {
+        for (pdu, tpdu_len) in pdus {
+            self.schedule(at_ms, Scheduled::Incoming { pdu, tpdu_len });
+        }
+    }
+
+    /// The earliest time something is due (output or a scheduled event).
+    pub fn next_deadline(&self) -> Option<i64> {
+        let out = self.out.front().map(|(t, _)| *t);
+        let sched = self.scheduled.keys().next().map(|(t, _)| *t);
+        let cnma = self.cnma_deadline;
+        [out, sched, cnma].into_iter().flatten().min()
+    }
+
+    /// Run what is due and return the bytes due for the host.
+    pub fn poll_output(&mut self, now_ms: i64) -> Vec<u8> {
+        self.run_due(now_ms);
+        let mut bytes = Vec::new();
+        while let Some((t, _)) = self.out.front() {
+            if *t > now_ms {
+                break;
+            }
+            if let Some((_, chunk)) = self.out.pop_front() {
+                bytes.extend_from_slice(&chunk);
+            }
+        }
+        bytes
+    }
+
+    fn run_due(&mut self, now_ms: i64) {
+        if let Some(deadline) = self.cnma_deadline {
+            if now_ms >= deadline {
+                // 27.005 §3.4.1: no acknowledgement in time, routing to the TE is
+                // switched off (<mt> and <ds> set to 0).
+                self.cnma_deadline = None;
+                self.cnmi[1] = 0;
+                self.cnmi[3] = 0;
+            }
+        }
+        // While a command is being answered or a PDU is being typed, URCs wait
+        // unless the urc_mid_response fault is on (then they go inside responses).
+        if !matches!(self.mode, InputMode::Command) || !self.input.is_empty() {
+            return;
+        }
+        while let Some((&(t, seq), _)) = self.scheduled.iter().next() {
+            if t > now_ms {
+                break;
+            }
+            if let Some(ev) = self.scheduled.remove(&(t, seq)) {
+                if let Some(text) = self.deliver_event(ev, now_ms) {
+                    self.emit_at(now_ms, text);
+                }
+            }
+        }
+    }
+
+    fn schedule(&mut self, at_ms: i64, ev: Scheduled) {
+        self.sched_seq += 1;
+        self.scheduled.insert((at_ms, self.sched_seq), ev);
+    }
+
+    /// Turn a due event into the URC text for the host (storing it when the
+    /// dialect stores). `None` when the event is held back (e.g. awaiting CNMA).
+    fn deliver_event(&mut self, ev: Scheduled, now_ms: i64) -> Option<Vec<u8>> {
+        match ev {
+            Scheduled::Report { pdu, tpdu_len } => {
+                let ds = self.cnmi[3];
+                if ds == 1 && self.cfg.report_mode == ReportMode::Direct {
+                    if self.cnma_deadline.is_some() {
+                        // Previous +CDS not yet acknowledged: hold this one back.
+                        self.schedule(now_ms + 50, Scheduled::Report { pdu, tpdu_len });
+                        return None;
+                    }
+                    if self.cfg.cnma_required && self.csms == 1 {
+                        self.cnma_deadline = Some(now_ms + self.cfg.cnma_timeout_ms as i64);
+                    }
+                    self.reports_sent += 1;
+                    Some(format!("\r\n+CDS: {}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes())
+                } else {
+                    let index = self.store(pdu, tpdu_len);
+                    if ds == 2 || (ds == 1 && self.cfg.report_mode == ReportMode::Stored) {
+                        self.reports_sent += 1;
+                        Some(
+                            format!("\r\n+CDSI: \"{}\",{}\r\n", self.cfg.memory, index)
+                                .into_bytes(),
+                        )
+                    } else {
+                        None
+                    }
+                }
+            }
+            Scheduled::Incoming { pdu, tpdu_len } => match self.cnmi[1] {
+                2 => {
+                    Some(format!("\r\n+CMT: ,{}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes())
+                }
+                1 => {
+                    let index = self.store(pdu, tpdu_len);
+                    Some(format!("\r\n+CMTI: \"{}\",{}\r\n", self.cfg.memory, index).into_bytes())
+                }
+                _ => {
+                    self.store(pdu, tpdu_len);
+                    None
+                }
+            },
+        }
+    }
+
+    fn store(&mut self, pdu: Vec<u8>, tpdu_len: usize) -> u32 {
+        let index = (0u32..)
+            .find(|i| !self.storage.contains_key(i))
+            .unwrap_or(0);
+        self.storage.insert(
+            index,
+            StoredPdu {
+                stat: 0,
+                pdu,
+                tpdu_len,
+            },
+        );
+        index
+    }
+
+    fn emit_at(&mut self, at_ms: i64, bytes: Vec<u8>) {
+        let t = at_ms.max(self.out_clock);
+        self.out_clock = t;
+        self.out.push_back((t, bytes));
+    }
+
+    fn command_byte(&mut self, b: u8, now_ms: i64) {
+        match b {
+            b'\r' | b'\n' => {
+                if self.discarding {
+                    self.discarding = false;
+                    self.input.clear();
+                    return;
+                }
+                if self.input.is_empty() {
+                    return;
+                }
+                let line = std::mem::take(&mut self.input);
+                if self.echo {
+                    let mut e = line.clone();
+                    e.push(b'\r');
+                    self.emit_at(now_ms, e);
+                }
+                let text = String::from_utf8_lossy(&line).trim().to_string();
+                self.command_line(&text, now_ms);
+            }
+            _ if self.discarding => {}
+            _ => {
+                if self.input.len() >= MAX_INPUT {
+                    self.input.clear();
+                    self.discarding = true;
+                    return;
+                }
+                self.input.push(b);
+            }
+        }
+    }
+
+    fn pdu_byte(&mut self, b: u8, tpdu_len: usize, now_ms: i64) {
+        match b {
+            0x1A => {
+                let body = std::mem::take(&mut self.input);
+                self.mode = InputMode::Command;
+                self.submit(&body, tpdu_len, now_ms);
+            }
+            0x1B => {
+                // ESC aborts the send; the modem answers OK (V.25ter practice).
+                self.input.clear();
+                self.mode = InputMode::Command;
+                self.respond(now_ms, &[], Final::Ok);
+            }
+            b'\r' | b'\n' => {}
+            _ => {
+                if self.input.len() < MAX_INPUT {
+                    self.input.push(b);
+                }
+            }
+        }
+    }
+
+    fn command_line(&mut self, line: &str, now_ms: i64) {
+        let upper = line.to_ascii_uppercase();
+        if !upper.starts_with("AT") {
+            // Not a command: real modems ignore such lines.
+            return;
+        }
+        self.commands_seen += 1;
+        if let Some(limit) = self.cfg.unplug_after_commands {
+            if self.commands_seen > limit {
+                self.unplugged = true;
+                self.out.clear();
+                return;
+            }
+        }
+        let body = &line[2..];
+        let ubody = &upper[2..];
+        let result = self.execute(body, ubody, now_ms);
+        if let Some((lines, fin)) = result {
+            self.respond(now_ms, &lines, fin);
+        }
+    }
+
+    /// Execute one command (a single command per line: chained commands with
+    /// `;` are answered ERROR, as the session never sends them).
+    fn execute(&mut self, body: &str, ubody: &str, now_ms: i64) -> Option<(Vec<String>, Final)> {
+        let ok = |lines: Vec<String>| Some((lines, Final::Ok));
+        let id = self.cfg.identity.clone();
+        let needs_sim = |s: &Self| !s.pin_ok;
+        match ubody {
+            "" => ok(vec![]),
+            "Z" | "&F" => {
+                self.echo = self.cfg.echo_default;
+                self.cmee = 0;
+                self.cnmi = [0; 5];
+                ok(vec![])
+            }
+            "E0" => {
+                self.echo = false;
+                ok(vec![])
+            }
+            "E1" | "E" => {
+                self.echo = true;
+                ok(vec![])
+            }
+            "I" => ok(vec![
+                id.manufacturer.clone(),
+                id.model.clone(),
+                format!("Revision: {}", id.revision),
+            ]),
+            "+CGMI" | "+GMI" => ok(vec![id.manufacturer]),
+            "+CGMM" | "+GMM" => ok(vec![id.model]),
+            "+CGMR" | "+GMR" => ok(vec![id.revision]),
+            "+CGSN" | "+GSN" => ok(vec![id.imei]),
+            "+CIMI" if needs_sim(self) => Some((vec![], Final::Cme(11))),
+            "+CIMI" => ok(vec![id.imsi]),
+            "+CPIN?" => {
+                let state = if self.pin_ok { "READY" } else { "SIM PIN" };
+                ok(vec![format!("+CPIN: {state}")])
+            }
+            "+CREG?" => {
+                let stat = if self.pin_ok { 1 } else { 0 };
+                ok(vec![format!("+CREG: {},{}", self.creg_n, stat)])
+            }
+            "+COPS?" if self.pin_ok => ok(vec![format!("+COPS: 0,0,\"{}\",2", id.operator)]),
+            "+COPS?" => ok(vec!["+COPS: 0".into()]),
+            "+CSQ" => ok(vec!["+CSQ: 21,99".into()]),
+            "+CMGF?" => ok(vec!["+CMGF: 0".into()]),
+            "+CMGF=0" => ok(vec![]),
+            "+CSMS?" => ok(vec![format!("+CSMS: {},1,1,1", self.csms)]),
+            "+CNMI?" => {
+                let c = self.cnmi;
+                ok(vec![format!(
+                    "+CNMI: {},{},{},{},{}",
+                    c[0], c[1], c[2], c[3], c[4]
+                )])
+            }
+            "+CSCA?" => ok(vec![format!("+CSCA: \"{}\",145", self.cfg.smsc)]),
+            "+CNMA" => {
+                if self.csms == 1 && self.cnma_deadline.take().is_some() {
+                    ok(vec![])
+                } else {
+                    // Nothing to acknowledge: 27.005 +CMS ERROR 340 "no +CNMA
+                    // acknowledgement expected".
+                    Some((vec![], Final::Cms(340)))
+                }
+            }
+            _ => self.execute_with_args(body, ubody, now_ms),
+        }
+    }
+
+    fn execute_with_args(
+        &mut self,
+        body: &str,
+        ubody: &str,
+        now_ms: i64,
+    ) -> Option<(Vec<String>, Final)> {
+        let ok = |lines: Vec<String>| Some((lines, Final::Ok));
+        if let Some(arg) = ubody.strip_prefix("+CMEE=") {
+            return match arg.trim().parse::<u8>() {
+                Ok(n @ 0..=2) => {
+                    self.cmee = n;
+                    ok(vec![])
+                }
+                _ => Some((vec![], Final::Error)),
+            };
+        }
+        if let Some(arg) = body.get(6..).filter(|_| ubody.starts_with("+CPIN=")) {
+            let given = arg.trim().trim_matches('"');
+            return match &self.cfg.pin {
+                Some(pin) if !self.pin_ok && given == pin => {
+                    self.pin_ok = true;
+                    ok(vec![])
+                }
+                // Wrong PIN: 27.007 CME 16 "incorrect password".
+                Some(_) if !self.pin_ok => Some((vec![], Final::Cme(16))),
+                _ => Some((vec![], Final::Cme(3))),
+            };
+        }
+        if let Some(arg) = ubody.strip_prefix("+CREG=") {
+            self.creg_n = arg.trim().parse().unwrap_or(0);
+            return ok(vec![]);
+        }
+        if ubody.starts_with("+CMGF=") {
+            // Text mode is not simulated: smsgw always uses PDU mode.
+            return Some((vec![], Final::Cms(303)));
+        }
+        if let Some(arg) = ubody.strip_prefix("+CSMS=") {
+            return match arg.trim() {
+                "0" | "1" => {
+                    self.csms = if arg.trim() == "1" { 1 } else { 0 };
+                    ok(vec!["+CSMS: 1,1,1".into()])
+                }
+                _ => Some((vec![], Final::Cms(303))),
+            };
+        }
+        if let Some(arg) = ubody.strip_prefix("+CNMI=") {
+            let mut vals = [0u8; 5];
+            for (i, f) in arg.split(',').enumerate().take(5) {
+                match f.trim().parse::<u8>() {
+                    Ok(v) => vals[i] = v,
+                    Err(_) if f.trim().is_empty() => {}
+                    Err(_) => return Some((vec![], Final::Cms(303))),
+                }
+            }
+            self.cnmi = vals;
+            return ok(vec![]);
+        }
+        if ubody.starts_with("+CPMS=") {
+            let used = self.storage.len();
+            return ok(vec![format!("+CPMS: {used},50,{used},50,{used},50")]);
+        }
+        if ubody.starts_with("+CSCA=") {
+            return ok(vec![]);
+        }
+        if let Some(arg) = ubody.strip_prefix("+CMGS=") {
+            if !self.pin_ok {
+                return Some((vec![], Final::Cms(311)));
+            }
+            return match arg.trim().parse::<usize>() {
+                Ok(n) if (7..=164).contains(&n) => {
+                    self.mode = InputMode::Pdu { tpdu_len: n };
+                    let at = now_ms + self.cfg.latency_ms as i64;
+                    self.emit_at(at, b"\r\n> ".to_vec());
+                    None
+                }
+                _ => Some((vec![], Final::Cms(304))),
+            };
+        }
+        if let Some(arg) = ubody.strip_prefix("+CMGR=") {
+            let Ok(index) = arg.trim().parse::<u32>() else {
+                return Some((vec![], Final::Cms(321)));
+            };
+            return match self.storage.get_mut(&index) {
+                Some(item) => {
+                    let lines = vec![
+                        format!("+CMGR: {},,{}", item.stat, item.tpdu_len),
+                        hex_upper(&item.pdu),
+                    ];
+                    item.stat = 1;
+                    ok(lines)
+                }
+                None => Some((vec![], Final::Cms(321))),
+            };
+        }
+        if let Some(arg) = ubody.strip_prefix("+CMGD=") {
+            let mut it = arg.split(',');
+            let Ok(index) = it.next().unwrap_or("").trim().parse::<u32>() else {
+                return Some((vec![], Final::Cms(321)));
+            };
+            let flag: u8 = it.next().and_then(|f| f.trim().parse().ok()).unwrap_or(0);
+            if flag == 4 {
+                self.storage.clear();
+            } else if flag > 0 {
+                self.storage.retain(|_, s| s.stat == 0);
+            } else {
+                self.storage.remove(&index);
+            }
+            return ok(vec![]);
+        }
+        if let Some(arg) = ubody.strip_prefix("+CMGL=") {
+            let which: u8 = arg.trim().parse().unwrap_or(4);
+            let mut lines = Vec::new();
+            for (index, item) in self.storage.iter_mut() {
+                if which == 4 || which == item.stat {
+                    lines.push(format!("+CMGL: {},{},,{}", index, item.stat, item.tpdu_len));
+                    lines.push(hex_upper(&item.pdu));
+                    item.stat = 1;
+                }
+            }
+            return ok(lines);
+        }
+        if self
+            .cfg
+            .extra_ok_commands
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&format!("AT{body}")))
+        {
+            return ok(vec![]);
+        }
+        Some((vec![], Final::Error))
+    }
+
+    fn submit(&mut self, body: &[u8], tpdu_len: usize, now_ms: i64) {
+        let text = String::from_utf8_lossy(body);
+        let parsed = codec::parse_submit(text.trim(), tpdu_len);
+        let submit = match parsed {
+            Ok(s) => s,
+            Err(_) => {
+                // 27.005 +CMS ERROR 304: invalid PDU mode parameter.
+                self.respond(now_ms, &[], Final::Cms(304));
+                return;
+            }
+        };
+        if self.cfg.cms_error_rate > 0.0 && self.rng.random_bool(self.cfg.cms_error_rate.min(1.0)) {
+            let code = self.cfg.cms_error_code;
+            self.respond(now_ms, &[], Final::Cms(code));
+            return;
+        }
+        let mr = self.next_mr;
+        self.next_mr = self.next_mr.wrapping_add(1);
+        let scts_unix = now_ms.div_euclid(1000) + self.cfg.smsc_clock_offset_s;
+        let mut statuses = Vec::new();
+        if submit.srr {
+            let (lo, hi) = self.cfg.report_delay_ms;
+            let delay = if hi > lo {
+                self.rng.random_range(lo..=hi)
+            } else {
+                lo
+            } as i64;
+            let first = self.pick_status(&submit.recipient);
+            let mut at = now_ms + self.cfg.latency_ms as i64 + delay;
+            statuses.push(first);
+            if first == 0x21 {
+                statuses.push(0x00);
+            }
+            for &st in &statuses {
+                let discharge = scts_unix + (at - now_ms).div_euclid(1000);
+                match codec::status_report(
+                    &self.cfg.smsc,
+                    mr,
+                    &submit.recipient_raw,
+                    scts_unix,
+                    discharge,
+                    self.cfg.smsc_tz_quarters,
+                    st,
+                ) {
+                    Ok((pdu, len)) => self.schedule(at, Scheduled::Report { pdu, tpdu_len: len }),
+                    Err(e) => tracing::warn!("simulator could not build a status report: {e}"),
+                }
+                at += self.cfg.temporary_followup_ms as i64;
+            }
+        }
+        self.submits.push(SubmitRecord {
+            seq: self.submits.len() as u64,
+            mr,
+            recipient: submit.recipient.clone(),
+            srr: submit.srr,
+            submitted_unix_ms: now_ms,
+            scts_unix,
+            statuses,
+        });
+        self.respond(now_ms, &[format!("+CMGS: {mr}")], Final::Ok);
+    }
+
+    fn pick_status(&mut self, recipient: &str) -> u8 {
+        if let Some((_, st)) = self
+            .cfg
+            .forced_status
+            .iter()
+            .find(|(suffix, _)| recipient.ends_with(suffix.as_str()))
+        {
+            return *st;
+        }
+        let m = self.cfg.outcomes;
+        let total = m.delivered + m.expired + m.permanent + m.temporary;
+        if total == 0 {
+            return 0x00;
+        }
+        let mut roll = self.rng.random_range(0..total);
+        for (w, st) in [
+            (m.delivered, 0x00),
+            (m.expired, 0x46),
+            (m.permanent, 0x41),
+            (m.temporary, 0x21),
+        ] {
+            if roll < w {
+                return st;
+            }
+            roll -= w;
+        }
+        0x00
+    }
+
+    /// Queue a response: information lines, then the final result, after the
+    /// configured latency, with the configured faults mixed in.
+    fn respond(&mut self, now_ms: i64, lines: &[String], fin: Final) {
+        let at = now_ms + self.cfg.latency_ms as i64;
+        let mut text = Vec::new();
+        if self.cfg.garbage_rate > 0.0 && self.rng.random_bool(self.cfg.garbage_rate.min(1.0)) {
+            text.extend_from_slice(b"\r\n\x7f\x10~garbage~\xfe\r\n");
+        }
+        for l in lines {
+            text.extend_from_slice(b"\r\n");
+            text.extend_from_slice(l.as_bytes());
+            text.extend_from_slice(b"\r\n");
+        }
+        if self.cfg.urc_noise_rate > 0.0 && self.rng.random_bool(self.cfg.urc_noise_rate.min(1.0)) {
+            text.extend_from_slice(b"\r\n^RSSI:17\r\n");
+        }
+        if self.cfg.urc_mid_response {
+            // Due reports go out right here, inside this command's response.
+            while let Some((&(t, seq), _)) = self.scheduled.iter().next() {
+                if t > at {
+                    break;
+                }
+                if let Some(ev) = self.scheduled.remove(&(t, seq)) {
+                    if let Some(urc) = self.deliver_event(ev, at) {
+                        text.extend_from_slice(&urc);
+                    }
+                }
+            }
+        }
+        text.extend_from_slice(b"\r\n");
+        text.extend_from_slice(fin.render(self.cmee).as_bytes());
+        text.extend_from_slice(b"\r\n");
+        self.emit_at(at, text);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Final {
+    Ok,
+    Error,
+    Cms(u16),
+    Cme(u16),
+}
+
+impl Final {
+    fn render(self, cmee: u8) -> String {
+        match (self, cmee) {
+            (Final::Ok, _) => "OK".into(),
+            (Final::Error, _) | (Final::Cms(_) | Final::Cme(_), 0) => "ERROR".into(),
+            (Final::Cms(n), _) => format!("+CMS ERROR: {n}"),
+            (Final::Cme(n), _) => format!("+CME ERROR: {n}"),
+        }
+    }
+}
+
+fn hex_upper(bytes: &[u8]) -> String {
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push_str(&format!("{b:02X}"));
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pdu::address::Address;
+    use crate::pdu::split::{encode_submit, SubmitOptions};
+
+    /// 2026-11-22T10:00:00Z.
+    const T0: i64 = 1_795_860_000_000;
+
+    fn run(m: &mut SimModem, input: &str, now: i64) -> String {
+        let now = now + T0;
+        m.handle_input(input.as_bytes(), now);
+        String::from_utf8_lossy(&m.poll_output(now)).into_owned()
+    }
+
+    #[test]
+    fn submit_then_direct_report() {
+        let mut m = SimModem::new(SimConfig {
+            echo_default: false,
+            ..SimConfig::default()
+        });
+        assert!(run(&mut m, "AT+CNMI=2,1,0,1,0\r", 0).contains("OK"));
+        let opts = SubmitOptions {
+            status_report: true,
+            ..SubmitOptions::default()
+        };
+        let p = &encode_submit(
+            &Address::parse_number("+393331234567").unwrap(),
+            "hi",
+            &opts,
+        )
+        .unwrap()[0];
+        let prompt = run(&mut m, &format!("AT+CMGS={}\r", p.tpdu_len), 0);
+        assert!(prompt.ends_with("> "), "{prompt:?}");
+        let resp = run(&mut m, &format!("{}\x1a", p.hex()), 0);
+        assert!(resp.contains("+CMGS: 0"), "{resp:?}");
+        // Due at once (no delay configured): it follows the final OK.
+        let cds = resp.find("+CDS: ").expect("report after the response");
+        assert!(cds > resp.find("OK").unwrap());
+        assert_eq!(m.next_deadline(), None);
+    }
+}

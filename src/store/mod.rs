@@ -1,0 +1,334 @@
+//! Everything smsgw keeps, in SQLite (the only module that speaks SQL).
+//!
+//! [`Store`] owns the connection and the in-memory [`Router`], and keeps the
+//! two in step: every change (a part sent, a report received, an expiry) is
+//! one transaction that writes the rows, the router's verdict and an event
+//! for every state change. If a transaction fails, the router is rebuilt from
+//! the database, so memory never runs ahead of what is stored.
+//!
+//! At open, the schema is migrated, the pending set is rebuilt into the
+//! router (with recently settled parts, to recognise repeated reports, and
+//! the clock offsets learned before), and orphan reports are retried.
+//!
+//! Durability: WAL with `synchronous=FULL`, so a committed report survives a
+//! crash of the process or the machine. A report is stored and applied in
+//! one transaction: after a crash it is either fully there or not at all
+//! (and then still held by the modem, which is acknowledged only after the
+//! commit).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use crate::router::{message_state, ConfigError, ModemId, PartId, Router, RouterConfig};
+use crate::state::MessageState;
+
+mod query;
+mod reports;
+mod schema;
+mod submit;
+
+pub use query::{
+    CollisionRow, EventRow, MessageFilter, MessageRow, MessageView, PartRow, ReportFilter,
+    ReportRow,
+};
+pub use reports::{IncomingReport, ReportOutcome};
+pub use schema::VERSION as SCHEMA_VERSION;
+pub use submit::{NewMessage, Sent};
+
+/// A message, by its row id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct MessageId(pub i64);
+
+/// A store failure; each names what went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database schema version {found} was written by a newer smsgw \
+         (this one understands up to {supported}): upgrade smsgw"
+    )]
+    TooNew { found: u32, supported: u32 },
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("no message with id {0}")]
+    NoMessage(i64),
+    #[error("no part with id {0}")]
+    NoPart(i64),
+    #[error("invalid {field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("router configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("no data directory for this user: give a database path (--db)")]
+    NoDataDir,
+    #[error("cannot create directory {path}: {source}")]
+    CreateDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What the rebuild at open found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Parts waiting for a report, back in the router.
+    pub pending: usize,
+    /// Recently settled parts kept to recognise repeated reports.
+    pub settled: usize,
+    /// Unmatched (orphan) reports retried.
+    pub retried: usize,
+    /// Of those, how many found their part (or were recognised as repeats).
+    pub resolved: usize,
+}
+
+/// The default database file: `$XDG_DATA_HOME/smsgw/smsgw.db` (or the
+/// platform's equivalent).
+pub fn default_path() -> Result<PathBuf> {
+    let dirs = directories::ProjectDirs::from("", "", "smsgw").ok_or(StoreError::NoDataDir)?;
+    Ok(dirs.data_dir().join("smsgw.db"))
+}
+
+/// The current time in unix seconds.
+pub fn unix_now() -> i64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+/// The database and the router built from it.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    router: Router,
+    recovery: Recovery,
+}
+
+impl Store {
+    /// Open (or create) the database at `path` (`:memory:` for tests) and
+    /// rebuild the router as of now.
+    pub fn open(path: &Path, config: RouterConfig) -> Result<Store> {
+        Store::open_at(path, config, unix_now())
+    }
+
+    /// [`Store::open`] with an explicit `now` (unix seconds), which decides
+    /// which settled parts are still kept in the router.
+    pub fn open_at(path: &Path, config: RouterConfig, now: i64) -> Result<Store> {
+        let router = Router::new(config)?;
+        if path != Path::new(":memory:") {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
+                    path: dir.to_path_buf(),
+                    source,
+                })?;
+            }
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        let _mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        schema::migrate(&mut conn)?;
+        let mut store = Store {
+            conn,
+            router,
+            recovery: Recovery::default(),
+        };
+        store.rebuild(now)?;
+        Ok(store)
+    }
+
+    /// What the rebuild at open found.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
+    }
+
+    /// The router (read only: the store keeps it in step with the rows).
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The small integer for modem `name` (created on first use).
+    pub fn modem(&mut self, name: &str) -> Result<ModemId> {
+        if name.trim().is_empty() {
+            return Err(StoreError::Invalid {
+                field: "modem",
+                reason: "empty name".into(),
+            });
+        }
+        self.conn.execute(
+            "INSERT INTO modems (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
+            [name],
+        )?;
+        let id: i64 =
+            self.conn
+                .query_row("SELECT id FROM modems WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })?;
+        u16::try_from(id)
+            .map(ModemId)
+            .map_err(|_| StoreError::Invalid {
+                field: "modem",
+                reason: format!("more than {} modems", u16::MAX),
+            })
+    }
+
+    /// Rebuild the router from the rows, then retry orphan reports.
+    fn rebuild(&mut self, now: i64) -> Result<()> {
+        let mut router = Router::new(self.router.config().clone())?;
+        let grace = router.config().expiry_grace;
+        let keep = router.config().keep_settled;
+        let mut recovery = Recovery::default();
+        {
+            let mut stmt = self.conn.prepare(
+                "SELECT p.id, p.modem_id, m.recipient, p.mr, p.submitted_at, \
+                        COALESCE(p.validity, 0), p.state IN ('ACCEPTED', 'ENROUTE') \
+                 FROM parts p JOIN messages m ON m.id = p.message_id \
+                 WHERE p.mr IS NOT NULL \
+                   AND (p.state IN ('ACCEPTED', 'ENROUTE') \
+                        OR p.submitted_at + COALESCE(p.validity, 0) + ?1 >= ?2) \
+                 ORDER BY p.id",
+            )?;
+            let mut rows = stmt.query(params![grace.saturating_add(keep), now])?;
+            while let Some(r) = rows.next()? {
+                let part = PartId(r.get(0)?);
+                let modem = ModemId(r.get(1)?);
+                let recipient: String = r.get(2)?;
+                let mr: u8 = r.get(3)?;
+                let submitted_at: i64 = r.get(4)?;
+                let validity: i64 = r.get(5)?;
+                if r.get::<_, bool>(6)? {
+                    router.register(modem, &recipient, mr, part, submitted_at, validity);
+                    recovery.pending += 1;
+                } else {
+                    router.register_settled(modem, &recipient, mr, part, submitted_at, validity);
+                    recovery.settled += 1;
+                }
+            }
+            let mut stmt = self.conn.prepare(
+                "SELECT modem_id, sample FROM ( \
+                   SELECT r.id, r.modem_id, r.scts - p.submitted_at AS sample, \
+                          row_number() OVER (PARTITION BY r.modem_id ORDER BY r.id DESC) AS rn \
+                   FROM reports r JOIN parts p ON p.id = r.part_id \
+                   WHERE r.basis = 'sole') \
+                 WHERE rn <= 5 ORDER BY id",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                router.observe_offset(ModemId(r.get(0)?), r.get(1)?);
+            }
+        }
+        self.router = router;
+        let (retried, resolved) = self.retry_waiting(None)?;
+        recovery.retried = retried;
+        recovery.resolved = resolved;
+        self.recovery = recovery;
+        Ok(())
+    }
+
+    /// After a failed transaction: put the router back in step with the rows
+    /// and return the original error.
+    fn recover<T>(&mut self, err: StoreError) -> Result<T> {
+        if let Err(again) = self.rebuild(unix_now()) {
+            tracing::error!(%again, "rebuilding the router after a failed transaction");
+        }
+        Err(err)
+    }
+}
+
+/// Append one event row.
+fn event(
+    tx: &Transaction<'_>,
+    at: i64,
+    message: i64,
+    part: Option<i64>,
+    report: Option<i64>,
+    state: MessageState,
+    reason: &str,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO events (at, message_id, part_id, report_id, state, reason) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![at, message, part, report, state.as_str(), reason])?;
+    Ok(())
+}
+
+/// Recompute a message's state from its parts after part `part` changed
+/// (with `code`, its TP-ST or +CMS ERROR). A message that is already final
+/// keeps its state: the first part to fail decides. Returns the new state
+/// when it changed.
+fn refresh_message(
+    tx: &Transaction<'_>,
+    message: i64,
+    part: i64,
+    report: Option<i64>,
+    code: Option<i64>,
+    at: i64,
+) -> Result<Option<MessageState>> {
+    let current: String = tx
+        .prepare_cached("SELECT state FROM messages WHERE id = ?1")?
+        .query_row([message], |r| r.get(0))?;
+    let current = parse_state(&current)?;
+    if current.is_final() {
+        return Ok(None);
+    }
+    let mut states = Vec::new();
+    {
+        let mut stmt =
+            tx.prepare_cached("SELECT state FROM parts WHERE message_id = ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([message])?;
+        while let Some(r) = rows.next()? {
+            states.push(parse_state(&r.get::<_, String>(0)?)?);
+        }
+    }
+    let new = message_state(&states);
+    if new == current {
+        return Ok(None);
+    }
+    let done_at = new.is_final().then_some(at);
+    let error = if new.is_failure() { code } else { None };
+    tx.prepare_cached("UPDATE messages SET state = ?2, done_at = ?3, error = ?4 WHERE id = ?1")?
+        .execute(params![message, new.as_str(), done_at, error])?;
+    let (seq, part_state): (i64, String) = tx
+        .prepare_cached("SELECT seq, state FROM parts WHERE id = ?1")?
+        .query_row([part], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let reason = format!("part {seq} of {} is {part_state}", states.len());
+    event(tx, at, message, None, report, new, &reason)?;
+    Ok(Some(new))
+}
+
+fn parse_state(s: &str) -> Result<MessageState> {
+    s.parse()
+        .map_err(|e: crate::state::UnknownState| StoreError::Invalid {
+            field: "state",
+            reason: e.to_string(),
+        })
+}
+
+/// The message a part belongs to, and its recipient.
+fn part_message(tx: &Connection, part: PartId) -> Result<(i64, String, String)> {
+    tx.prepare_cached(
+        "SELECT p.message_id, m.recipient, p.state FROM parts p \
+         JOIN messages m ON m.id = p.message_id WHERE p.id = ?1",
+    )?
+    .query_row([part.0], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .optional()?
+    .ok_or(StoreError::NoPart(part.0))
+}

@@ -1,0 +1,354 @@
+//! The receive path: status reports stored, matched and applied; expiry.
+
+use rusqlite::{params, Transaction};
+
+use super::{event, refresh_message, MessageId, Result, Store, StoreError};
+use crate::pdu::status::TpStatus;
+use crate::router::{Basis, ModemId, PartId, Report, Resolution, Router};
+use crate::state::MessageState;
+
+/// A status report as the modem session decoded it (plain values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingReport {
+    pub modem: ModemId,
+    /// TP-RA as received.
+    pub recipient: String,
+    /// TP-MR.
+    pub mr: u8,
+    /// TP-SCTS, unix seconds.
+    pub scts: i64,
+    /// TP-DT (discharge time), unix seconds.
+    pub discharge: Option<i64>,
+    /// TP-ST byte.
+    pub status: u8,
+    /// The PDU as received, hex.
+    pub pdu_hex: String,
+    /// When we received it, unix seconds.
+    pub received_at: i64,
+}
+
+/// What one report did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportOutcome {
+    /// The report's row id.
+    pub report: i64,
+    pub resolution: Resolution,
+    /// The message whose state changed because of it, and its new state.
+    pub message: Option<(MessageId, MessageState)>,
+}
+
+impl Store {
+    /// Store one report and apply it, in one transaction.
+    pub fn record_report(&mut self, report: &IncomingReport) -> Result<ReportOutcome> {
+        let mut out = self.record_reports(std::iter::once(report.clone()))?;
+        out.pop().ok_or(StoreError::Invalid {
+            field: "report",
+            reason: "nothing recorded".into(),
+        })
+    }
+
+    /// Store and apply a burst of reports in one transaction (all or none).
+    pub fn record_reports(
+        &mut self,
+        reports: impl IntoIterator<Item = IncomingReport>,
+    ) -> Result<Vec<ReportOutcome>> {
+        match self.record_reports_tx(reports) {
+            Ok(v) => Ok(v),
+            Err(e) => self.recover(e),
+        }
+    }
+
+    fn record_reports_tx(
+        &mut self,
+        reports: impl IntoIterator<Item = IncomingReport>,
+    ) -> Result<Vec<ReportOutcome>> {
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::new();
+        for rep in reports {
+            let resolution = self.router.resolve(&Report {
+                modem: rep.modem,
+                recipient: &rep.recipient,
+                mr: rep.mr,
+                scts: rep.scts,
+                status: TpStatus(rep.status),
+            });
+            let v = Verdict::of(&resolution);
+            tx.prepare_cached(
+                "INSERT INTO reports (received_at, modem_id, recipient, mr, scts, discharge, \
+                 tp_status, pdu, match, basis, part_id, candidates, applied) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                rep.received_at,
+                rep.modem.0,
+                rep.recipient,
+                rep.mr,
+                rep.scts,
+                rep.discharge,
+                rep.status,
+                rep.pdu_hex,
+                v.result,
+                v.basis,
+                v.part,
+                v.candidates,
+                v.applied
+            ])?;
+            let id = tx.last_insert_rowid();
+            out.push(apply(&tx, id, &rep, resolution)?);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Retry waiting (orphan) reports; returns (retried, resolved).
+    pub(super) fn retry_waiting(&mut self, key: Option<(ModemId, u8)>) -> Result<(usize, usize)> {
+        let tx = self.conn.transaction()?;
+        let out = retry_waiting_tx(&tx, &mut self.router, key)?;
+        tx.commit()?;
+        let resolved = out
+            .iter()
+            .filter(|o| o.resolution != Resolution::Orphan)
+            .count();
+        Ok((out.len(), resolved))
+    }
+
+    /// Parts with no final report after their validity period plus the grace
+    /// time become UNKNOWN (with an event, and their message's state).
+    pub fn expire(&mut self, now: i64) -> Result<Vec<PartId>> {
+        match self.expire_tx(now) {
+            Ok(v) => Ok(v),
+            Err(e) => self.recover(e),
+        }
+    }
+
+    fn expire_tx(&mut self, now: i64) -> Result<Vec<PartId>> {
+        let tx = self.conn.transaction()?;
+        let expired = self.router.expire(now);
+        for part in &expired {
+            let message: Option<i64> = tx
+                .prepare_cached(
+                    "UPDATE parts SET state = 'UNKNOWN', done_at = ?2, \
+                     error = 'no final report within the validity period and grace time' \
+                     WHERE id = ?1 AND state IN ('ACCEPTED', 'ENROUTE') RETURNING message_id",
+                )?
+                .query_row(params![part.0, now], |r| r.get(0))
+                .map(Some)
+                .or_else(|e| match e {
+                    rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                    e => Err(e),
+                })?;
+            if let Some(message) = message {
+                event(
+                    &tx,
+                    now,
+                    message,
+                    Some(part.0),
+                    None,
+                    MessageState::Unknown,
+                    "no final report within the validity period and grace time",
+                )?;
+                refresh_message(&tx, message, part.0, None, None, now)?;
+            }
+        }
+        tx.commit()?;
+        Ok(expired)
+    }
+}
+
+/// Resolve the waiting reports (all, or those under one modem and TP-MR)
+/// again and apply the ones that now find their part.
+pub(super) fn retry_waiting_tx(
+    tx: &Transaction<'_>,
+    router: &mut Router,
+    key: Option<(ModemId, u8)>,
+) -> Result<Vec<ReportOutcome>> {
+    let mut waiting = Vec::new();
+    {
+        let (sql, args): (&str, Vec<i64>) = match key {
+            Some((m, mr)) => (
+                "SELECT id, received_at, modem_id, recipient, mr, scts, discharge, tp_status, pdu \
+                 FROM reports WHERE applied = 0 AND modem_id = ?1 AND mr = ?2 ORDER BY id",
+                vec![i64::from(m.0), i64::from(mr)],
+            ),
+            None => (
+                "SELECT id, received_at, modem_id, recipient, mr, scts, discharge, tp_status, pdu \
+                 FROM reports WHERE applied = 0 ORDER BY id",
+                vec![],
+            ),
+        };
+        let mut stmt = tx.prepare_cached(sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(r) = rows.next()? {
+            let id: i64 = r.get(0)?;
+            waiting.push((
+                id,
+                IncomingReport {
+                    received_at: r.get(1)?,
+                    modem: ModemId(r.get(2)?),
+                    recipient: r.get(3)?,
+                    mr: r.get(4)?,
+                    scts: r.get(5)?,
+                    discharge: r.get(6)?,
+                    status: r.get(7)?,
+                    pdu_hex: r.get(8)?,
+                },
+            ));
+        }
+    }
+    let mut out = Vec::with_capacity(waiting.len());
+    for (id, rep) in waiting {
+        let resolution = router.resolve(&Report {
+            modem: rep.modem,
+            recipient: &rep.recipient,
+            mr: rep.mr,
+            scts: rep.scts,
+            status: TpStatus(rep.status),
+        });
+        if resolution != Resolution::Orphan {
+            let v = Verdict::of(&resolution);
+            tx.prepare_cached(
+                "UPDATE reports SET match = ?2, basis = ?3, part_id = ?4, candidates = ?5, \
+                 applied = ?6 WHERE id = ?1",
+            )?
+            .execute(params![
+                id,
+                v.result,
+                v.basis,
+                v.part,
+                v.candidates,
+                v.applied
+            ])?;
+        }
+        out.push(apply(tx, id, &rep, resolution)?);
+    }
+    Ok(out)
+}
+
+/// How a resolution is written in the report's row.
+struct Verdict {
+    result: &'static str,
+    basis: Option<&'static str>,
+    part: Option<i64>,
+    candidates: Option<String>,
+    applied: bool,
+}
+
+impl Verdict {
+    fn of(resolution: &Resolution) -> Verdict {
+        let none = Verdict {
+            result: "orphan",
+            basis: None,
+            part: None,
+            candidates: None,
+            applied: false,
+        };
+        match resolution {
+            Resolution::Matched(m) => Verdict {
+                result: "matched",
+                basis: Some(match m.basis {
+                    Basis::Sole => "sole",
+                    Basis::Time => "time",
+                }),
+                part: Some(m.part.0),
+                applied: true,
+                ..none
+            },
+            Resolution::AlreadySettled { part } => Verdict {
+                result: "duplicate",
+                part: Some(part.0),
+                applied: true,
+                ..none
+            },
+            Resolution::Ambiguous { candidates } => Verdict {
+                result: "ambiguous",
+                candidates: Some(
+                    candidates
+                        .iter()
+                        .map(|p| p.0.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ),
+                applied: true,
+                ..none
+            },
+            Resolution::Orphan => none,
+        }
+    }
+}
+
+/// Apply a report (row `id`, verdict already written) to its part and message.
+fn apply(
+    tx: &Transaction<'_>,
+    id: i64,
+    rep: &IncomingReport,
+    resolution: Resolution,
+) -> Result<ReportOutcome> {
+    let mut message = None;
+    match &resolution {
+        Resolution::Matched(m) => {
+            let state = m.outcome.state;
+            let done_at = m.outcome.is_final.then_some(rep.received_at);
+            let msg: i64 = tx
+                .prepare_cached(
+                    "UPDATE parts SET state = ?2, scts = ?3, tp_status = ?4, done_at = ?5 \
+                     WHERE id = ?1 RETURNING message_id",
+                )?
+                .query_row(
+                    params![m.part.0, state.as_str(), rep.scts, rep.status, done_at],
+                    |r| r.get(0),
+                )?;
+            let basis = match m.basis {
+                Basis::Sole => "the only possible part",
+                Basis::Time => "its SCTS",
+            };
+            let reason = format!(
+                "TP-ST 0x{:02X}: {} (matched by {basis})",
+                rep.status, m.outcome.description
+            );
+            event(
+                tx,
+                rep.received_at,
+                msg,
+                Some(m.part.0),
+                Some(id),
+                state,
+                &reason,
+            )?;
+            message = refresh_message(
+                tx,
+                msg,
+                m.part.0,
+                Some(id),
+                Some(i64::from(rep.status)),
+                rep.received_at,
+            )?
+            .map(|s| (MessageId(msg), s));
+        }
+        Resolution::AlreadySettled { part } => {
+            tracing::info!(
+                report = id,
+                part = part.0,
+                "repeated report for a settled part"
+            );
+        }
+        Resolution::Ambiguous { candidates } => {
+            tracing::warn!(
+                report = id,
+                ?candidates,
+                "ambiguous status report: attached to no part"
+            );
+        }
+        Resolution::Orphan => {
+            tracing::info!(
+                report = id,
+                mr = rep.mr,
+                "orphan status report kept for a later retry"
+            );
+        }
+    }
+    Ok(ReportOutcome {
+        report: id,
+        resolution,
+        message,
+    })
+}

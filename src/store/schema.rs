@@ -1,0 +1,120 @@
+//! The schema and its migrations, versioned with `PRAGMA user_version`.
+//!
+//! Each entry of [`MIGRATIONS`] moves the schema one version up and runs in
+//! its own transaction. A database whose version is above the last one this
+//! binary knows was written by a newer smsgw and is refused.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Migration `i` brings the schema from version `i` to `i + 1`.
+pub const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this binary writes.
+pub const VERSION: u32 = MIGRATIONS.len() as u32;
+
+const V1: &str = "
+CREATE TABLE modems (
+    id   INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE messages (
+    id         INTEGER PRIMARY KEY,
+    recipient  TEXT NOT NULL,
+    text       TEXT NOT NULL,
+    parts      INTEGER NOT NULL CHECK (parts BETWEEN 1 AND 255),
+    state      TEXT NOT NULL,
+    error      INTEGER,              -- TP-ST or +CMS ERROR code of the deciding part
+    created_at INTEGER NOT NULL,
+    done_at    INTEGER
+);
+CREATE INDEX messages_created ON messages (created_at);
+CREATE INDEX messages_state ON messages (state, created_at);
+
+CREATE TABLE parts (
+    id           INTEGER PRIMARY KEY,
+    message_id   INTEGER NOT NULL REFERENCES messages (id),
+    seq          INTEGER NOT NULL,   -- 1-based part number
+    state        TEXT NOT NULL,
+    modem_id     INTEGER REFERENCES modems (id),
+    mr           INTEGER,            -- TP-MR from +CMGS
+    submitted_at INTEGER,
+    validity     INTEGER,
+    scts         INTEGER,            -- TP-SCTS of the report that matched
+    tp_status    INTEGER,            -- TP-ST of the last report that matched
+    cms_error    INTEGER,
+    error        TEXT,
+    retries      INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER,
+    done_at      INTEGER,
+    UNIQUE (message_id, seq)
+);
+-- The router's pending set, rebuilt at start.
+CREATE INDEX parts_pending ON parts (modem_id, mr)
+    WHERE mr IS NOT NULL AND state IN ('ACCEPTED', 'ENROUTE');
+-- Recently settled parts, kept in the router to recognise repeated reports.
+CREATE INDEX parts_sent ON parts (submitted_at) WHERE mr IS NOT NULL;
+
+CREATE TABLE reports (
+    id          INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    modem_id    INTEGER NOT NULL REFERENCES modems (id),
+    recipient   TEXT NOT NULL,       -- TP-RA as received
+    mr          INTEGER NOT NULL,
+    scts        INTEGER NOT NULL,
+    discharge   INTEGER,             -- TP-DT
+    tp_status   INTEGER NOT NULL,
+    pdu         TEXT NOT NULL,       -- the PDU as received, hex
+    match       TEXT NOT NULL CHECK (match IN ('matched', 'duplicate', 'ambiguous', 'orphan')),
+    basis       TEXT CHECK (basis IN ('sole', 'time')),
+    part_id     INTEGER REFERENCES parts (id),
+    candidates  TEXT,                -- ambiguous: the candidate part ids
+    applied     INTEGER NOT NULL     -- 0: orphan waiting to be retried
+);
+CREATE INDEX reports_part ON reports (part_id);
+CREATE INDEX reports_waiting ON reports (modem_id, mr) WHERE applied = 0;
+CREATE INDEX reports_match ON reports (match);
+-- Reports that taught a modem's clock offset, replayed at start.
+CREATE INDEX reports_sole ON reports (modem_id, id) WHERE basis = 'sole';
+
+CREATE TABLE events (
+    id         INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    message_id INTEGER NOT NULL REFERENCES messages (id),
+    part_id    INTEGER REFERENCES parts (id),
+    report_id  INTEGER REFERENCES reports (id),
+    state      TEXT NOT NULL,
+    reason     TEXT NOT NULL
+);
+CREATE INDEX events_message ON events (message_id);
+
+CREATE TABLE collisions (
+    id           INTEGER PRIMARY KEY,
+    at           INTEGER NOT NULL,
+    modem_id     INTEGER NOT NULL REFERENCES modems (id),
+    mr           INTEGER NOT NULL,
+    recipient    TEXT NOT NULL,
+    new_part     INTEGER NOT NULL REFERENCES parts (id),
+    pending_part INTEGER NOT NULL REFERENCES parts (id)
+);
+";
+
+/// Bring the schema to [`VERSION`], refusing databases from a newer smsgw.
+pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if found > VERSION {
+        return Err(StoreError::TooNew {
+            found,
+            supported: VERSION,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as u32 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}

@@ -1,0 +1,91 @@
+//! The store subcommands against a database filled through the library.
+
+use std::process::Command;
+
+use smsgw::router::RouterConfig;
+use smsgw::store::{IncomingReport, Store};
+
+const T0: i64 = 1_760_000_000;
+
+fn smsgw(db: &std::path::Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_smsgw"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn status_messages_reports_collisions_receipt() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("smsgw.db");
+    let id = {
+        let mut s = Store::open_at(&db, RouterConfig::default(), T0).unwrap();
+        let m0 = s.modem("modem0").unwrap();
+        let a = s
+            .create_message("+393331234567", "Ciao, come stai oggi?", 1, T0)
+            .unwrap();
+        let b = s.create_message("+393331234567", "second", 1, T0).unwrap();
+        s.mark_sent(a.parts[0], m0, 4, T0, 86_400).unwrap();
+        s.mark_sent(b.parts[0], m0, 4, T0 + 1, 86_400).unwrap();
+        let rep = |mr, scts| IncomingReport {
+            modem: m0,
+            recipient: "3331234567".into(),
+            mr,
+            scts,
+            discharge: None,
+            status: 0,
+            pdu_hex: "00".into(),
+            received_at: scts + 5,
+        };
+        // Both fit: ambiguous. Another MR: orphan.
+        s.record_reports([rep(4, T0 + 1), rep(9, T0 + 1)]).unwrap();
+        a.id.0
+    };
+    let (code, out, err) = smsgw(&db, &["status", &id.to_string()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("to +393331234567  ACCEPTED"), "{out}");
+    assert!(
+        out.contains("stat:ACCEPTED err:000 text:Ciao, come stai oggi"),
+        "{out}"
+    );
+
+    let (code, out, _) = smsgw(&db, &["messages", "--to", "0039 333 1234567", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["state"], "ACCEPTED");
+
+    let (_, out, _) = smsgw(&db, &["reports", "--orphans", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1);
+    assert_eq!(v[0]["mr"], 9);
+    let (_, out, _) = smsgw(&db, &["reports", "--ambiguous"]);
+    assert!(out.contains("ambiguous  one of 1, 2"), "{out}");
+
+    let (_, out, _) = smsgw(&db, &["collisions", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        (v[0]["new_part"].as_i64(), v[0]["pending_part"].as_i64()),
+        (Some(2), Some(1))
+    );
+
+    let (code, out, _) = smsgw(&db, &["receipt", &id.to_string()]);
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("id:{id} sub:001 dlvrd:000 submit date:")),
+        "{out}"
+    );
+
+    let (code, _, err) = smsgw(&db, &["status", "999"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no message with id 999"), "{err}");
+    let (code, _, err) = smsgw(&db, &["messages", "--state", "DONE"]);
+    assert_eq!(code, 2, "{err}");
+}
