@@ -14,6 +14,7 @@ pub mod pdu;
 pub mod profiles;
 pub mod receipt;
 pub mod reports;
+pub mod send;
 pub mod sim;
 pub mod states;
 pub mod status;
@@ -60,6 +61,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Send one message through a modem and optionally wait for its delivery reports.
+    Send(send::SendArgs),
     /// Run a simulated modem on a pty (or TCP) for tests and demos.
     Sim(sim::SimArgs),
     /// Show what every TP-ST status byte means (state, final, permanent).
@@ -85,6 +88,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result: CliResult = match cli.command {
+        Command::Send(a) => send::run(a),
         Command::Sim(a) => sim::run(a),
         Command::States(a) => states::run(a),
         Command::Pdu(a) => pdu::run(a),

@@ -23,6 +23,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use crate::router::{message_state, ConfigError, ModemId, PartId, Router, RouterConfig};
 use crate::state::MessageState;
 
+mod outcome;
 mod query;
 mod reports;
 mod schema;

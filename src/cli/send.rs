@@ -1,0 +1,417 @@
+//! `smsgw send`: send one message through a modem, record it in the store,
+//! and optionally wait for its status reports.
+//!
+//! Exit codes: 0 sent (and, with --wait-report, delivered); 1 modem or store
+//! failure; 2 bad input; 3 not delivered (a part failed, was refused, or no
+//! final report came in time).
+
+use std::path::Path;
+use std::time::Duration;
+
+use clap::Args;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Instant;
+
+use super::db::DbArgs;
+use super::pdu::parse_validity;
+use super::{CliError, CliResult};
+use crate::gateway::{
+    apply_inbound, send_message, InboundOutcome, OutboundMessage, PartOutcome, SentMessage,
+};
+use crate::modem::transport::Endpoint;
+use crate::modem::{Modem, ModemEvent, SessionConfig};
+use crate::pdu::validity::Validity;
+use crate::profile::Profile;
+use crate::router::ModemId;
+use crate::state::MessageState;
+use crate::store::{MessageId, MessageView, Store};
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// The modem's AT port (/dev/ttyUSB2, /dev/serial/by-id/..., a pty) or tcp:HOST:PORT.
+    #[arg(long, value_name = "PATH")]
+    pub device: String,
+    /// Hardware profile name, or "auto" (USB id, then the modem's AT+CGMM answer).
+    #[arg(long, default_value = "auto")]
+    pub profile: String,
+    /// SIM PIN, entered only if the SIM asks (never logged). Also $SMSGW_PIN.
+    #[arg(long, env = "SMSGW_PIN", hide_env_values = true)]
+    pub pin: Option<String>,
+    /// The modem's name in the store (default: the device file name).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Recipient: +CC... international, or national digits.
+    #[arg(long)]
+    pub to: String,
+    /// Message text (split into parts when long).
+    #[arg(long)]
+    pub text: String,
+    /// Request a status report for every part.
+    #[arg(long)]
+    pub report: bool,
+    /// Wait this many seconds for the final reports (implies --report).
+    #[arg(long, value_name = "SECONDS")]
+    pub wait_report: Option<u64>,
+    /// Validity period: 90m, 12h, 1d, 2w (default: the SMSC's).
+    #[arg(long, value_parser = parse_validity)]
+    pub validity: Option<Validity>,
+    /// Always use UCS2 (otherwise GSM 7-bit whenever the text allows).
+    #[arg(long)]
+    pub ucs2: bool,
+    /// Class 0 (flash) message.
+    #[arg(long)]
+    pub flash: bool,
+    /// Registration wait at start-up, seconds (default: the profile's).
+    #[arg(long)]
+    pub registration_timeout: Option<u64>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+pub fn run(args: SendArgs) -> CliResult {
+    if args.text.is_empty() {
+        return Err(CliError::input("--text is empty: there is nothing to send"));
+    }
+    let endpoint = Endpoint::parse(&args.device).map_err(CliError::input)?;
+    let mut store = args.db.open()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::runtime)?;
+    rt.block_on(send(args, endpoint, &mut store))
+}
+
+async fn send(args: SendArgs, endpoint: Endpoint, store: &mut Store) -> CliResult {
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| default_name(&args.device));
+    let (modem, mut events, profile) = start_modem(&args, &name, endpoint).await?;
+    let modem_id = store.modem(&name).map_err(CliError::runtime)?;
+    let msg = OutboundMessage {
+        to: args.to.clone(),
+        text: args.text.clone(),
+        report: args.report || args.wait_report.is_some(),
+        validity: args.validity.unwrap_or_default(),
+        force_ucs2: args.ucs2,
+        flash: args.flash,
+        concat_ref: concat_ref_for(store),
+    };
+    let sent = send_message(store, &modem, modem_id, &msg)
+        .await
+        .map_err(|e| match e {
+            crate::gateway::SendError::Store(e) => CliError::runtime(e),
+            other => CliError::input(other),
+        })?;
+    if !args.db.json {
+        print_sent(&sent, &name, &profile);
+    }
+    let mut code = if sent.all_sent() { 0 } else { 3 };
+    if let (Some(secs), true) = (args.wait_report, sent.all_sent()) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let done = wait_reports(
+            store,
+            &modem,
+            modem_id,
+            &mut events,
+            sent.id,
+            deadline,
+            args.db.json,
+        )
+        .await?;
+        code = match done {
+            Some(MessageState::Delivered) => 0,
+            _ => 3,
+        };
+    }
+    let view = store.message(sent.id).map_err(CliError::runtime)?;
+    if args.db.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json_view(&view)).map_err(CliError::runtime)?
+        );
+    } else {
+        print_final(&view, args.wait_report.is_some());
+    }
+    match code {
+        0 => Ok(()),
+        _ => Err(CliError {
+            code: 3,
+            message: not_delivered_reason(&view),
+        }),
+    }
+}
+
+/// Open the session with the named profile, or find the right one.
+async fn start_modem(
+    args: &SendArgs,
+    name: &str,
+    endpoint: Endpoint,
+) -> Result<(Modem, UnboundedReceiver<ModemEvent>, Profile), CliError> {
+    let explicit = if args.profile == "auto" {
+        usb_profile(&args.device)
+    } else {
+        Some(Profile::by_name(&args.profile).ok_or_else(|| {
+            let names: Vec<String> = Profile::builtin().into_iter().map(|p| p.name).collect();
+            CliError::input(format!(
+                "unknown profile {:?}; known: auto, {}",
+                args.profile,
+                names.join(", ")
+            ))
+        })?)
+    };
+    // With nothing known yet, start conservatively (for_identity of nothing is generic).
+    let first = explicit
+        .clone()
+        .unwrap_or_else(|| Profile::for_identity("", ""));
+    let (modem, events) = start_with(args, name, endpoint.clone(), &first).await?;
+    if explicit.is_some() {
+        return Ok((modem, events, first));
+    }
+    // Identify by the modem's own answers; restart with a better profile.
+    let info = modem.info();
+    let field = |f: fn(&crate::modem::ModemInfo) -> Option<&str>| {
+        info.as_ref().and_then(f).unwrap_or("").to_string()
+    };
+    let best = Profile::for_identity(
+        &field(|i| i.manufacturer.as_deref()),
+        &field(|i| i.model.as_deref()),
+    );
+    if best.name == first.name {
+        return Ok((modem, events, first));
+    }
+    tracing::info!(
+        "modem identified as {}: restarting with that profile",
+        best.name
+    );
+    drop(modem);
+    drop(events);
+    let (modem, events) = start_with(args, name, endpoint, &best).await?;
+    Ok((modem, events, best))
+}
+
+async fn start_with(
+    args: &SendArgs,
+    name: &str,
+    endpoint: Endpoint,
+    profile: &Profile,
+) -> Result<(Modem, UnboundedReceiver<ModemEvent>), CliError> {
+    let mut cfg = SessionConfig::from_profile(name, endpoint, profile);
+    cfg.pin = args.pin.clone();
+    cfg.reconnect = true;
+    if let Some(s) = args.registration_timeout {
+        cfg.registration_timeout = Duration::from_secs(s);
+    }
+    // The port may still be held by a session that just ended: retry briefly.
+    let mut last = None;
+    for _ in 0..20 {
+        match Modem::start(cfg.clone()).await {
+            Ok(ok) => return Ok(ok),
+            Err(e @ crate::modem::ModemError::Open { .. }) => {
+                last = Some(e);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(CliError::runtime(e)),
+        }
+    }
+    Err(CliError::runtime(last.map_or_else(
+        || "cannot open the modem".to_string(),
+        |e| e.to_string(),
+    )))
+}
+
+/// The profile of a USB device at `device`, by its VID:PID in sysfs.
+fn usb_profile(device: &str) -> Option<Profile> {
+    let wanted = std::fs::canonicalize(device).ok()?;
+    let ports = serialport::available_ports().ok()?;
+    for p in ports {
+        if std::fs::canonicalize(&p.port_name).ok().as_deref() != Some(wanted.as_path()) {
+            continue;
+        }
+        if let serialport::SerialPortType::UsbPort(usb) = p.port_type {
+            return Profile::for_usb(usb.vid, usb.pid);
+        }
+    }
+    None
+}
+
+fn default_name(device: &str) -> String {
+    if let Some(addr) = device.strip_prefix("tcp:") {
+        return format!("tcp-{addr}");
+    }
+    Path::new(device)
+        .file_name()
+        .map_or_else(|| device.to_string(), |n| n.to_string_lossy().into_owned())
+}
+
+/// A concatenation reference that differs between consecutive messages.
+fn concat_ref_for(store: &Store) -> u16 {
+    let n = store.router().stats();
+    ((n.pending + n.settled) % 256) as u16
+}
+
+async fn wait_reports(
+    store: &mut Store,
+    modem: &Modem,
+    modem_id: ModemId,
+    events: &mut UnboundedReceiver<ModemEvent>,
+    id: MessageId,
+    deadline: Instant,
+    quiet: bool,
+) -> Result<Option<MessageState>, CliError> {
+    loop {
+        let state = store.message(id).map_err(CliError::runtime)?.message.state;
+        if state.is_final() {
+            return Ok(Some(state));
+        }
+        let ev = match tokio::time::timeout_at(deadline, events.recv()).await {
+            Err(_) => return Ok(None),
+            Ok(None) => return Err(CliError::runtime("the modem session ended")),
+            Ok(Some(ev)) => ev,
+        };
+        match ev {
+            ModemEvent::Inbound(inb) => match apply_inbound(store, modem_id, &inb) {
+                Ok(InboundOutcome::Report(outcome)) => {
+                    modem.handed_on(&inb.origin);
+                    if !quiet {
+                        println!("  report: {}", describe(&outcome.resolution));
+                    }
+                }
+                Ok(InboundOutcome::Sms(d)) => {
+                    // Not ours to consume here: it stays in the modem for the daemon.
+                    if !quiet {
+                        println!("  (an SMS from {} arrived; left in the modem)", d.sender);
+                    }
+                }
+                Err(e) => tracing::warn!("{e}"),
+            },
+            ModemEvent::Disconnected { reason, .. } => {
+                eprintln!("smsgw: modem disconnected ({reason}); waiting for it to come back");
+            }
+            ModemEvent::Reconnected(_) => eprintln!("smsgw: modem back"),
+            ModemEvent::Unsolicited { .. } => {}
+        }
+    }
+}
+
+fn print_sent(sent: &SentMessage, modem: &str, profile: &Profile) {
+    println!(
+        "message {} via {modem} (profile {}): {} part(s)",
+        sent.id.0,
+        profile.name,
+        sent.parts.len()
+    );
+    let n = sent.parts.len();
+    for (i, (_, outcome)) in sent.parts.iter().enumerate() {
+        let what = match outcome {
+            PartOutcome::Sent { mr, collision_with } if collision_with.is_empty() => {
+                format!("sent, TP-MR {mr}")
+            }
+            PartOutcome::Sent { mr, collision_with } => {
+                format!("sent, TP-MR {mr} (collides with pending part(s) {collision_with:?}; reports will be told apart by time)")
+            }
+            PartOutcome::Rejected { code, reason } => {
+                format!(
+                    "REJECTED: +CMS ERROR {} {reason}",
+                    code.map_or("?".to_string(), |c| c.to_string())
+                )
+            }
+            PartOutcome::OutcomeUnknown { reason } => {
+                format!("UNKNOWN outcome (may have been sent): {reason}")
+            }
+            PartOutcome::NotSent { reason } => format!("not sent, still queued: {reason}"),
+        };
+        println!("  part {}/{n}: {what}", i + 1);
+    }
+}
+
+fn print_final(view: &MessageView, waited: bool) {
+    let m = &view.message;
+    if waited || m.state.is_final() {
+        for p in &view.parts {
+            println!(
+                "  part {}: {}{}",
+                p.seq,
+                p.state,
+                p.tp_status.map_or(String::new(), |s| format!(
+                    " (TP-ST 0x{s:02X}: {})",
+                    crate::pdu::status::TpStatus(s).description()
+                ))
+            );
+        }
+    }
+    println!("message {}: {}", m.id, m.state);
+    if let Some(r) = view.receipts.first() {
+        println!("{r}");
+    }
+}
+
+fn not_delivered_reason(view: &MessageView) -> String {
+    let m = &view.message;
+    match m.state {
+        MessageState::Accepted | MessageState::Enroute => {
+            format!("message {} is {} (no final report yet)", m.id, m.state)
+        }
+        s => {
+            let why = view
+                .parts
+                .iter()
+                .find(|p| p.state.is_failure())
+                .and_then(|p| p.error.clone());
+            format!(
+                "message {} is {s}{}",
+                m.id,
+                why.map_or(String::new(), |w| format!(": {w}"))
+            )
+        }
+    }
+}
+
+fn json_view(view: &MessageView) -> serde_json::Value {
+    let m = &view.message;
+    serde_json::json!({
+        "id": m.id.to_string(),
+        "to": m.recipient,
+        "text": m.text,
+        "state": m.state.as_str(),
+        "parts": view.parts.iter().map(|p| serde_json::json!({
+            "seq": p.seq,
+            "modem": p.modem,
+            "mr": p.mr,
+            "state": p.state.as_str(),
+            "status": p.tp_status,
+            "error": p.error,
+        })).collect::<Vec<_>>(),
+        "receipt": view.receipts.first(),
+    })
+}
+
+/// One line about what a report did.
+pub fn describe(r: &crate::router::Resolution) -> String {
+    use crate::router::{Basis, Resolution};
+    match r {
+        Resolution::Matched(m) => format!(
+            "part #{} {} (TP-ST 0x{:02X}: {}), matched {}",
+            m.part.0,
+            m.outcome.state,
+            m.outcome.status.byte(),
+            m.outcome.description,
+            match m.basis {
+                Basis::Sole => "as the only candidate",
+                Basis::Time => "by its timestamp among colliding candidates",
+            }
+        ),
+        Resolution::AlreadySettled { part } => {
+            format!("repeated report for part #{} (already final)", part.0)
+        }
+        Resolution::Ambiguous { candidates } => {
+            format!(
+                "AMBIGUOUS between parts {:?}: attached to none",
+                candidates.iter().map(|p| p.0).collect::<Vec<_>>()
+            )
+        }
+        Resolution::Orphan => {
+            "orphan (no part could have caused it); kept for a later match".to_string()
+        }
+    }
+}

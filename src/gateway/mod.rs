@@ -1,0 +1,11 @@
+//! The gateway: what joins a modem session to the store and the router.
+//!
+//! [`send`] sends one message on one modem and records every step;
+//! [`inbound`] decodes what a modem hands over (status reports, SMS) and
+//! applies it in the store before the modem is told it may forget it.
+
+pub mod inbound;
+pub mod send;
+
+pub use inbound::{apply_inbound, InboundError, InboundOutcome};
+pub use send::{send_message, OutboundMessage, PartOutcome, SendError, SentMessage};

@@ -1,0 +1,219 @@
+//! Send one message on one modem: encode, store, AT+CMGS each part, record
+//! the TP-MR (which registers the part with the router) or the refusal.
+
+use std::time::Duration;
+
+use crate::at::{FinalResult, RetryClass};
+use crate::modem::{Modem, ModemError};
+use crate::pdu::address::Address;
+use crate::pdu::split::{encode_submit, SubmitOptions};
+use crate::pdu::validity::Validity;
+use crate::pdu::PduError;
+use crate::router::{ModemId, PartId};
+use crate::store::{unix_now, MessageId, Store, StoreError};
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct OutboundMessage {
+    pub to: String,
+    pub text: String,
+    /// Ask for a status report on every part (TP-SRR).
+    pub report: bool,
+    pub validity: Validity,
+    pub force_ucs2: bool,
+    pub flash: bool,
+    /// Concatenation reference for multipart messages.
+    pub concat_ref: u16,
+}
+
+/// Validity assumed for the router when the message sets none (the SMSC's
+/// default is unknown to us; most keep messages for a few days).
+pub const DEFAULT_VALIDITY_SECS: i64 = 3 * 86_400;
+
+impl OutboundMessage {
+    /// The validity period in seconds, for expiry of parts with no report.
+    pub fn validity_secs(&self, now: i64) -> i64 {
+        match self.validity {
+            Validity::None | Validity::Enhanced(_) => DEFAULT_VALIDITY_SECS,
+            Validity::Relative(v) => i64::from(Validity::relative_minutes(v)) * 60,
+            Validity::Absolute(t) => (t.unix_seconds() - now).max(0),
+        }
+    }
+}
+
+/// What became of one part.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartOutcome {
+    /// Accepted by the network with this TP-MR.
+    Sent { mr: u8, collision_with: Vec<PartId> },
+    /// Refused for good (+CMS ERROR, REJECTD).
+    Rejected { code: Option<u16>, reason: String },
+    /// Written but unanswered: may or may not be sent (UNKNOWN, not resent).
+    OutcomeUnknown { reason: String },
+    /// Not sent because an earlier part failed or the modem went away; it
+    /// stays queued in the store.
+    NotSent { reason: String },
+}
+
+/// A sent (or partly sent) message.
+#[derive(Debug, Clone)]
+pub struct SentMessage {
+    pub id: MessageId,
+    pub parts: Vec<(PartId, PartOutcome)>,
+}
+
+impl SentMessage {
+    /// True when every part got a TP-MR.
+    pub fn all_sent(&self) -> bool {
+        self.parts
+            .iter()
+            .all(|(_, o)| matches!(o, PartOutcome::Sent { .. }))
+    }
+}
+
+/// Why nothing could be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("bad recipient {to:?}: {source}")]
+    BadRecipient { to: String, source: PduError },
+    #[error("cannot encode the text: {0}")]
+    Encode(PduError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// How often a temporarily refused part is tried again, and the first pause.
+const ATTEMPTS: u32 = 3;
+const FIRST_BACKOFF: Duration = Duration::from_secs(2);
+
+/// Send `msg` on `modem` (known to the store as `modem_id`), recording it
+/// all in `store`. Parts go out in order; a temporary refusal is retried
+/// with backoff; a permanent one rejects the part (and so the message) and
+/// the remaining parts are not sent.
+pub async fn send_message(
+    store: &mut Store,
+    modem: &Modem,
+    modem_id: ModemId,
+    msg: &OutboundMessage,
+) -> Result<SentMessage, SendError> {
+    let to = Address::parse_number(&msg.to).map_err(|source| SendError::BadRecipient {
+        to: msg.to.clone(),
+        source,
+    })?;
+    let opts = SubmitOptions {
+        status_report: msg.report,
+        validity: msg.validity,
+        force_ucs2: msg.force_ucs2,
+        flash: msg.flash,
+        concat_ref: crate::pdu::split::ConcatRef::from_value(msg.concat_ref),
+        ..SubmitOptions::default()
+    };
+    let encoded = encode_submit(&to, &msg.text, &opts).map_err(SendError::Encode)?;
+    let now = unix_now();
+    let created = store.create_message(&to.to_string(), &msg.text, encoded.len() as u8, now)?;
+    let validity = msg.validity_secs(now);
+    let mut results = Vec::with_capacity(encoded.len());
+    let mut stop: Option<String> = None;
+    for (part, enc) in created.parts.iter().zip(&encoded) {
+        if let Some(reason) = &stop {
+            results.push((
+                *part,
+                PartOutcome::NotSent {
+                    reason: reason.clone(),
+                },
+            ));
+            continue;
+        }
+        let outcome = send_part(
+            store,
+            modem,
+            modem_id,
+            *part,
+            enc.tpdu_len,
+            &enc.hex(),
+            validity,
+        )
+        .await?;
+        match &outcome {
+            PartOutcome::Sent { .. } => {}
+            PartOutcome::Rejected { reason, .. } => {
+                stop = Some(format!("an earlier part was rejected ({reason})"))
+            }
+            PartOutcome::OutcomeUnknown { reason } | PartOutcome::NotSent { reason } => {
+                stop = Some(reason.clone())
+            }
+        }
+        results.push((*part, outcome));
+    }
+    Ok(SentMessage {
+        id: created.id,
+        parts: results,
+    })
+}
+
+async fn send_part(
+    store: &mut Store,
+    modem: &Modem,
+    modem_id: ModemId,
+    part: PartId,
+    tpdu_len: usize,
+    hex: &str,
+    validity: i64,
+) -> Result<PartOutcome, SendError> {
+    let mut backoff = FIRST_BACKOFF;
+    for attempt in 1..=ATTEMPTS {
+        let result = modem.send_pdu(tpdu_len, hex).await;
+        let now = unix_now();
+        match result {
+            Ok(mr) => {
+                let sent = store.mark_sent(part, modem_id, mr, now, validity)?;
+                let collision_with = sent.collision.map(|c| c.pending).unwrap_or_default();
+                return Ok(PartOutcome::Sent { mr, collision_with });
+            }
+            Err(e) if e.maybe_sent() => {
+                let reason = e.to_string();
+                store.mark_outcome_unknown(part, &reason, now)?;
+                return Ok(PartOutcome::OutcomeUnknown { reason });
+            }
+            Err(ModemError::Failed { result, .. }) => {
+                let (code, name, class) = refusal(&result);
+                let retryable = matches!(class, RetryClass::Temporary | RetryClass::Unknown);
+                if retryable && attempt < ATTEMPTS {
+                    let next = now + backoff.as_secs() as i64;
+                    store.mark_retry(part, code, &name, attempt, next, now)?;
+                    tracing::info!(
+                        part = part.0,
+                        attempt,
+                        "temporary refusal ({name}); retrying in {backoff:?}"
+                    );
+                    tokio::time::sleep(backoff).await;
+                    backoff *= 2;
+                    continue;
+                }
+                store.mark_rejected(part, code.unwrap_or(0), &name, now)?;
+                return Ok(PartOutcome::Rejected { code, reason: name });
+            }
+            Err(e) => {
+                // Nothing reached the network (no prompt, port gone before the
+                // PDU was written): the part stays queued.
+                return Ok(PartOutcome::NotSent {
+                    reason: e.to_string(),
+                });
+            }
+        }
+    }
+    unreachable!("the last attempt always returns")
+}
+
+/// Code, name and retry class of a refusal.
+fn refusal(result: &FinalResult) -> (Option<u16>, String, RetryClass) {
+    match result {
+        FinalResult::CmsError(e) => (e.code, e.name().to_string(), e.class()),
+        FinalResult::CmeError(e) => (e.code, e.name().to_string(), e.class()),
+        other => (
+            None,
+            other.to_string(),
+            other.retry_class().unwrap_or(RetryClass::Unknown),
+        ),
+    }
+}
