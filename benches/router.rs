@@ -25,7 +25,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { System.realloc(ptr, layout, new_size) }
     }
 }
@@ -56,7 +59,14 @@ fn modem(i: usize) -> ModemId {
 
 fn fill(r: &mut Router, l: &Load) {
     for (i, n) in l.numbers.iter().enumerate() {
-        r.register(modem(i), n, (i % 256) as u8, PartId(i as i64), T0 + (i / 4) as i64, 86_400);
+        r.register(
+            modem(i),
+            n,
+            (i % 256) as u8,
+            PartId(i as i64),
+            T0 + (i / 4) as i64,
+            86_400,
+        );
     }
 }
 
