@@ -73,8 +73,7 @@ impl Deliver {
         let pid = buf[i];
         let dcs = Dcs(buf[i + 1]);
         let scts = Timestamp::parse(buf, i + 2, "TP-SCTS")?;
-        let (user_data, end) = UserData::parse(buf, i + 9, fo & 0x40 != 0, dcs)?;
-        super::check_trailing(buf, end)?;
+        let (user_data, _end) = UserData::parse(buf, i + 9, fo & 0x40 != 0, dcs)?;
         Ok(Deliver {
             no_more_messages: fo & 0x04 != 0,
             loop_prevention: fo & 0x08 != 0,
