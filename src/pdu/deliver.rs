@@ -125,4 +125,20 @@ mod tests {
         d.emit(&mut out);
         assert_eq!(out, b);
     }
+
+    #[test]
+    fn ucs2_emoji_part_with_16_bit_reference() {
+        // Hand-built from 23.040: UDHI, DCS 08, UDH 06 | 08 04 1234 02 01, then
+        // U+1F600 as the surrogate pair D83D DE00; SCTS 2026-11-22 10:15:30 +01:00.
+        let b =
+            hex::decode("440C919333133254760008621122015103400B06080412340201D83DDE00").unwrap();
+        let d = Deliver::parse(&b).unwrap();
+        assert_eq!(d.user_data.as_text(), Some("😀"));
+        let c = d.user_data.concat().unwrap();
+        assert_eq!((c.reference, c.total, c.seq, c.wide), (0x1234, 2, 1, true));
+        assert_eq!(d.scts.to_rfc3339(), "2026-11-22T10:15:30+01:00");
+        let mut out = Vec::new();
+        d.emit(&mut out);
+        assert_eq!(out, b);
+    }
 }
