@@ -191,6 +191,15 @@ pub fn emit_text(encoding: Encoding, udh: Option<&Udh>, text: &str, out: &mut Ve
             } else {
                 0
             };
+            if tables.is_default() {
+                // One TPDU holds at most 160 septets: convert on the stack.
+                let mut buf = [0u8; 256];
+                if let Some(k) = gsm7::to_septets(text, &mut buf) {
+                    septets::pack(&buf[..k], fill, out);
+                    out[udl_at] = (n + k) as u8;
+                    return;
+                }
+            }
             let mut p = Packer::new(out, fill);
             for c in text.chars() {
                 match tables.encode_char(c).unwrap_or(Code::Single(0x3F)) {
