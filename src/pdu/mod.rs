@@ -7,6 +7,10 @@
 //! handle the SMSC address modems put in front (`+CMGR`, `+CMT`, `+CDS`,
 //! `AT+CMGS`). [`split::encode_submit`] turns a text into ready-to-send parts;
 //! [`json::to_json`] renders a decoded PDU for the CLI.
+//!
+//! Octets after the end of the TPDU (as TP-UDL, or TP-ST and TP-PI for a
+//! report, say) are ignored: real modems report them (SIM padding with FF,
+//! or leftovers counted in the `+CMGR` length).
 
 pub mod address;
 pub mod dcs;
@@ -102,17 +106,6 @@ pub fn emit_with_smsc(smsc: Option<&Address>, tpdu: &Tpdu, out: &mut Vec<u8>) ->
     out.len() - start
 }
 
-/// Accepts octets after a complete TPDU only when they are SIM padding (FF).
-pub(crate) fn check_trailing(buf: &[u8], end: usize) -> Result<(), PduError> {
-    match buf.get(end..) {
-        Some(rest) if rest.iter().any(|&b| b != 0xFF) => Err(PduError::TrailingOctets {
-            offset: end,
-            count: rest.len(),
-        }),
-        _ => Ok(()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,7 +127,7 @@ mod tests {
     }
 
     #[test]
-    fn reserved_mti_and_trailing_garbage() {
+    fn reserved_mti_and_octets_past_the_user_data() {
         assert_eq!(
             parse_with_smsc(&[0x00, 0xFF, 0xFF]),
             Err(PduError::ReservedMti {
@@ -144,9 +137,10 @@ mod tests {
         );
         let mut b = hex::decode("0006400C91197909913764511090718384225110907183252200").unwrap();
         b.extend_from_slice(&[0x00, 0x12]);
-        assert!(matches!(
-            parse_with_smsc(&b),
-            Err(PduError::Invalid { .. } | PduError::TrailingOctets { .. })
-        ));
+        // TP-PI 00 then one octet past the end: ignored, as TP-UDL (or here
+        // TP-PI) says where the TPDU ends.
+        let (_, t) = parse_with_smsc(&b).unwrap();
+        let Tpdu::StatusReport(r) = t else { panic!() };
+        assert!(r.pi_present && r.user_data.is_none());
     }
 }

@@ -63,14 +63,29 @@ impl<'a> Packer<'a> {
     }
 }
 
-/// Packs `septets` after `fill` fill bits, appending to `out`.
+/// Packs `septets` after `fill` fill bits, appending to `out`. Eight septets
+/// fill seven octets, written at once from a 64-bit accumulator.
 pub fn pack(septets: &[u8], fill: u8, out: &mut Vec<u8>) {
     out.reserve(packed_len(septets.len(), fill));
-    let mut p = Packer::new(out, fill);
+    let mut acc: u64 = 0;
+    let mut bits = u32::from(fill % 8);
     for &s in septets {
-        p.push(s);
+        acc |= u64::from(s & 0x7F) << bits;
+        bits += 7;
+        if bits >= 56 {
+            out.extend_from_slice(&acc.to_le_bytes()[..7]);
+            acc >>= 56;
+            bits -= 56;
+        }
     }
-    p.finish();
+    while bits >= 8 {
+        out.push(acc as u8);
+        acc >>= 8;
+        bits -= 8;
+    }
+    if bits > 0 {
+        out.push(acc as u8);
+    }
 }
 
 /// Reads `count` septets from packed octets after `fill` fill bits. Missing

@@ -85,7 +85,12 @@ pub fn split(text: &str, force_ucs2: bool, concat_ref: ConcatRef) -> Result<Spli
     if text.is_empty() {
         return Err(PduError::EmptyText);
     }
-    let gsm = !force_ucs2 && gsm7::septet_count(text).is_ok();
+    let septets = if force_ucs2 {
+        None
+    } else {
+        gsm7::septet_count(text).ok()
+    };
+    let gsm = septets.is_some();
     let (encoding, single, multi) = match (gsm, concat_ref.is_wide()) {
         (true, false) => (Encoding::Gsm7, 160, 153),
         (true, true) => (Encoding::Gsm7, 160, 152),
@@ -99,7 +104,10 @@ pub fn split(text: &str, force_ucs2: bool, concat_ref: ConcatRef) -> Result<Spli
             c.len_utf16()
         }
     };
-    let total: usize = text.chars().map(width).sum();
+    let total: usize = match septets {
+        Some(n) => n,
+        None => text.chars().map(char::len_utf16).sum(),
+    };
     if total <= single {
         return Ok(Split {
             encoding,

@@ -134,11 +134,9 @@ impl StatusReport {
         }
         if pi & 0x04 != 0 {
             let dcs = r.dcs.unwrap_or_default();
-            let (ud, end) = UserData::parse(buf, i, fo & 0x40 != 0, dcs)?;
+            let (ud, _end) = UserData::parse(buf, i, fo & 0x40 != 0, dcs)?;
             r.user_data = Some(ud);
-            i = end;
         }
-        super::check_trailing(buf, i)?;
         Ok(r)
     }
 

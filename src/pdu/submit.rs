@@ -96,8 +96,7 @@ impl Submit {
                 Validity::Absolute(t)
             }
         };
-        let (user_data, end) = UserData::parse(buf, i, fo & 0x40 != 0, dcs)?;
-        super::check_trailing(buf, end)?;
+        let (user_data, _end) = UserData::parse(buf, i, fo & 0x40 != 0, dcs)?;
         Ok(Submit {
             reject_duplicates: fo & 0x04 != 0,
             reply_path: fo & 0x80 != 0,

@@ -35,6 +35,15 @@ fn swapped_bcd(b: u8) -> Option<u8> {
     }
 }
 
+fn days_in_month(year: u16, month: u8) -> u8 {
+    match month {
+        4 | 6 | 9 | 11 => 30,
+        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 => 28,
+        _ => 31,
+    }
+}
+
 fn to_swapped_bcd(v: u8) -> u8 {
     ((v % 10) << 4) | ((v / 10) % 10)
 }
@@ -73,7 +82,7 @@ impl Timestamp {
         if !(1..=12).contains(&ts.month) {
             return Err(bad(1, "month out of range"));
         }
-        if ts.date().is_none() {
+        if ts.day == 0 || ts.day > days_in_month(ts.year, ts.month) {
             return Err(bad(2, "day out of range for the month"));
         }
         if ts.hour > 23 {

@@ -90,15 +90,9 @@ impl UserData {
             });
         }
         let ud = &buf[start..start + octets];
-        let (udh, hl) = if udhi {
-            let Some(&udhl) = ud.first() else {
-                return Err(PduError::Invalid {
-                    field: "TP-UDL",
-                    offset,
-                    value: buf[offset],
-                    reason: "TP-UDHI set but no user data",
-                });
-            };
+        // TP-UDHI with TP-UDL 0 occurs in real captures (a modem's empty
+        // draft): there is no header to read, so there is none.
+        let (udh, hl) = if let (true, Some(&udhl)) = (udhi, ud.first()) {
             let hl = 1 + udhl as usize;
             if hl > ud.len() {
                 return Err(PduError::Invalid {
@@ -115,7 +109,11 @@ impl UserData {
         let data = &ud[hl..];
         let body = match enc {
             Encoding::Gsm7 => {
-                let hs = if udhi { septets::header_septets(hl) } else { 0 };
+                let hs = if hl > 0 {
+                    septets::header_septets(hl)
+                } else {
+                    0
+                };
                 if udl < hs {
                     return Err(PduError::Invalid {
                         field: "TP-UDL",
@@ -125,7 +123,7 @@ impl UserData {
                     });
                 }
                 let mut s = String::with_capacity(udl - hs);
-                let fill = if udhi { septets::fill_bits(hl) } else { 0 };
+                let fill = if hl > 0 { septets::fill_bits(hl) } else { 0 };
                 tables_for(udh.as_ref()).decode_into(Unpacker::new(data, fill, udl - hs), &mut s);
                 Body::Text(s)
             }
@@ -193,6 +191,15 @@ pub fn emit_text(encoding: Encoding, udh: Option<&Udh>, text: &str, out: &mut Ve
             } else {
                 0
             };
+            if tables.is_default() {
+                // One TPDU holds at most 160 septets: convert on the stack.
+                let mut buf = [0u8; 256];
+                if let Some(k) = gsm7::to_septets(text, &mut buf) {
+                    septets::pack(&buf[..k], fill, out);
+                    out[udl_at] = (n + k) as u8;
+                    return;
+                }
+            }
             let mut p = Packer::new(out, fill);
             for c in text.chars() {
                 match tables.encode_char(c).unwrap_or(Code::Single(0x3F)) {
