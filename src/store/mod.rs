@@ -42,7 +42,7 @@ pub use query::{
 };
 pub use queue::{EnqueueRequest, MessageOptions, QueuedMessage, QueuedPart, DEFAULT_VALIDITY_SECS};
 pub use reports::{IncomingReport, ReportOutcome};
-pub use schema::VERSION as SCHEMA_VERSION;
+pub use schema::{MIGRATIONS, VERSION as SCHEMA_VERSION};
 pub use submit::{NewMessage, Sent};
 pub use webhooks::WebhookRow;
 
@@ -161,6 +161,10 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(64);
+        // Every transaction here writes: take the write lock at BEGIN, so
+        // that a second connection waits (busy timeout) instead of failing
+        // when it upgrades a read snapshot that went stale.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         schema::migrate(&mut conn)?;
         let mut store = Store {
             conn,
@@ -348,7 +352,7 @@ fn refresh_message(
                 .query_row([part], |r| Ok((r.get(0)?, r.get(1)?)))?;
             format!("part {seq} of {} is {part_state}", states.len())
         }
-        None => format!("{} of {} parts changed", new.as_str(), states.len()),
+        None => format!("message is {new} ({} parts)", states.len()),
     };
     event(tx, at, message, None, report, new, &reason)?;
     if hooks {

@@ -13,7 +13,7 @@
 //! the caller writes AT+CMGS; a part still marked at the next start was
 //! written but never answered, and [`Store::recover_in_flight`] settles it.
 
-use rusqlite::{params, Transaction, TransactionBehavior};
+use rusqlite::{params, Transaction};
 
 use super::submit::NewMessage;
 use super::{event, part_message, refresh_message, MessageId, Result, Store, StoreError};
@@ -146,8 +146,8 @@ impl Store {
     /// returned again without asking `accept`: the modem resumes it. Only
     /// the parts still to send are listed; parts in flight are not.
     ///
-    /// The claim is one IMMEDIATE transaction, so two connections never
-    /// claim the same message. It is committed without a disk sync: losing
+    /// The claim is one IMMEDIATE transaction (as all of the store's), so
+    /// two connections never claim the same message. It is committed without a disk sync: losing
     /// a claim in a power cut only puts the message back in the pool.
     pub fn claim_next(
         &mut self,
@@ -157,9 +157,7 @@ impl Store {
     ) -> Result<Option<QueuedMessage>> {
         let modem_id = self.modem(modem)?;
         self.relaxed(|s| {
-            let tx = s
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = s.conn.transaction()?;
             let found = claim_tx(&tx, modem_id, modem, now, accept)?;
             tx.commit()?;
             Ok(found)
@@ -193,9 +191,7 @@ impl Store {
     /// [`Store::mark_sending`] for several parts (of several modems) in one
     /// transaction and one disk sync: all or none.
     pub fn mark_sending_parts(&mut self, parts: &[(PartId, ModemId)], at: i64) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.conn.transaction()?;
         for &(part, modem) in parts {
             let (message, _, state) = part_message(&tx, part)?;
             if state != MessageState::Accepted.as_str() {
