@@ -1,0 +1,349 @@
+//! The gateway as the daemon runs it: the store behind a mutex, the
+//! configured modems with their live status, and the submit path the HTTP
+//! API and the demo call. Sending is done by one worker per modem
+//! (`gateway::worker`), woken when work is queued.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{watch, Notify};
+
+use crate::cli::pdu::parse_validity;
+use crate::modem::ModemInfo;
+use crate::pdu::address::Address;
+use crate::pdu::split::{encode_submit, ConcatRef, SubmitOptions};
+use crate::pdu::validity::Validity;
+use crate::pdu::PduError;
+use crate::store::{unix_now, Store, StoreError};
+
+/// Sending defaults of the daemon.
+#[derive(Debug, Clone)]
+pub struct GatewaySettings {
+    /// Validity of messages that do not give one (None: the SMSC's default).
+    pub default_validity: Validity,
+    /// Ask for status reports unless the request says otherwise.
+    pub report: bool,
+    /// Attempts of a part refused with a temporary error before it is REJECTD.
+    pub max_retries: u32,
+    /// First pause before a retry (doubles each time).
+    pub retry_backoff_s: u64,
+    /// Resend parts whose AT+CMGS was written before a crash (duplicates
+    /// rather than losses); off by default: they become UNKNOWN.
+    pub resend_unknown: bool,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        GatewaySettings {
+            default_validity: Validity::None,
+            report: true,
+            max_retries: 5,
+            retry_backoff_s: 30,
+            resend_unknown: false,
+        }
+    }
+}
+
+/// `POST /v1/messages` and friends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitRequest {
+    pub to: String,
+    pub text: String,
+    #[serde(default)]
+    pub report: Option<bool>,
+    /// `90m`, `12h`, `1d`, `2w`.
+    #[serde(default)]
+    pub validity: Option<String>,
+    /// Send through this modem only.
+    #[serde(default)]
+    pub modem: Option<String>,
+    #[serde(default)]
+    pub ucs2: bool,
+    #[serde(default)]
+    pub flash: bool,
+}
+
+/// A queued message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Submitted {
+    pub id: String,
+    pub parts: u8,
+}
+
+/// Why a submission was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    #[error("modem: no modem named {0:?} is configured")]
+    UnknownModem(String),
+    #[error("the gateway is shutting down")]
+    ShuttingDown,
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// A configured modem as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ModemStatus {
+    pub name: String,
+    pub device: String,
+    pub connected: bool,
+    pub info: Option<ModemInfo>,
+    pub queue_depth: u64,
+    pub sent: u64,
+    pub delivered: u64,
+    pub failed: u64,
+}
+
+/// Live state of one configured modem, kept by its worker.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Slot {
+    pub device: String,
+    pub connected: bool,
+    pub info: Option<ModemInfo>,
+    pub sent: u64,
+    pub delivered: u64,
+    pub failed: u64,
+}
+
+pub(crate) struct Inner {
+    pub store: Mutex<Store>,
+    pub settings: GatewaySettings,
+    /// Work was queued (or a modem came back): workers look for it.
+    pub wake: Notify,
+    pub slots: Mutex<BTreeMap<String, Slot>>,
+    pub shutdown: watch::Sender<bool>,
+}
+
+/// The running gateway. Cheap to clone.
+#[derive(Clone)]
+pub struct Gateway {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl Gateway {
+    /// A gateway over an open store with the given modem names (their
+    /// workers are started separately).
+    pub fn new(store: Store, settings: GatewaySettings, modems: &[(String, String)]) -> Gateway {
+        let slots = modems
+            .iter()
+            .map(|(name, device)| {
+                (
+                    name.clone(),
+                    Slot {
+                        device: device.clone(),
+                        ..Slot::default()
+                    },
+                )
+            })
+            .collect();
+        let (shutdown, _) = watch::channel(false);
+        Gateway {
+            inner: Arc::new(Inner {
+                store: Mutex::new(store),
+                settings,
+                wake: Notify::new(),
+                slots: Mutex::new(slots),
+                shutdown,
+            }),
+        }
+    }
+
+    /// Short synchronous access to the store (never hold it across an .await).
+    pub fn store(&self) -> MutexGuard<'_, Store> {
+        self.inner.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn settings(&self) -> &GatewaySettings {
+        &self.inner.settings
+    }
+
+    /// Validate, split (to count the parts), queue, and wake the workers.
+    pub fn submit(&self, req: &SubmitRequest) -> Result<Submitted, SubmitError> {
+        if self.is_shutting_down() {
+            return Err(SubmitError::ShuttingDown);
+        }
+        let to = Address::parse_number(&req.to).map_err(|e| SubmitError::Invalid {
+            field: "to",
+            reason: e.to_string(),
+        })?;
+        if req.text.is_empty() {
+            return Err(SubmitError::Invalid {
+                field: "text",
+                reason: "empty text".into(),
+            });
+        }
+        let validity = match &req.validity {
+            Some(v) => parse_validity(v).map_err(|reason| SubmitError::Invalid {
+                field: "validity",
+                reason,
+            })?,
+            None => self.inner.settings.default_validity,
+        };
+        if let Some(m) = &req.modem {
+            if !self.slots().contains_key(m) {
+                return Err(SubmitError::UnknownModem(m.clone()));
+            }
+        }
+        let opts = SubmitOptions {
+            force_ucs2: req.ucs2,
+            flash: req.flash,
+            ..SubmitOptions::default()
+        };
+        // Encoding here only counts the parts (and rejects what cannot be
+        // sent); the worker encodes again with the final concat reference.
+        let parts = encode_submit(
+            &to,
+            &req.text,
+            &SubmitOptions {
+                concat_ref: ConcatRef::Eight(0),
+                ..opts
+            },
+        )
+        .map_err(|e| match e {
+            PduError::EmptyText | PduError::TooManyParts { .. } => SubmitError::Invalid {
+                field: "text",
+                reason: e.to_string(),
+            },
+            other => SubmitError::Invalid {
+                field: "text",
+                reason: other.to_string(),
+            },
+        })?
+        .len() as u8;
+        let report = req.report.unwrap_or(self.inner.settings.report);
+        let id = self.enqueue(&to.to_string(), &req.text, parts, report, validity, req)?;
+        self.inner.wake.notify_waiters();
+        Ok(Submitted {
+            id: id.to_string(),
+            parts,
+        })
+    }
+
+    fn enqueue(
+        &self,
+        to: &str,
+        text: &str,
+        parts: u8,
+        _report: bool,
+        _validity: Validity,
+        _req: &SubmitRequest,
+    ) -> Result<i64, SubmitError> {
+        let created = self.store().create_message(to, text, parts, unix_now())?;
+        Ok(created.id.0)
+    }
+
+    /// The configured modems with their live state and counters.
+    pub fn modems(&self) -> Vec<ModemStatus> {
+        let slots = self.slots();
+        slots
+            .iter()
+            .map(|(name, s)| ModemStatus {
+                name: name.clone(),
+                device: s.device.clone(),
+                connected: s.connected,
+                info: s.info.clone(),
+                queue_depth: 0,
+                sent: s.sent,
+                delivered: s.delivered,
+                failed: s.failed,
+            })
+            .collect()
+    }
+
+    pub(crate) fn slots(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
+        self.inner.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stop taking work: workers finish the part in flight and stop.
+    pub fn shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+        self.inner.wake.notify_waiters();
+    }
+
+    pub fn is_shutting_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    /// A receiver that turns true when the gateway shuts down.
+    pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::RouterConfig;
+    use std::path::Path;
+
+    fn gateway() -> Gateway {
+        let store = Store::open(Path::new(":memory:"), RouterConfig::default()).unwrap();
+        Gateway::new(
+            store,
+            GatewaySettings::default(),
+            &[("m1".into(), "/dev/null".into())],
+        )
+    }
+
+    fn req(to: &str, text: &str) -> SubmitRequest {
+        SubmitRequest {
+            to: to.into(),
+            text: text.into(),
+            report: None,
+            validity: None,
+            modem: None,
+            ucs2: false,
+            flash: false,
+        }
+    }
+
+    #[test]
+    fn submit_validates_each_field() {
+        let gw = gateway();
+        let field = |r: Result<Submitted, SubmitError>| match r {
+            Err(SubmitError::Invalid { field, .. }) => field,
+            other => panic!("expected Invalid, got {other:?}"),
+        };
+        assert_eq!(field(gw.submit(&req("+39abc", "hi"))), "to");
+        assert_eq!(field(gw.submit(&req("+393331234567", ""))), "text");
+        assert_eq!(
+            field(gw.submit(&SubmitRequest {
+                validity: Some("3 fortnights".into()),
+                ..req("+393331234567", "hi")
+            })),
+            "validity"
+        );
+        assert_eq!(
+            field(gw.submit(&req("+393331234567", &"x".repeat(153 * 256)))),
+            "text"
+        );
+        assert!(matches!(
+            gw.submit(&SubmitRequest {
+                modem: Some("nope".into()),
+                ..req("+393331234567", "hi")
+            }),
+            Err(SubmitError::UnknownModem(_))
+        ));
+    }
+
+    #[test]
+    fn submit_queues_and_counts_parts() {
+        let gw = gateway();
+        let s = gw.submit(&req("+393331234567", &"a".repeat(200))).unwrap();
+        assert_eq!(s.parts, 2);
+        let v = gw
+            .store()
+            .message(crate::store::MessageId(s.id.parse().unwrap()))
+            .unwrap();
+        assert_eq!(v.parts.len(), 2);
+        gw.shutdown();
+        assert!(matches!(
+            gw.submit(&req("+393331234567", "hi")),
+            Err(SubmitError::ShuttingDown)
+        ));
+    }
+}
