@@ -94,7 +94,7 @@ impl Store {
                 v.applied
             ])?;
             let id = tx.last_insert_rowid();
-            out.push(apply(&tx, id, &rep, resolution)?);
+            out.push(apply(&tx, self.webhooks, id, &rep, resolution)?);
         }
         tx.commit()?;
         Ok(out)
@@ -103,7 +103,7 @@ impl Store {
     /// Retry waiting (orphan) reports; returns (retried, resolved).
     pub(super) fn retry_waiting(&mut self, key: Option<(ModemId, u8)>) -> Result<(usize, usize)> {
         let tx = self.conn.transaction()?;
-        let out = retry_waiting_tx(&tx, &mut self.router, key)?;
+        let out = retry_waiting_tx(&tx, self.webhooks, &mut self.router, key)?;
         tx.commit()?;
         let resolved = out
             .iter()
@@ -147,7 +147,7 @@ impl Store {
                     MessageState::Unknown,
                     "no final report within the validity period and grace time",
                 )?;
-                refresh_message(&tx, message, part.0, None, None, now)?;
+                refresh_message(&tx, self.webhooks, message, Some(part.0), None, None, now)?;
             }
         }
         tx.commit()?;
@@ -159,6 +159,7 @@ impl Store {
 /// again and apply the ones that now find their part.
 pub(super) fn retry_waiting_tx(
     tx: &Transaction<'_>,
+    hooks: bool,
     router: &mut Router,
     key: Option<(ModemId, u8)>,
 ) -> Result<Vec<ReportOutcome>> {
@@ -219,7 +220,7 @@ pub(super) fn retry_waiting_tx(
                 v.applied
             ])?;
         }
-        out.push(apply(tx, id, &rep, resolution)?);
+        out.push(apply(tx, hooks, id, &rep, resolution)?);
     }
     Ok(out)
 }
@@ -279,6 +280,7 @@ impl Verdict {
 /// Apply a report (row `id`, verdict already written) to its part and message.
 fn apply(
     tx: &Transaction<'_>,
+    hooks: bool,
     id: i64,
     rep: &IncomingReport,
     resolution: Resolution,
@@ -316,8 +318,9 @@ fn apply(
             )?;
             message = refresh_message(
                 tx,
+                hooks,
                 msg,
-                m.part.0,
+                Some(m.part.0),
                 Some(id),
                 Some(i64::from(rep.status)),
                 rep.received_at,
