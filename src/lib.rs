@@ -14,6 +14,7 @@
 
 pub mod at;
 pub mod cli;
+pub mod config;
 pub mod gateway;
 pub mod modem;
 pub mod pdu;
