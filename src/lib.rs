@@ -24,3 +24,4 @@ pub mod router;
 pub mod sim;
 pub mod state;
 pub mod store;
+pub mod udev;
