@@ -18,6 +18,7 @@ pub mod send;
 pub mod sim;
 pub mod states;
 pub mod status;
+pub mod udev_rules;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
 #[derive(Debug)]
@@ -81,6 +82,8 @@ pub enum Command {
     Collisions(collisions::CollisionsArgs),
     /// Print the SMPP-style delivery receipt of a message.
     Receipt(receipt::ReceiptArgs),
+    /// Print udev rules for the known modems (stable /dev/smsgw links, ModemManager off, start on plug-in).
+    UdevRules(udev_rules::UdevRulesArgs),
 }
 
 /// Parse the command line, set up logging, run the subcommand.
@@ -98,6 +101,7 @@ pub fn run() -> ExitCode {
         Command::Reports(a) => reports::run(a),
         Command::Collisions(a) => collisions::run(a),
         Command::Receipt(a) => receipt::run(a),
+        Command::UdevRules(a) => udev_rules::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
