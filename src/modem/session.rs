@@ -480,7 +480,11 @@ impl Task {
             return true;
         }
         self.io = None;
-        self.internal.clear();
+        // Reads and acknowledgements are void on a power-cycled modem (what
+        // is stored is listed again after the reconnect), but deleting what
+        // the owner already has must still happen, or it comes back twice.
+        self.internal
+            .retain(|job| matches!(job, Internal::Delete { .. }));
         let _ = self.events.send(ModemEvent::Disconnected {
             modem: self.cfg.name.clone(),
             reason: err.to_string(),
@@ -503,6 +507,9 @@ impl Task {
                 Ok(i) => {
                     info.send_replace(Some(i.clone()));
                     let _ = self.events.send(ModemEvent::Reconnected(i));
+                    if let Err(e) = self.drain_internal().await {
+                        tracing::warn!(modem = %self.cfg.name, "deleting handed-on messages after reconnect: {e}");
+                    }
                     if let Err(e) = self.read_stored().await {
                         tracing::warn!(modem = %self.cfg.name, "reading stored messages after reconnect: {e}");
                     }
