@@ -1,6 +1,7 @@
 //! Modem sessions (tokio): the transport to a modem, and the session that
 //! drives it with AT commands (see [`session`]).
 
+pub mod reassembly;
 pub mod session;
 pub mod transport;
 
