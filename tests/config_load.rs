@@ -353,3 +353,18 @@ fn device_globs_resolve_to_existing_ports() {
         vec![std::path::PathBuf::from("/dev/ttyUSB9")]
     );
 }
+
+#[test]
+fn configuration_doc_describes_every_key_of_the_example() {
+    let doc = include_str!("../docs/configuration.md");
+    for line in EXAMPLE.lines() {
+        if let Some((key, _)) = line.split_once(" = ") {
+            if !key.starts_with('#') && !key.starts_with(' ') {
+                assert!(
+                    doc.contains(&format!("| `{key}` |")),
+                    "docs/configuration.md does not describe `{key}`"
+                );
+            }
+        }
+    }
+}
