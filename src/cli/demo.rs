@@ -191,18 +191,18 @@ fn summary(gw: &Gateway, db: &std::path::Path) -> CliResult {
     let ambiguous = reports.iter().filter(|r| r.result == "ambiguous").count();
     let orphans = reports.iter().filter(|r| r.result == "orphan").count();
     println!();
-    println!("{:<28} {:>8}", "messages", all.len());
+    println!("{:<34} {:>6}", "messages", all.len());
     for st in MessageState::ALL {
         let n = all.iter().filter(|m| m.state == st).count();
         if n > 0 {
-            println!("  {:<26} {:>8}", st.as_str(), n);
+            println!("  {:<32} {:>6}", st.as_str(), n);
         }
     }
-    println!("{:<28} {:>8}", "status reports received", reports.len());
-    println!("{:<28} {:>8}", "TP-MR collisions detected", collisions.len());
-    println!("{:<28} {:>8}", "  settled by timestamp", by_time);
-    println!("{:<28} {:>8}", "  left ambiguous (flagged)", ambiguous);
-    println!("{:<28} {:>8}", "orphan reports", orphans);
+    println!("{:<34} {:>6}", "status reports received", reports.len());
+    println!("{:<34} {:>6}", "TP-MR collisions detected", collisions.len());
+    println!("{:<34} {:>6}", "reports told apart by timestamp", by_time);
+    println!("{:<34} {:>6}", "reports left ambiguous (flagged)", ambiguous);
+    println!("{:<34} {:>6}", "orphan reports", orphans);
     println!();
     println!("Everything is in {}. Look around:", db.display());
     let d = db.display();

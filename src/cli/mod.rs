@@ -14,6 +14,7 @@ pub mod pdu;
 pub mod profiles;
 pub mod receipt;
 pub mod reports;
+pub mod demo;
 pub mod send;
 pub mod sim;
 pub mod states;
@@ -62,6 +63,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole gateway against simulated modems: send a batch, match every report, summarise.
+    Demo(demo::DemoArgs),
     /// Send one message through a modem and optionally wait for its delivery reports.
     Send(send::SendArgs),
     /// Run a simulated modem on a pty (or TCP) for tests and demos.
@@ -91,6 +94,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result: CliResult = match cli.command {
+        Command::Demo(a) => demo::run(a),
         Command::Send(a) => send::run(a),
         Command::Sim(a) => sim::run(a),
         Command::States(a) => states::run(a),

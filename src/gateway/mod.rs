@@ -8,6 +8,7 @@ pub mod connect;
 pub mod daemon;
 pub mod inbound;
 pub mod send;
+pub mod worker;
 
 pub use connect::{connect, ConnectError, ConnectOptions};
 pub use daemon::{Gateway, GatewaySettings, ModemStatus, SubmitError, SubmitRequest, Submitted};

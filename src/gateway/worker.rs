@@ -7,6 +7,7 @@
 //! answer leaves the part UNKNOWN (or queued again when configured), never
 //! silently resent.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use super::connect::{connect, ConnectOptions};
 use super::daemon::Gateway;
 use super::inbound::{apply_inbound, InboundOutcome};
 use crate::at::{FinalResult, RetryClass};
-use crate::modem::reassembly::{Reassembled, Reassembler};
+use crate::modem::reassembly::{Message as Reassembled, Part, ReassemblyConfig, Reassembler};
 use crate::modem::{Inbound, Modem, ModemError, ModemEvent, Origin};
 use crate::pdu::address::Address;
 use crate::pdu::split::{encode_submit, ConcatRef, SubmitOptions};
@@ -91,7 +92,16 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
             }
         }
         set_connected(&gw, &cfg.name, true, modem.info());
-        let mut w = Worker { gw: gw.clone(), cfg: cfg.clone(), modem, modem_id, connected: true, next_send: Instant::now(), reassembler: Reassembler::default() };
+        let mut w = Worker {
+            gw: gw.clone(),
+            cfg: cfg.clone(),
+            modem,
+            modem_id,
+            connected: true,
+            next_send: Instant::now(),
+            reassembler: Reassembler::new(ReassemblyConfig::default()),
+            held: HashMap::new(),
+        };
         w.serve(events).await;
         set_connected(&gw, &cfg.name, false, None);
         if gw.is_shutting_down() {
@@ -137,6 +147,9 @@ struct Worker {
     /// Earliest time the next part may go (rate limit).
     next_send: Instant,
     reassembler: Reassembler,
+    /// PDUs and origins of incoming parts until their message is stored,
+    /// by (sender, concatenation reference).
+    held: HashMap<(String, Option<(u16, bool)>), Vec<(Vec<u8>, Origin)>>,
 }
 
 impl Worker {
@@ -150,7 +163,8 @@ impl Worker {
             if self.gw.is_shutting_down() {
                 return;
             }
-            let wake = self.gw.inner.wake.notified();
+            let gw = self.gw.clone();
+            let wake = gw.inner.wake.notified();
             tokio::pin!(wake);
             wake.as_mut().enable();
             let mut retry_at = Instant::now() + Duration::from_secs(1);
@@ -230,12 +244,20 @@ impl Worker {
                 }
             }
             Ok(InboundOutcome::Sms(deliver)) => {
-                let now = unix_now();
-                for done in self.reassembler.push(*deliver, inb.pdu.clone(), inb.origin.clone(), now) {
-                    self.store_incoming(done, now);
-                }
-                for partial in self.reassembler.expire(now) {
-                    self.store_incoming(partial, now);
+                let now_ms = unix_now() * 1000;
+                let Some(part) = Part::from_deliver(&deliver) else {
+                    // 8-bit data: stored as it came, one part.
+                    let msg = Reassembled { sender: deliver.sender.to_string(), reference: None, parts: vec![], first_ms: now_ms };
+                    self.held.entry((msg.sender.clone(), None)).or_default().push((inb.pdu.clone(), inb.origin.clone()));
+                    self.store_incoming(msg, deliver.scts.unix_seconds());
+                    return;
+                };
+                let key = (part.sender.clone(), part.concat.map(|c| (c.reference, c.wide)));
+                self.held.entry(key).or_default().push((inb.pdu.clone(), inb.origin.clone()));
+                let mut out = Vec::new();
+                self.reassembler.push(part, now_ms, &mut out);
+                for msg in out {
+                    self.store_incoming(msg, deliver.scts.unix_seconds());
                 }
             }
             Err(e) => {
@@ -246,25 +268,28 @@ impl Worker {
         }
     }
 
-    fn store_incoming(&mut self, sms: Reassembled, now: i64) {
+    fn store_incoming(&mut self, sms: Reassembled, scts: i64) {
+        let held = self.held.remove(&(sms.sender.clone(), sms.reference)).unwrap_or_default();
         let row = IncomingSms {
             modem: self.modem_id,
             sender: sms.sender.clone(),
-            text: sms.text.clone(),
-            data_hex: crate::pdu::hex::encode(&sms.data),
-            scts: sms.scts,
-            received_at: now,
-            parts: sms.parts_total,
-            pdus_hex: sms.pdus.iter().map(|p| crate::pdu::hex::encode(p)).collect(),
-            partial: sms.partial,
+            text: (!sms.parts.is_empty()).then(|| sms.text()),
+            data_hex: String::new(),
+            scts,
+            received_at: unix_now(),
+            parts: sms.parts.len().max(1) as u8,
+            pdus_hex: held.iter().map(|(p, _)| crate::pdu::hex::encode(p)).collect(),
+            partial: !sms.is_complete(),
         };
         match self.gw.store().store_incoming(&row) {
             Ok(_) => {
-                for origin in &sms.origins {
+                for (_, origin) in &held {
                     self.modem.handed_on(origin);
                 }
             }
-            Err(e) => tracing::error!(modem = %self.cfg.name, "incoming SMS kept in the modem: store failed: {e}"),
+            Err(e) => {
+                tracing::error!(modem = %self.cfg.name, "incoming SMS kept in the modem: store failed: {e}");
+            }
         }
     }
 
