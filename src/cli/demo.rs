@@ -51,12 +51,19 @@ const DIALECTS: [&str; 2] = ["quectel-ec2x", "huawei-e173"];
 const SAME_NUMBER: &str = "+393331234567";
 
 pub fn run(args: DemoArgs) -> CliResult {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(CliError::runtime)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::runtime)?;
     rt.block_on(demo(args))
 }
 
 async fn demo(args: DemoArgs) -> CliResult {
-    let work = tempfile::Builder::new().prefix("smsgw-demo-").tempdir().map_err(CliError::runtime)?;
+    let work = tempfile::Builder::new()
+        .prefix("smsgw-demo-")
+        .tempdir()
+        .map_err(CliError::runtime)?;
     let db = match &args.db {
         Some(p) => p.clone(),
         None => std::env::temp_dir().join(format!("smsgw-demo-{}.db", std::process::id())),
@@ -64,13 +71,18 @@ async fn demo(args: DemoArgs) -> CliResult {
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
-    println!("smsgw demo: {} simulated modem(s), database {}", args.modems, db.display());
+    println!(
+        "smsgw demo: {} simulated modem(s), database {}",
+        args.modems,
+        db.display()
+    );
 
     let mut sims = Vec::new();
     let mut modems = Vec::new();
     for i in 0..args.modems {
         let dialect = DIALECTS[usize::from(i) % DIALECTS.len()];
-        let profile = Profile::by_name(dialect).ok_or_else(|| CliError::runtime(format!("profile {dialect} missing")))?;
+        let profile = Profile::by_name(dialect)
+            .ok_or_else(|| CliError::runtime(format!("profile {dialect} missing")))?;
         let cfg = sim::SimConfig {
             mr_start: if i == 0 { 250 } else { 0 },
             // 2 x 6 ms per part: 256 parts to one number take ~3 s, more than
@@ -78,7 +90,12 @@ async fn demo(args: DemoArgs) -> CliResult {
             latency_ms: 6,
             report_delay_ms: (1_000, 6_000),
             temporary_followup_ms: 3_000,
-            outcomes: OutcomeMix { delivered: 90, expired: 3, permanent: 3, temporary: 4 },
+            outcomes: OutcomeMix {
+                delivered: 90,
+                expired: 3,
+                permanent: 3,
+                temporary: 4,
+            },
             forced_status: vec![("0000".into(), 0x41), ("9999".into(), 0x46)],
             smsc_clock_offset_s: if i % 2 == 0 { 37 } else { -12 },
             seed: args.seed + u64::from(i),
@@ -89,13 +106,27 @@ async fn demo(args: DemoArgs) -> CliResult {
             .await
             .map_err(|e| CliError::runtime(format!("cannot start simulated modem {i}: {e}")))?;
         println!("  sim{i}: {dialect} dialect at {}", link.display());
-        modems.push((format!("sim{i}"), link.display().to_string(), dialect.to_string()));
+        modems.push((
+            format!("sim{i}"),
+            link.display().to_string(),
+            dialect.to_string(),
+        ));
         sims.push(handle);
     }
 
     let store = Store::open(&db, RouterConfig::default()).map_err(CliError::runtime)?;
-    let names: Vec<(String, String)> = modems.iter().map(|(n, d, _)| (n.clone(), d.clone())).collect();
-    let gw = Gateway::new(store, GatewaySettings { retry_backoff_s: 1, ..GatewaySettings::default() }, &names);
+    let names: Vec<(String, String)> = modems
+        .iter()
+        .map(|(n, d, _)| (n.clone(), d.clone()))
+        .collect();
+    let gw = Gateway::new(
+        store,
+        GatewaySettings {
+            retry_backoff_s: 1,
+            ..GatewaySettings::default()
+        },
+        &names,
+    );
     let mut workers = Vec::new();
     for (name, device, profile) in &modems {
         let cfg = WorkerConfig {
@@ -114,15 +145,25 @@ async fn demo(args: DemoArgs) -> CliResult {
     let mut ids = Vec::new();
     let submit = |req: SubmitRequest| gw.submit(&req).map(|s| s.id).map_err(CliError::runtime);
     for n in 0..args.same_number {
-        ids.push(submit(request(SAME_NUMBER, &format!("Same number, message {n}"), Some("sim0")))?);
+        ids.push(submit(request(
+            SAME_NUMBER,
+            &format!("Same number, message {n}"),
+            Some("sim0"),
+        ))?);
     }
     for n in 0..args.others {
         let to = format!("+3934{:08}", 10_000 + n * 7);
         let (to, text) = match n % 10 {
             0 => (to, long_text(n)),
             1 => (to, format!("UCS2 \u{1F600} message {n}: ÇŞİĞÜÖ and 漢字")),
-            2 if n % 20 == 2 => ("+393400000000".to_string(), format!("To a number the network rejects ({n})")),
-            3 if n % 30 == 3 => ("+393409999999".to_string(), format!("To a phone that stays off ({n})")),
+            2 if n % 20 == 2 => (
+                "+393400000000".to_string(),
+                format!("To a number the network rejects ({n})"),
+            ),
+            3 if n % 30 == 3 => (
+                "+393409999999".to_string(),
+                format!("To a phone that stays off ({n})"),
+            ),
             _ => (to, format!("Hello {n} from the smsgw demo")),
         };
         ids.push(submit(request(&to, &text, None))?);
@@ -132,15 +173,24 @@ async fn demo(args: DemoArgs) -> CliResult {
 
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} final  {msg}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} final  {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
     loop {
         let (finals, delivered) = {
             let store = gw.store();
-            let all = store.messages(&MessageFilter::default()).map_err(CliError::runtime)?;
-            (all.iter().filter(|m| m.state.is_final()).count() as u64, all.iter().filter(|m| m.state == MessageState::Delivered).count())
+            let all = store
+                .messages(&MessageFilter::default())
+                .map_err(CliError::runtime)?;
+            (
+                all.iter().filter(|m| m.state.is_final()).count() as u64,
+                all.iter()
+                    .filter(|m| m.state == MessageState::Delivered)
+                    .count(),
+            )
         };
         bar.set_position(finals);
         bar.set_message(format!("{delivered} delivered"));
@@ -184,10 +234,17 @@ fn long_text(n: u32) -> String {
 
 fn summary(gw: &Gateway, db: &std::path::Path) -> CliResult {
     let store = gw.store();
-    let all = store.messages(&MessageFilter::default()).map_err(CliError::runtime)?;
-    let reports = store.reports(ReportFilter::All, None).map_err(CliError::runtime)?;
+    let all = store
+        .messages(&MessageFilter::default())
+        .map_err(CliError::runtime)?;
+    let reports = store
+        .reports(ReportFilter::All, None)
+        .map_err(CliError::runtime)?;
     let collisions = store.collisions(None).map_err(CliError::runtime)?;
-    let by_time = reports.iter().filter(|r| r.basis.as_deref() == Some("time")).count();
+    let by_time = reports
+        .iter()
+        .filter(|r| r.basis.as_deref() == Some("time"))
+        .count();
     let ambiguous = reports.iter().filter(|r| r.result == "ambiguous").count();
     let orphans = reports.iter().filter(|r| r.result == "orphan").count();
     println!();
@@ -199,9 +256,16 @@ fn summary(gw: &Gateway, db: &std::path::Path) -> CliResult {
         }
     }
     println!("{:<34} {:>6}", "status reports received", reports.len());
-    println!("{:<34} {:>6}", "TP-MR collisions detected", collisions.len());
+    println!(
+        "{:<34} {:>6}",
+        "TP-MR collisions detected",
+        collisions.len()
+    );
     println!("{:<34} {:>6}", "reports told apart by timestamp", by_time);
-    println!("{:<34} {:>6}", "reports left ambiguous (flagged)", ambiguous);
+    println!(
+        "{:<34} {:>6}",
+        "reports left ambiguous (flagged)", ambiguous
+    );
     println!("{:<34} {:>6}", "orphan reports", orphans);
     println!();
     println!("Everything is in {}. Look around:", db.display());

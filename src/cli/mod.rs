@@ -9,12 +9,13 @@ use clap::{Parser, Subcommand};
 
 pub mod collisions;
 pub mod db;
+pub mod demo;
 pub mod messages;
 pub mod pdu;
+pub mod probe;
 pub mod profiles;
 pub mod receipt;
 pub mod reports;
-pub mod demo;
 pub mod send;
 pub mod sim;
 pub mod states;
@@ -65,6 +66,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the whole gateway against simulated modems: send a batch, match every report, summarise.
     Demo(demo::DemoArgs),
+    /// Identify a modem and print its SIM, network, signal and SMSC.
+    Probe(probe::ProbeArgs),
     /// Send one message through a modem and optionally wait for its delivery reports.
     Send(send::SendArgs),
     /// Run a simulated modem on a pty (or TCP) for tests and demos.
@@ -95,6 +98,7 @@ pub fn run() -> ExitCode {
     init_logging(cli.verbose);
     let result: CliResult = match cli.command {
         Command::Demo(a) => demo::run(a),
+        Command::Probe(a) => probe::run(a),
         Command::Send(a) => send::run(a),
         Command::Sim(a) => sim::run(a),
         Command::States(a) => states::run(a),

@@ -74,6 +74,9 @@ pub fn run(args: SendArgs) -> CliResult {
         return Err(CliError::input("--text is empty: there is nothing to send"));
     }
     Endpoint::parse(&args.device).map_err(CliError::input)?;
+    // Bad input is refused before the modem is touched.
+    crate::pdu::address::Address::parse_number(&args.to)
+        .map_err(|e| CliError::input(format!("bad --to {:?}: {e}", args.to)))?;
     let mut store = args.db.open()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -234,7 +234,11 @@ impl Gateway {
             modem: req.modem.clone(),
             concat_ref: self.next_concat_ref(),
         };
-        let id = self.store().enqueue_message(&to.to_string(), &req.text, parts, &mopts, now)?.id.0;
+        let id = self
+            .store()
+            .enqueue_message(&to.to_string(), &req.text, parts, &mopts, now)?
+            .id
+            .0;
         self.inner.wake.notify_waiters();
         Ok(Submitted {
             id: id.to_string(),
@@ -244,14 +248,21 @@ impl Gateway {
 
     /// A concatenation reference that changes from one message to the next.
     fn next_concat_ref(&self) -> u16 {
-        let n = self.inner.concat_ref.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let n = self
+            .inner
+            .concat_ref
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         (n % 256) as u16
     }
 
     /// The configured modems with their live state and counters.
     pub fn modems(&self) -> Vec<ModemStatus> {
         // Copy the slots first: never hold both locks at once.
-        let slots: Vec<(String, Slot)> = self.slots().iter().map(|(n, s)| (n.clone(), s.clone())).collect();
+        let slots: Vec<(String, Slot)> = self
+            .slots()
+            .iter()
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
         slots
             .iter()
             .map(|(name, s)| ModemStatus {
@@ -284,6 +295,34 @@ impl Gateway {
     /// A receiver that turns true when the gateway shuts down.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.inner.shutdown.subscribe()
+    }
+}
+
+/// Periodic upkeep until shutdown: parts with no report past their validity
+/// plus grace become UNKNOWN; queued messages past validity become EXPIRED.
+pub async fn housekeeping(gw: Gateway, every: std::time::Duration) {
+    let mut shutdown = gw.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = unix_now();
+        let mut store = gw.store();
+        match store.expire(now) {
+            Ok(parts) if !parts.is_empty() => {
+                tracing::info!("{} part(s) got no report in time: UNKNOWN", parts.len())
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("expiry: {e}"),
+        }
+        match store.expire_queued(now) {
+            Ok(msgs) if !msgs.is_empty() => {
+                tracing::info!("{} queued message(s) expired before sending", msgs.len())
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("queue expiry: {e}"),
+        }
     }
 }
 

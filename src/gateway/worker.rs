@@ -18,7 +18,7 @@ use super::connect::{connect, ConnectOptions};
 use super::daemon::Gateway;
 use super::inbound::{apply_inbound, InboundOutcome};
 use crate::at::{FinalResult, RetryClass};
-use crate::modem::reassembly::{Message as Reassembled, Part, ReassemblyConfig, Reassembler};
+use crate::modem::reassembly::{Message as Reassembled, Part, Reassembler, ReassemblyConfig};
 use crate::modem::{Inbound, Modem, ModemError, ModemEvent, Origin};
 use crate::pdu::address::Address;
 use crate::pdu::split::{encode_submit, ConcatRef, SubmitOptions};
@@ -171,8 +171,12 @@ impl Worker {
             if self.connected && Instant::now() >= self.next_send {
                 let claimed = {
                     let prefixes = &self.cfg.prefixes;
-                    let accept = |to: &str| prefixes.is_empty() || prefixes.iter().any(|p| to.starts_with(p.as_str()));
-                    self.gw.store().claim_next(&self.cfg.name, unix_now(), &accept)
+                    let accept = |to: &str| {
+                        prefixes.is_empty() || prefixes.iter().any(|p| to.starts_with(p.as_str()))
+                    };
+                    self.gw
+                        .store()
+                        .claim_next(&self.cfg.name, unix_now(), &accept)
                 };
                 match claimed {
                     Ok(Some(msg)) => {
@@ -247,13 +251,27 @@ impl Worker {
                 let now_ms = unix_now() * 1000;
                 let Some(part) = Part::from_deliver(&deliver) else {
                     // 8-bit data: stored as it came, one part.
-                    let msg = Reassembled { sender: deliver.sender.to_string(), reference: None, parts: vec![], first_ms: now_ms };
-                    self.held.entry((msg.sender.clone(), None)).or_default().push((inb.pdu.clone(), inb.origin.clone()));
+                    let msg = Reassembled {
+                        sender: deliver.sender.to_string(),
+                        reference: None,
+                        parts: vec![],
+                        first_ms: now_ms,
+                    };
+                    self.held
+                        .entry((msg.sender.clone(), None))
+                        .or_default()
+                        .push((inb.pdu.clone(), inb.origin.clone()));
                     self.store_incoming(msg, deliver.scts.unix_seconds());
                     return;
                 };
-                let key = (part.sender.clone(), part.concat.map(|c| (c.reference, c.wide)));
-                self.held.entry(key).or_default().push((inb.pdu.clone(), inb.origin.clone()));
+                let key = (
+                    part.sender.clone(),
+                    part.concat.map(|c| (c.reference, c.wide)),
+                );
+                self.held
+                    .entry(key)
+                    .or_default()
+                    .push((inb.pdu.clone(), inb.origin.clone()));
                 let mut out = Vec::new();
                 self.reassembler.push(part, now_ms, &mut out);
                 for msg in out {
@@ -269,7 +287,10 @@ impl Worker {
     }
 
     fn store_incoming(&mut self, sms: Reassembled, scts: i64) {
-        let held = self.held.remove(&(sms.sender.clone(), sms.reference)).unwrap_or_default();
+        let held = self
+            .held
+            .remove(&(sms.sender.clone(), sms.reference))
+            .unwrap_or_default();
         let row = IncomingSms {
             modem: self.modem_id,
             sender: sms.sender.clone(),
@@ -278,7 +299,10 @@ impl Worker {
             scts,
             received_at: unix_now(),
             parts: sms.parts.len().max(1) as u8,
-            pdus_hex: held.iter().map(|(p, _)| crate::pdu::hex::encode(p)).collect(),
+            pdus_hex: held
+                .iter()
+                .map(|(p, _)| crate::pdu::hex::encode(p))
+                .collect(),
             partial: !sms.is_complete(),
         };
         match self.gw.store().store_incoming(&row) {
@@ -309,14 +333,21 @@ impl Worker {
         };
         let validity = msg.opts.validity_secs;
         for part in &msg.parts {
-            let Some(enc) = encoded.iter().find(|e| e.seq == part.seq) else { continue };
+            let Some(enc) = encoded.iter().find(|e| e.seq == part.seq) else {
+                continue;
+            };
             if let Some(wait) = self.next_send.checked_duration_since(Instant::now()) {
                 tokio::time::sleep(wait).await;
             }
             if let Some(rate) = self.cfg.rate_per_minute {
-                self.next_send = Instant::now() + Duration::from_secs_f64(60.0 / f64::from(rate.max(1)));
+                self.next_send =
+                    Instant::now() + Duration::from_secs_f64(60.0 / f64::from(rate.max(1)));
             }
-            if let Err(e) = self.gw.store().mark_sending(part.id, self.modem_id, unix_now()) {
+            if let Err(e) = self
+                .gw
+                .store()
+                .mark_sending(part.id, self.modem_id, unix_now())
+            {
                 tracing::error!(modem = %self.cfg.name, "store: {e}; part not sent");
                 return;
             }
@@ -342,10 +373,23 @@ impl Worker {
                 }
                 Err(ModemError::Failed { result, .. }) => {
                     let (code, name, class) = refusal(&result);
-                    let retryable = matches!(class, RetryClass::Temporary | RetryClass::Unknown | RetryClass::Device);
+                    let retryable = matches!(
+                        class,
+                        RetryClass::Temporary | RetryClass::Unknown | RetryClass::Device
+                    );
                     if retryable && part.retries + 1 < settings.max_retries {
-                        let backoff = settings.retry_backoff_s.saturating_mul(1 << part.retries.min(10)) as i64;
-                        let _ = store.mark_retry(part.id, code, &name, part.retries + 1, now + backoff, now);
+                        let backoff = settings
+                            .retry_backoff_s
+                            .saturating_mul(1 << part.retries.min(10))
+                            as i64;
+                        let _ = store.mark_retry(
+                            part.id,
+                            code,
+                            &name,
+                            part.retries + 1,
+                            now + backoff,
+                            now,
+                        );
                     } else {
                         let _ = store.mark_rejected(part.id, code.unwrap_or(0), &name, now);
                     }
@@ -364,11 +408,16 @@ impl Worker {
     }
 }
 
-fn encode(msg: &QueuedMessage) -> Result<Vec<crate::pdu::split::EncodedPart>, crate::pdu::PduError> {
+fn encode(
+    msg: &QueuedMessage,
+) -> Result<Vec<crate::pdu::split::EncodedPart>, crate::pdu::PduError> {
     let to = Address::parse_number(&msg.to)?;
     let opts = SubmitOptions {
         status_report: msg.opts.report,
-        validity: msg.opts.vp_relative.map_or(Validity::None, Validity::Relative),
+        validity: msg
+            .opts
+            .vp_relative
+            .map_or(Validity::None, Validity::Relative),
         force_ucs2: msg.opts.ucs2,
         flash: msg.opts.flash,
         concat_ref: ConcatRef::from_value(msg.opts.concat_ref),
@@ -382,7 +431,11 @@ pub(crate) fn refusal(result: &FinalResult) -> (Option<u16>, String, RetryClass)
     match result {
         FinalResult::CmsError(e) => (e.code, e.name().to_string(), e.class()),
         FinalResult::CmeError(e) => (e.code, e.name().to_string(), e.class()),
-        other => (None, other.to_string(), other.retry_class().unwrap_or(RetryClass::Unknown)),
+        other => (
+            None,
+            other.to_string(),
+            other.retry_class().unwrap_or(RetryClass::Unknown),
+        ),
     }
 }
 
@@ -397,8 +450,17 @@ mod tests {
         std::fs::write(&a, b"").unwrap();
         let pattern = format!("{}/usb-HUAWEI_*-if02-port0", dir.path().display());
         assert_eq!(find_device(&pattern).as_deref(), Some(a.to_str().unwrap()));
-        assert_eq!(find_device(a.to_str().unwrap()).as_deref(), Some(a.to_str().unwrap()));
-        assert_eq!(find_device(&format!("{}/absent", dir.path().display())), None);
-        assert_eq!(find_device("tcp:127.0.0.1:9").as_deref(), Some("tcp:127.0.0.1:9"));
+        assert_eq!(
+            find_device(a.to_str().unwrap()).as_deref(),
+            Some(a.to_str().unwrap())
+        );
+        assert_eq!(
+            find_device(&format!("{}/absent", dir.path().display())),
+            None
+        );
+        assert_eq!(
+            find_device("tcp:127.0.0.1:9").as_deref(),
+            Some("tcp:127.0.0.1:9")
+        );
     }
 }
