@@ -138,6 +138,9 @@ fn set_connected(gw: &Gateway, name: &str, connected: bool, info: Option<crate::
     }
 }
 
+/// An incoming set: sender and concatenation reference (with its width).
+type SetKey = (String, Option<(u16, bool)>);
+
 struct Worker {
     gw: Gateway,
     cfg: WorkerConfig,
@@ -149,7 +152,7 @@ struct Worker {
     reassembler: Reassembler,
     /// PDUs and origins of incoming parts until their message is stored,
     /// by (sender, concatenation reference).
-    held: HashMap<(String, Option<(u16, bool)>), Vec<(Vec<u8>, Origin)>>,
+    held: HashMap<SetKey, Vec<(Vec<u8>, Origin)>>,
 }
 
 impl Worker {
