@@ -138,49 +138,28 @@ async fn send_exits_3_when_the_network_fails_the_message() {
 async fn send_refuses_bad_input_with_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("t.db");
-    let out = run(s(&[
-        "send",
-        "--device",
-        "/dev/null",
-        "--to",
-        "+39",
-        "--text",
-        "",
-        "--db",
-        db.to_str().unwrap(),
-    ]))
-    .await;
-    assert_eq!(out.status.code(), Some(2));
-    let out = run(s(&[
-        "send",
-        "--device",
-        "/dev/null",
-        "--to",
-        "+39",
-        "--text",
-        "x",
-        "--profile",
-        "nokia-3310",
-        "--db",
-        db.to_str().unwrap(),
-    ]))
-    .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--to"));
-    let out = run(s(&[
-        "send",
-        "--device",
-        "/dev/null",
-        "--to",
-        "+393331234567",
-        "--text",
-        "x",
-        "--profile",
-        "nokia-3310",
-        "--db",
-        db.to_str().unwrap(),
-    ]))
-    .await;
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown profile"));
+    let db = db.to_str().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (&["--to", "+393331234567", "--text", ""], "--text is empty"),
+        (&["--to", "+39abc", "--text", "x"], "bad --to"),
+        (
+            &[
+                "--to",
+                "+393331234567",
+                "--text",
+                "x",
+                "--profile",
+                "nokia-3310",
+            ],
+            "unknown profile",
+        ),
+    ];
+    for (args, expect) in cases {
+        let mut all = s(&["send", "--device", "/dev/null", "--db", db]);
+        all.extend(s(args));
+        let out = run(all).await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{args:?}: {err}");
+    }
 }
