@@ -64,7 +64,10 @@ impl Store {
     ) -> Result<Vec<ReportOutcome>> {
         let tx = self.conn.transaction()?;
         let mut out = Vec::new();
+        let mut settled_keys = Vec::new();
+        let mut offset_changed = false;
         for rep in reports {
+            let offset_before = self.router.clock_offset(rep.modem);
             let resolution = self.router.resolve(&Report {
                 modem: rep.modem,
                 recipient: &rep.recipient,
@@ -94,7 +97,23 @@ impl Store {
                 v.applied
             ])?;
             let id = tx.last_insert_rowid();
+            if matches!(resolution, Resolution::Matched(_)) {
+                settled_keys.push((rep.modem, rep.mr));
+            }
+            offset_changed |= self.router.clock_offset(rep.modem) != offset_before;
             out.push(apply(&tx, self.webhooks, id, &rep, resolution)?);
+        }
+        // A match settles a candidate and teaches the clock offset: reports
+        // waiting under the same key (ambiguous ones) may now be decided.
+        // A newly learned (or moved) clock offset may decide any of them.
+        if offset_changed {
+            retry_waiting_tx(&tx, self.webhooks, &mut self.router, None)?;
+        } else {
+            settled_keys.sort_unstable_by_key(|(m, mr)| (m.0, *mr));
+            settled_keys.dedup();
+            for key in settled_keys {
+                retry_waiting_tx(&tx, self.webhooks, &mut self.router, Some(key))?;
+            }
         }
         tx.commit()?;
         Ok(out)
@@ -205,6 +224,13 @@ pub(super) fn retry_waiting_tx(
             scts: rep.scts,
             status: TpStatus(rep.status),
         });
+        if let Resolution::Ambiguous { .. } = &resolution {
+            // Still in doubt: keep waiting, with the current candidates.
+            let v = Verdict::of(&resolution);
+            tx.prepare_cached("UPDATE reports SET match = ?2, candidates = ?3 WHERE id = ?1")?
+                .execute(params![id, v.result, v.candidates])?;
+            continue;
+        }
         if resolution != Resolution::Orphan {
             let v = Verdict::of(&resolution);
             tx.prepare_cached(
@@ -269,7 +295,9 @@ impl Verdict {
                         .collect::<Vec<_>>()
                         .join(" "),
                 ),
-                applied: true,
+                // Kept waiting: retried when a candidate settles or the
+                // modem's clock offset becomes known.
+                applied: false,
                 ..none
             },
             Resolution::Orphan => none,
