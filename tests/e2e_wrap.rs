@@ -81,6 +81,7 @@ async fn wait_all_final(gw: &Gateway, total: usize) {
 /// (modem name, part id) -> (TP-MR, SCTS of the submit that part was), by
 /// pairing each modem's parts in send order with the simulator's log.
 fn truth(gw: &Gateway, sims: &[(&str, &SimHandle)]) -> HashMap<i64, (String, u8, i64)> {
+    {
     let store = gw.store();
     let mut parts: Vec<_> = store
         .messages(&MessageFilter::default())
@@ -135,6 +136,7 @@ async fn three_hundred_to_one_number_across_the_wrap() {
     submit(&gw, 300, "sim0");
     wait_all_final(&gw, 300).await;
     let truth = truth(&gw, &[("sim0", &sim)]);
+    {
     let store = gw.store();
     let reports = store.reports(ReportFilter::All, None).unwrap();
     assert_eq!(reports.len(), 300, "one report per part");
@@ -172,7 +174,7 @@ async fn three_hundred_to_one_number_across_the_wrap() {
         .filter(|r| r.basis.as_deref() == Some("time"))
         .count();
     assert!(by_time >= 44, "only {by_time} reports told apart by time");
-    drop(store);
+    }
     gw.shutdown();
     let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
 }
@@ -208,6 +210,7 @@ async fn two_modems_with_the_same_mrs_do_not_cross_talk() {
     submit(&gw, 60, "b");
     wait_all_final(&gw, 120).await;
     let truth = truth(&gw, &[("a", &sims[0].0), ("b", &sims[1].0)]);
+    {
     let store = gw.store();
     let reports = store.reports(ReportFilter::All, None).unwrap();
     assert_eq!(reports.len(), 120);
@@ -221,7 +224,7 @@ async fn two_modems_with_the_same_mrs_do_not_cross_talk() {
         store.collisions(None).unwrap().is_empty(),
         "same MRs on different modems are not collisions"
     );
-    drop(store);
+    }
     gw.shutdown();
     for w in workers {
         let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
