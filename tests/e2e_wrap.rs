@@ -81,7 +81,6 @@ async fn wait_all_final(gw: &Gateway, total: usize) {
 /// (modem name, part id) -> (TP-MR, SCTS of the submit that part was), by
 /// pairing each modem's parts in send order with the simulator's log.
 fn truth(gw: &Gateway, sims: &[(&str, &SimHandle)]) -> HashMap<i64, (String, u8, i64)> {
-    {
     let store = gw.store();
     let mut parts: Vec<_> = store
         .messages(&MessageFilter::default())
@@ -137,43 +136,43 @@ async fn three_hundred_to_one_number_across_the_wrap() {
     wait_all_final(&gw, 300).await;
     let truth = truth(&gw, &[("sim0", &sim)]);
     {
-    let store = gw.store();
-    let reports = store.reports(ReportFilter::All, None).unwrap();
-    assert_eq!(reports.len(), 300, "one report per part");
-    let mut matched = 0;
-    let mut ambiguous = 0;
-    for r in &reports {
-        match r.result.as_str() {
-            "matched" => {
-                let part = r.part_id.unwrap();
-                let (_, mr, scts) = truth[&part];
-                assert_eq!(
-                    (r.mr, r.scts),
-                    (mr, scts),
-                    "report {} attached to the wrong part {part}",
-                    r.id
-                );
-                matched += 1;
+        let store = gw.store();
+        let reports = store.reports(ReportFilter::All, None).unwrap();
+        assert_eq!(reports.len(), 300, "one report per part");
+        let mut matched = 0;
+        let mut ambiguous = 0;
+        for r in &reports {
+            match r.result.as_str() {
+                "matched" => {
+                    let part = r.part_id.unwrap();
+                    let (_, mr, scts) = truth[&part];
+                    assert_eq!(
+                        (r.mr, r.scts),
+                        (mr, scts),
+                        "report {} attached to the wrong part {part}",
+                        r.id
+                    );
+                    matched += 1;
+                }
+                "ambiguous" => {
+                    assert!(r.candidates.len() >= 2);
+                    ambiguous += 1;
+                }
+                other => panic!("report {} is {other}", r.id),
             }
-            "ambiguous" => {
-                assert!(r.candidates.len() >= 2);
-                ambiguous += 1;
-            }
-            other => panic!("report {} is {other}", r.id),
         }
-    }
-    // MRs 250..=255 and 0..=37 were used twice while the first use was pending.
-    assert_eq!(store.collisions(None).unwrap().len(), 44);
-    // The first reports came before any clock offset could be learned and
-    // were held as ambiguous; once later matches taught the offset and
-    // settled the other candidate, they were decided: none is left.
-    assert_eq!(ambiguous, 0, "reports still ambiguous");
-    assert_eq!(matched, 300);
-    let by_time = reports
-        .iter()
-        .filter(|r| r.basis.as_deref() == Some("time"))
-        .count();
-    assert!(by_time >= 44, "only {by_time} reports told apart by time");
+        // MRs 250..=255 and 0..=37 were used twice while the first use was pending.
+        assert_eq!(store.collisions(None).unwrap().len(), 44);
+        // The first reports came before any clock offset could be learned and
+        // were held as ambiguous; once later matches taught the offset and
+        // settled the other candidate, they were decided: none is left.
+        assert_eq!(ambiguous, 0, "reports still ambiguous");
+        assert_eq!(matched, 300);
+        let by_time = reports
+            .iter()
+            .filter(|r| r.basis.as_deref() == Some("time"))
+            .count();
+        assert!(by_time >= 44, "only {by_time} reports told apart by time");
     }
     gw.shutdown();
     let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
@@ -211,19 +210,19 @@ async fn two_modems_with_the_same_mrs_do_not_cross_talk() {
     wait_all_final(&gw, 120).await;
     let truth = truth(&gw, &[("a", &sims[0].0), ("b", &sims[1].0)]);
     {
-    let store = gw.store();
-    let reports = store.reports(ReportFilter::All, None).unwrap();
-    assert_eq!(reports.len(), 120);
-    for r in &reports {
-        assert_eq!(r.result, "matched", "report {}", r.id);
-        let (modem, mr, scts) = &truth[&r.part_id.unwrap()];
-        assert_eq!(&r.modem, modem, "a report crossed to the other modem");
-        assert_eq!((r.mr, r.scts), (*mr, *scts));
-    }
-    assert!(
-        store.collisions(None).unwrap().is_empty(),
-        "same MRs on different modems are not collisions"
-    );
+        let store = gw.store();
+        let reports = store.reports(ReportFilter::All, None).unwrap();
+        assert_eq!(reports.len(), 120);
+        for r in &reports {
+            assert_eq!(r.result, "matched", "report {}", r.id);
+            let (modem, mr, scts) = &truth[&r.part_id.unwrap()];
+            assert_eq!(&r.modem, modem, "a report crossed to the other modem");
+            assert_eq!((r.mr, r.scts), (*mr, *scts));
+        }
+        assert!(
+            store.collisions(None).unwrap().is_empty(),
+            "same MRs on different modems are not collisions"
+        );
     }
     gw.shutdown();
     for w in workers {
