@@ -14,6 +14,7 @@
 
 pub mod at;
 pub mod cli;
+pub mod config;
 pub mod gateway;
 pub mod modem;
 pub mod pdu;
@@ -23,3 +24,4 @@ pub mod router;
 pub mod sim;
 pub mod state;
 pub mod store;
+pub mod udev;

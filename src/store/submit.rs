@@ -132,7 +132,7 @@ impl Store {
                     other.0
                 ])?;
             }
-            tracing::warn!(
+            tracing::info!(
                 modem = modem.0,
                 mr,
                 new_part = part.0,
