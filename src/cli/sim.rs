@@ -216,20 +216,28 @@ pub fn run(args: SimArgs) -> CliResult {
         let handle = sim::spawn(SimModem::new(cfg), endpoint)
             .await
             .map_err(|e| CliError::runtime(format!("cannot start the simulated modem: {e}")))?;
-        println!(
-            "simulated modem ({} dialect) at {}",
+        say(format_args!(
+            "simulated modem ({} dialect) at {}\nstop with Ctrl-C",
             args.profile,
             handle.device()
-        );
-        println!("stop with Ctrl-C");
+        ));
         wait_for_signal().await;
         let n = handle.submits().len();
         handle.stop();
         // Give the driver a moment to remove the link.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        println!("stopped after {n} submitted part(s)");
+        say(format_args!("stopped after {n} submitted part(s)"));
         Ok(())
     })
+}
+
+/// A line on stdout; a closed stdout (the reader went away) is not an
+/// error worth dying for: the simulator keeps serving its modem.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 /// SIGINT or SIGTERM.
