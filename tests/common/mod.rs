@@ -1,0 +1,110 @@
+//! Shared by the daemon tests: a config on disk, the real `smsgw serve`
+//! as a child process, and a real HTTP client (ureq).
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const TOKEN: &str = "test-token-0123456789";
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Write a config with these (name, device, profile) modems.
+pub fn write_config(dir: &Path, port: u16, db: &Path, modems: &[(&str, &str, &str)], extra: &str) -> PathBuf {
+    let mut t = format!(
+        "[store]\npath = {:?}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n\n{extra}\n",
+        db.display().to_string()
+    );
+    for (name, device, profile) in modems {
+        t.push_str(&format!("[[modem]]\nname = \"{name}\"\ndevice = {device:?}\nprofile = \"{profile}\"\n\n"));
+    }
+    let p = dir.join("smsgw.toml");
+    std::fs::write(&p, t).unwrap();
+    p
+}
+
+pub fn spawn_daemon(config: &Path, log: &Path) -> Child {
+    let log = std::fs::File::create(log).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_smsgw"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "smsgw=info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start smsgw serve")
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// Wait until /healthz answers and every modem is connected.
+pub fn wait_ready(port: u16, modems: usize) {
+    let a = agent();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        if let Ok(mut r) = a.get(&format!("http://127.0.0.1:{port}/v1/modems")).header("Authorization", &format!("Bearer {TOKEN}")).call() {
+            if r.status() == 200 {
+                let v: serde_json::Value = r.body_mut().read_json().unwrap_or_default();
+                let up = v.as_array().map_or(0, |a| a.iter().filter(|m| m["connected"] == true).count());
+                if up == modems {
+                    return;
+                }
+            }
+        }
+        assert!(Instant::now() < deadline, "daemon not ready in time");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// POST a message; Ok(id) on 202, Err(reason) otherwise (including no answer).
+pub fn post(a: &ureq::Agent, port: u16, to: &str, text: &str) -> Result<String, String> {
+    let body = serde_json::json!({"to": to, "text": text, "report": true});
+    let mut r = a
+        .post(&format!("http://127.0.0.1:{port}/v1/messages"))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .send_json(&body)
+        .map_err(|e| e.to_string())?;
+    if r.status() != 202 {
+        return Err(format!("status {}", r.status()));
+    }
+    let v: serde_json::Value = r.body_mut().read_json().map_err(|e| e.to_string())?;
+    Ok(v["id"].as_str().ok_or("no id")?.to_string())
+}
+
+pub fn get_json(a: &ureq::Agent, port: u16, path: &str) -> serde_json::Value {
+    let mut r = a
+        .get(&format!("http://127.0.0.1:{port}{path}"))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .unwrap();
+    assert_eq!(r.status(), 200, "GET {path}");
+    r.body_mut().read_json().unwrap()
+}
+
+/// Wait until every message is in a final state; returns their JSON.
+pub fn wait_final(a: &ureq::Agent, port: u16, ids: &[String], timeout: Duration) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + timeout;
+    let finals = ["DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "REJECTD", "UNKNOWN"];
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        loop {
+            let v = get_json(a, port, &format!("/v1/messages/{id}"));
+            if finals.contains(&v["state"].as_str().unwrap_or("")) {
+                out.push(v);
+                break;
+            }
+            assert!(Instant::now() < deadline, "message {id} still {} at the deadline", v["state"]);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    out
+}
