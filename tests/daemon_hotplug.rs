@@ -13,27 +13,52 @@ use smsgw::sim::{self, SimEndpoint, SimModem};
 
 #[test]
 fn unplugged_modem_hands_over_and_rejoins() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let profile = Profile::by_name("quectel-ec2x").unwrap();
     let mut sims = Vec::new();
     for i in 0..2 {
         // A few ms per command so the batch is still running at the unplug.
-        let cfg = sim::SimConfig { latency_ms: 3, report_delay_ms: (50, 300), seed: 21 + i, ..sim_config_for(&profile) };
+        let cfg = sim::SimConfig {
+            latency_ms: 3,
+            report_delay_ms: (50, 300),
+            seed: 21 + i,
+            ..sim_config_for(&profile)
+        };
         let link = dir.path().join(format!("sim{i}"));
-        let h = rt.block_on(sim::spawn(SimModem::new(cfg), SimEndpoint::Pty(link.clone()))).unwrap();
+        let h = rt
+            .block_on(sim::spawn(
+                SimModem::new(cfg),
+                SimEndpoint::Pty(link.clone()),
+            ))
+            .unwrap();
         sims.push((h, link.display().to_string()));
     }
     let port = free_port();
     let db = dir.path().join("smsgw.db");
-    let modems: Vec<(&str, &str, &str)> = vec![("sim0", &sims[0].1, "quectel-ec2x"), ("sim1", &sims[1].1, "quectel-ec2x")];
+    let modems: Vec<(&str, &str, &str)> = vec![
+        ("sim0", &sims[0].1, "quectel-ec2x"),
+        ("sim1", &sims[1].1, "quectel-ec2x"),
+    ];
     let config = write_config(dir.path(), port, &db, &modems, "");
     let mut daemon = spawn_daemon(&config, &dir.path().join("daemon.log"));
     wait_ready(port, 2);
     let a = agent();
     let mut ids = Vec::new();
     for i in 0..300 {
-        ids.push(post(&a, port, &format!("+39333{:07}", i), &format!("hot-plug {i}")).unwrap());
+        ids.push(
+            post(
+                &a,
+                port,
+                &format!("+39333{:07}", i),
+                &format!("hot-plug {i}"),
+            )
+            .unwrap(),
+        );
         if i == 100 {
             // Pull sim0 for 3 s: the device node disappears and comes back.
             sims[0].0.unplug(Duration::from_secs(3));
@@ -44,17 +69,35 @@ fn unplugged_modem_hands_over_and_rejoins() {
     rt.block_on(sims[0].0.wait_plugged(true));
     wait_ready(port, 2);
     for i in 300..400 {
-        ids.push(post(&a, port, &format!("+39333{:07}", i), &format!("after replug {i}")).unwrap());
+        ids.push(
+            post(
+                &a,
+                port,
+                &format!("+39333{:07}", i),
+                &format!("after replug {i}"),
+            )
+            .unwrap(),
+        );
     }
     let messages = wait_final(&a, port, &ids, Duration::from_secs(300));
     daemon.kill().unwrap();
     daemon.wait().unwrap();
     let delivered = messages.iter().filter(|m| m["state"] == "DELIVRD").count();
     let unknown = messages.iter().filter(|m| m["state"] == "UNKNOWN").count();
-    assert_eq!(delivered + unknown, 400, "every message delivered (or UNKNOWN if in flight at the unplug)");
+    assert_eq!(
+        delivered + unknown,
+        400,
+        "every message delivered (or UNKNOWN if in flight at the unplug)"
+    );
     assert!(unknown <= 1, "{unknown} UNKNOWN");
     let sent: usize = sims.iter().map(|(h, _)| h.submits().len()).sum();
-    assert!(sent >= 399 && sent <= 400, "{sent} submits for 400 messages");
+    assert!(
+        sent >= 399 && sent <= 400,
+        "{sent} submits for 400 messages"
+    );
     assert!(sims[1].0.submits().len() > 0);
-    assert!(sims[0].0.submits().len() > before, "sim0 did not rejoin after the replug");
+    assert!(
+        sims[0].0.submits().len() > before,
+        "sim0 did not rejoin after the replug"
+    );
 }

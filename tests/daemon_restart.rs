@@ -15,20 +15,36 @@ use smsgw::sim::{self, SimEndpoint, SimModem};
 
 #[test]
 fn sigkill_mid_batch_loses_nothing_and_sends_nothing_twice() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Stored reports (+CDSI): what arrives while the daemon is dead waits in the modem.
     let profile = Profile::by_name("huawei-e173").unwrap();
     let mut sims = Vec::new();
     for i in 0..2 {
-        let cfg = sim::SimConfig { report_delay_ms: (100, 800), seed: 11 + i, ..sim_config_for(&profile) };
+        let cfg = sim::SimConfig {
+            report_delay_ms: (100, 800),
+            seed: 11 + i,
+            ..sim_config_for(&profile)
+        };
         let link = dir.path().join(format!("sim{i}"));
-        let h = rt.block_on(sim::spawn(SimModem::new(cfg), SimEndpoint::Pty(link.clone()))).unwrap();
+        let h = rt
+            .block_on(sim::spawn(
+                SimModem::new(cfg),
+                SimEndpoint::Pty(link.clone()),
+            ))
+            .unwrap();
         sims.push((h, link.display().to_string()));
     }
     let port = free_port();
     let db = dir.path().join("smsgw.db");
-    let modems: Vec<(&str, &str, &str)> = vec![("sim0", &sims[0].1, "huawei-e173"), ("sim1", &sims[1].1, "huawei-e173")];
+    let modems: Vec<(&str, &str, &str)> = vec![
+        ("sim0", &sims[0].1, "huawei-e173"),
+        ("sim1", &sims[1].1, "huawei-e173"),
+    ];
     let config = write_config(dir.path(), port, &db, &modems, "");
     let mut daemon = spawn_daemon(&config, &dir.path().join("daemon1.log"));
     wait_ready(port, 2);
@@ -81,11 +97,17 @@ fn sigkill_mid_batch_loses_nothing_and_sends_nothing_twice() {
     assert!(unknown <= 2, "{unknown} messages UNKNOWN");
     // Every report matched: read the store the daemon left behind.
     let store = smsgw::store::Store::open(&db, smsgw::router::RouterConfig::default()).unwrap();
-    let reports = store.reports(smsgw::store::ReportFilter::All, None).unwrap();
+    let reports = store
+        .reports(smsgw::store::ReportFilter::All, None)
+        .unwrap();
     let unmatched: Vec<_> = reports.iter().filter(|r| r.result != "matched").collect();
     // A part whose +CMGS answer came but was not yet recorded when the daemon
     // died is UNKNOWN; its report then has no part to land on (an orphan).
-    assert!(unmatched.len() <= unknown, "{} reports not matched: {unmatched:?}", unmatched.len());
+    assert!(
+        unmatched.len() <= unknown,
+        "{} reports not matched: {unmatched:?}",
+        unmatched.len()
+    );
     let delivered = messages.iter().filter(|m| m["state"] == "DELIVRD").count();
     assert!(reports.iter().filter(|r| r.result == "matched").count() >= delivered);
 }

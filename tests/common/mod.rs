@@ -9,17 +9,29 @@ use std::time::{Duration, Instant};
 pub const TOKEN: &str = "test-token-0123456789";
 
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// Write a config with these (name, device, profile) modems.
-pub fn write_config(dir: &Path, port: u16, db: &Path, modems: &[(&str, &str, &str)], extra: &str) -> PathBuf {
+pub fn write_config(
+    dir: &Path,
+    port: u16,
+    db: &Path,
+    modems: &[(&str, &str, &str)],
+    extra: &str,
+) -> PathBuf {
     let mut t = format!(
         "[store]\npath = {:?}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n\n{extra}\n",
         db.display().to_string()
     );
     for (name, device, profile) in modems {
-        t.push_str(&format!("[[modem]]\nname = \"{name}\"\ndevice = {device:?}\nprofile = \"{profile}\"\n\n"));
+        t.push_str(&format!(
+            "[[modem]]\nname = \"{name}\"\ndevice = {device:?}\nprofile = \"{profile}\"\n\n"
+        ));
     }
     let p = dir.join("smsgw.toml");
     std::fs::write(&p, t).unwrap();
@@ -51,10 +63,21 @@ pub fn wait_ready(port: u16, modems: usize) {
     let a = agent();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        if let Ok(mut r) = a.get(&format!("http://127.0.0.1:{port}/v1/modems")).header("Authorization", &format!("Bearer {TOKEN}")).call() {
+        if let Ok(mut r) = a
+            .get(&format!("http://127.0.0.1:{port}/v1/modems"))
+            .header("Authorization", &format!("Bearer {TOKEN}"))
+            .call()
+        {
             if r.status() == 200 {
-                let v: serde_json::Value = r.body_mut().read_json().unwrap_or_default();
-                let up = v.as_array().map_or(0, |a| a.iter().filter(|m| m["connected"] == true).count());
+                let v: serde_json::Value = r
+                    .body_mut()
+                    .read_to_string()
+                    .ok()
+                    .and_then(|t| serde_json::from_str(&t).ok())
+                    .unwrap_or_default();
+                let up = v
+                    .as_array()
+                    .map_or(0, |a| a.iter().filter(|m| m["connected"] == true).count());
                 if up == modems {
                     return;
                 }
@@ -71,12 +94,14 @@ pub fn post(a: &ureq::Agent, port: u16, to: &str, text: &str) -> Result<String, 
     let mut r = a
         .post(&format!("http://127.0.0.1:{port}/v1/messages"))
         .header("Authorization", &format!("Bearer {TOKEN}"))
-        .send_json(&body)
+        .header("Content-Type", "application/json")
+        .send(body.to_string())
         .map_err(|e| e.to_string())?;
     if r.status() != 202 {
         return Err(format!("status {}", r.status()));
     }
-    let v: serde_json::Value = r.body_mut().read_json().map_err(|e| e.to_string())?;
+    let text = r.body_mut().read_to_string().map_err(|e| e.to_string())?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
     Ok(v["id"].as_str().ok_or("no id")?.to_string())
 }
 
@@ -87,13 +112,20 @@ pub fn get_json(a: &ureq::Agent, port: u16, path: &str) -> serde_json::Value {
         .call()
         .unwrap();
     assert_eq!(r.status(), 200, "GET {path}");
-    r.body_mut().read_json().unwrap()
+    serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap()
 }
 
 /// Wait until every message is in a final state; returns their JSON.
-pub fn wait_final(a: &ureq::Agent, port: u16, ids: &[String], timeout: Duration) -> Vec<serde_json::Value> {
+pub fn wait_final(
+    a: &ureq::Agent,
+    port: u16,
+    ids: &[String],
+    timeout: Duration,
+) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + timeout;
-    let finals = ["DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "REJECTD", "UNKNOWN"];
+    let finals = [
+        "DELIVRD", "EXPIRED", "DELETED", "UNDELIV", "REJECTD", "UNKNOWN",
+    ];
     let mut out = Vec::with_capacity(ids.len());
     for id in ids {
         loop {
@@ -102,7 +134,11 @@ pub fn wait_final(a: &ureq::Agent, port: u16, ids: &[String], timeout: Duration)
                 out.push(v);
                 break;
             }
-            assert!(Instant::now() < deadline, "message {id} still {} at the deadline", v["state"]);
+            assert!(
+                Instant::now() < deadline,
+                "message {id} still {} at the deadline",
+                v["state"]
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
