@@ -92,10 +92,10 @@ fn unplugged_modem_hands_over_and_rejoins() {
     assert!(unknown <= 1, "{unknown} UNKNOWN");
     let sent: usize = sims.iter().map(|(h, _)| h.submits().len()).sum();
     assert!(
-        sent >= 399 && sent <= 400,
+        (399..=400).contains(&sent),
         "{sent} submits for 400 messages"
     );
-    assert!(sims[1].0.submits().len() > 0);
+    assert!(!sims[1].0.submits().is_empty());
     assert!(
         sims[0].0.submits().len() > before,
         "sim0 did not rejoin after the replug"
