@@ -16,6 +16,7 @@
 pub mod api;
 pub mod at;
 pub mod cli;
+pub mod config;
 pub mod gateway;
 pub mod modem;
 pub mod pdu;
@@ -25,3 +26,4 @@ pub mod router;
 pub mod sim;
 pub mod state;
 pub mod store;
+pub mod udev;

@@ -9,8 +9,10 @@ use clap::{Parser, Subcommand};
 
 pub mod collisions;
 pub mod db;
+pub mod demo;
 pub mod messages;
 pub mod pdu;
+pub mod probe;
 pub mod profiles;
 pub mod receipt;
 pub mod reports;
@@ -18,6 +20,7 @@ pub mod send;
 pub mod sim;
 pub mod states;
 pub mod status;
+pub mod udev_rules;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
 #[derive(Debug)]
@@ -61,6 +64,10 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the whole gateway against simulated modems: send a batch, match every report, summarise.
+    Demo(demo::DemoArgs),
+    /// Identify a modem and print its SIM, network, signal and SMSC.
+    Probe(probe::ProbeArgs),
     /// Send one message through a modem and optionally wait for its delivery reports.
     Send(send::SendArgs),
     /// Run a simulated modem on a pty (or TCP) for tests and demos.
@@ -81,6 +88,8 @@ pub enum Command {
     Collisions(collisions::CollisionsArgs),
     /// Print the SMPP-style delivery receipt of a message.
     Receipt(receipt::ReceiptArgs),
+    /// Print udev rules for the known modems (stable /dev/smsgw links, ModemManager off, start on plug-in).
+    UdevRules(udev_rules::UdevRulesArgs),
 }
 
 /// Parse the command line, set up logging, run the subcommand.
@@ -88,6 +97,8 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let result: CliResult = match cli.command {
+        Command::Demo(a) => demo::run(a),
+        Command::Probe(a) => probe::run(a),
         Command::Send(a) => send::run(a),
         Command::Sim(a) => sim::run(a),
         Command::States(a) => states::run(a),
@@ -98,6 +109,7 @@ pub fn run() -> ExitCode {
         Command::Reports(a) => reports::run(a),
         Command::Collisions(a) => collisions::run(a),
         Command::Receipt(a) => receipt::run(a),
+        Command::UdevRules(a) => udev_rules::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

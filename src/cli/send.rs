@@ -16,10 +16,11 @@ use super::db::DbArgs;
 use super::pdu::parse_validity;
 use super::{CliError, CliResult};
 use crate::gateway::{
-    apply_inbound, send_message, InboundOutcome, OutboundMessage, PartOutcome, SentMessage,
+    apply_inbound, connect, send_message, ConnectError, ConnectOptions, InboundOutcome,
+    OutboundMessage, PartOutcome, SentMessage,
 };
 use crate::modem::transport::Endpoint;
-use crate::modem::{Modem, ModemEvent, SessionConfig};
+use crate::modem::{Modem, ModemEvent};
 use crate::pdu::validity::Validity;
 use crate::profile::Profile;
 use crate::router::ModemId;
@@ -72,21 +73,24 @@ pub fn run(args: SendArgs) -> CliResult {
     if args.text.is_empty() {
         return Err(CliError::input("--text is empty: there is nothing to send"));
     }
-    let endpoint = Endpoint::parse(&args.device).map_err(CliError::input)?;
+    Endpoint::parse(&args.device).map_err(CliError::input)?;
+    // Bad input is refused before the modem is touched.
+    crate::pdu::address::Address::parse_number(&args.to)
+        .map_err(|e| CliError::input(format!("bad --to {:?}: {e}", args.to)))?;
     let mut store = args.db.open()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(CliError::runtime)?;
-    rt.block_on(send(args, endpoint, &mut store))
+    rt.block_on(send(args, &mut store))
 }
 
-async fn send(args: SendArgs, endpoint: Endpoint, store: &mut Store) -> CliResult {
+async fn send(args: SendArgs, store: &mut Store) -> CliResult {
     let name = args
         .name
         .clone()
         .unwrap_or_else(|| default_name(&args.device));
-    let (modem, mut events, profile) = start_modem(&args, &name, endpoint).await?;
+    let (modem, mut events, profile) = start_modem(&args, &name).await?;
     let modem_id = store.modem(&name).map_err(CliError::runtime)?;
     let msg = OutboundMessage {
         to: args.to.clone(),
@@ -146,93 +150,19 @@ async fn send(args: SendArgs, endpoint: Endpoint, store: &mut Store) -> CliResul
 async fn start_modem(
     args: &SendArgs,
     name: &str,
-    endpoint: Endpoint,
 ) -> Result<(Modem, UnboundedReceiver<ModemEvent>, Profile), CliError> {
-    let explicit = if args.profile == "auto" {
-        usb_profile(&args.device)
-    } else {
-        Some(Profile::by_name(&args.profile).ok_or_else(|| {
-            let names: Vec<String> = Profile::builtin().into_iter().map(|p| p.name).collect();
-            CliError::input(format!(
-                "unknown profile {:?}; known: auto, {}",
-                args.profile,
-                names.join(", ")
-            ))
-        })?)
+    let opts = ConnectOptions {
+        name: name.to_string(),
+        device: args.device.clone(),
+        profile: args.profile.clone(),
+        pin: args.pin.clone(),
+        registration_timeout: args.registration_timeout.map(Duration::from_secs),
+        reconnect: true,
     };
-    // With nothing known yet, start conservatively (for_identity of nothing is generic).
-    let first = explicit
-        .clone()
-        .unwrap_or_else(|| Profile::for_identity("", ""));
-    let (modem, events) = start_with(args, name, endpoint.clone(), &first).await?;
-    if explicit.is_some() {
-        return Ok((modem, events, first));
-    }
-    // Identify by the modem's own answers; restart with a better profile.
-    let info = modem.info();
-    let field = |f: fn(&crate::modem::ModemInfo) -> Option<&str>| {
-        info.as_ref().and_then(f).unwrap_or("").to_string()
-    };
-    let best = Profile::for_identity(
-        &field(|i| i.manufacturer.as_deref()),
-        &field(|i| i.model.as_deref()),
-    );
-    if best.name == first.name {
-        return Ok((modem, events, first));
-    }
-    tracing::info!(
-        "modem identified as {}: restarting with that profile",
-        best.name
-    );
-    drop(modem);
-    drop(events);
-    let (modem, events) = start_with(args, name, endpoint, &best).await?;
-    Ok((modem, events, best))
-}
-
-async fn start_with(
-    args: &SendArgs,
-    name: &str,
-    endpoint: Endpoint,
-    profile: &Profile,
-) -> Result<(Modem, UnboundedReceiver<ModemEvent>), CliError> {
-    let mut cfg = SessionConfig::from_profile(name, endpoint, profile);
-    cfg.pin = args.pin.clone();
-    cfg.reconnect = true;
-    if let Some(s) = args.registration_timeout {
-        cfg.registration_timeout = Duration::from_secs(s);
-    }
-    // The port may still be held by a session that just ended: retry briefly.
-    let mut last = None;
-    for _ in 0..20 {
-        match Modem::start(cfg.clone()).await {
-            Ok(ok) => return Ok(ok),
-            Err(e @ crate::modem::ModemError::Open { .. }) => {
-                last = Some(e);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            Err(e) => return Err(CliError::runtime(e)),
-        }
-    }
-    Err(CliError::runtime(last.map_or_else(
-        || "cannot open the modem".to_string(),
-        |e| e.to_string(),
-    )))
-}
-
-/// The profile of a USB device at `device`, by its VID:PID in sysfs.
-fn usb_profile(device: &str) -> Option<Profile> {
-    let wanted = std::fs::canonicalize(device).ok()?;
-    let ports = serialport::available_ports().ok()?;
-    for p in ports {
-        if std::fs::canonicalize(&p.port_name).ok().as_deref() != Some(wanted.as_path()) {
-            continue;
-        }
-        if let serialport::SerialPortType::UsbPort(usb) = p.port_type {
-            return Profile::for_usb(usb.vid, usb.pid);
-        }
-    }
-    None
+    connect(&opts).await.map_err(|e| match e {
+        ConnectError::BadDevice { .. } | ConnectError::UnknownProfile { .. } => CliError::input(e),
+        ConnectError::Modem(e) => CliError::runtime(e),
+    })
 }
 
 fn default_name(device: &str) -> String {

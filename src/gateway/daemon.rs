@@ -15,7 +15,7 @@ use crate::pdu::address::Address;
 use crate::pdu::split::{encode_submit, ConcatRef, SubmitOptions};
 use crate::pdu::validity::Validity;
 use crate::pdu::PduError;
-use crate::store::{unix_now, Store, StoreError};
+use crate::store::{unix_now, MessageOptions, Store, StoreError, DEFAULT_VALIDITY_SECS};
 
 /// Sending defaults of the daemon.
 #[derive(Debug, Clone)]
@@ -116,6 +116,7 @@ pub(crate) struct Inner {
     pub wake: Notify,
     pub slots: Mutex<BTreeMap<String, Slot>>,
     pub shutdown: watch::Sender<bool>,
+    pub concat_ref: std::sync::atomic::AtomicU32,
 }
 
 /// The running gateway. Cheap to clone.
@@ -148,6 +149,7 @@ impl Gateway {
                 wake: Notify::new(),
                 slots: Mutex::new(slots),
                 shutdown,
+                concat_ref: std::sync::atomic::AtomicU32::new(std::process::id()),
             }),
         }
     }
@@ -214,8 +216,29 @@ impl Gateway {
             },
         })?
         .len() as u8;
-        let report = req.report.unwrap_or(self.inner.settings.report);
-        let id = self.enqueue(&to.to_string(), &req.text, parts, report, validity, req)?;
+        let now = unix_now();
+        let validity_secs = match validity {
+            Validity::Relative(v) => i64::from(Validity::relative_minutes(v)) * 60,
+            Validity::Absolute(t) => (t.unix_seconds() - now).max(0),
+            Validity::None | Validity::Enhanced(_) => DEFAULT_VALIDITY_SECS,
+        };
+        let mopts = MessageOptions {
+            report: req.report.unwrap_or(self.inner.settings.report),
+            validity_secs,
+            vp_relative: match validity {
+                Validity::Relative(v) => Some(v),
+                _ => None,
+            },
+            ucs2: req.ucs2,
+            flash: req.flash,
+            modem: req.modem.clone(),
+            concat_ref: self.next_concat_ref(),
+        };
+        let id = self
+            .store()
+            .enqueue_message(&to.to_string(), &req.text, parts, &mopts, now)?
+            .id
+            .0;
         self.inner.wake.notify_waiters();
         Ok(Submitted {
             id: id.to_string(),
@@ -223,22 +246,23 @@ impl Gateway {
         })
     }
 
-    fn enqueue(
-        &self,
-        to: &str,
-        text: &str,
-        parts: u8,
-        _report: bool,
-        _validity: Validity,
-        _req: &SubmitRequest,
-    ) -> Result<i64, SubmitError> {
-        let created = self.store().create_message(to, text, parts, unix_now())?;
-        Ok(created.id.0)
+    /// A concatenation reference that changes from one message to the next.
+    fn next_concat_ref(&self) -> u16 {
+        let n = self
+            .inner
+            .concat_ref
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        (n % 256) as u16
     }
 
     /// The configured modems with their live state and counters.
     pub fn modems(&self) -> Vec<ModemStatus> {
-        let slots = self.slots();
+        // Copy the slots first: never hold both locks at once.
+        let slots: Vec<(String, Slot)> = self
+            .slots()
+            .iter()
+            .map(|(n, s)| (n.clone(), s.clone()))
+            .collect();
         slots
             .iter()
             .map(|(name, s)| ModemStatus {
@@ -246,7 +270,7 @@ impl Gateway {
                 device: s.device.clone(),
                 connected: s.connected,
                 info: s.info.clone(),
-                queue_depth: 0,
+                queue_depth: self.store().queue_depth(Some(name)).unwrap_or(0),
                 sent: s.sent,
                 delivered: s.delivered,
                 failed: s.failed,
@@ -271,6 +295,34 @@ impl Gateway {
     /// A receiver that turns true when the gateway shuts down.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.inner.shutdown.subscribe()
+    }
+}
+
+/// Periodic upkeep until shutdown: parts with no report past their validity
+/// plus grace become UNKNOWN; queued messages past validity become EXPIRED.
+pub async fn housekeeping(gw: Gateway, every: std::time::Duration) {
+    let mut shutdown = gw.shutdown_signal();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.changed() => return,
+        }
+        let now = unix_now();
+        let mut store = gw.store();
+        match store.expire(now) {
+            Ok(parts) if !parts.is_empty() => {
+                tracing::info!("{} part(s) got no report in time: UNKNOWN", parts.len())
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("expiry: {e}"),
+        }
+        match store.expire_queued(now) {
+            Ok(msgs) if !msgs.is_empty() => {
+                tracing::info!("{} queued message(s) expired before sending", msgs.len())
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("queue expiry: {e}"),
+        }
     }
 }
 

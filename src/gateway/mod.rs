@@ -4,10 +4,13 @@
 //! [`inbound`] decodes what a modem hands over (status reports, SMS) and
 //! applies it in the store before the modem is told it may forget it.
 
+pub mod connect;
 pub mod daemon;
 pub mod inbound;
 pub mod send;
+pub mod worker;
 
+pub use connect::{connect, ConnectError, ConnectOptions};
 pub use daemon::{Gateway, GatewaySettings, ModemStatus, SubmitError, SubmitRequest, Submitted};
 pub use inbound::{apply_inbound, InboundError, InboundOutcome};
 pub use send::{send_message, OutboundMessage, PartOutcome, SendError, SentMessage};

@@ -1,6 +1,7 @@
 //! Modem sessions (tokio): the transport to a modem, and the session that
 //! drives it with AT commands (see [`session`]).
 
+pub mod reassembly;
 pub mod session;
 pub mod transport;
 
@@ -58,6 +59,9 @@ pub struct Inbound {
 #[derive(Debug, Clone)]
 pub enum ModemEvent {
     /// A status report or SMS. Call [`Modem::handed_on`] once it is stored.
+    /// Delivery is at least once: a stored message whose deletion was cut
+    /// short by a disconnect is listed again after the reconnect, so owners
+    /// must accept the same PDU twice.
     Inbound(Inbound),
     /// The port vanished (unplug, USB reset). Jobs in flight failed.
     Disconnected { modem: String, reason: String },

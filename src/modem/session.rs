@@ -377,9 +377,7 @@ impl Task {
             Err(e) => return Err(e),
         };
         let mem = self.read_mem.clone().unwrap_or_else(|| "SM".to_string());
-        let entries =
-            at::answers::cmgl(&r.lines).map_err(|e| ModemError::Protocol(e.to_string()))?;
-        for entry in entries {
+        for entry in self.stored_entries(&r.lines) {
             let kind = inbound_kind(&entry.pdu);
             self.emit_inbound(
                 kind,
@@ -391,7 +389,34 @@ impl Task {
                 },
             );
         }
-        self.drain_internal().await
+        self.settle().await
+    }
+
+    /// The entries of an AT+CMGL answer. A line that is neither an entry
+    /// header nor its PDU (line noise, a stray URC text) is skipped with a
+    /// warning rather than losing the whole list.
+    fn stored_entries(&self, lines: &[String]) -> Vec<at::answers::StoredPdu> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < lines.len() {
+            if !lines[i].trim_start().starts_with("+CMGL:") {
+                tracing::warn!(modem = %self.cfg.name, "AT+CMGL: line {} skipped: {:?}", i + 1, lines[i]);
+                i += 1;
+                continue;
+            }
+            let end = (i + 2).min(lines.len());
+            match at::answers::cmgl(&lines[i..end]) {
+                Ok(entries) => {
+                    out.extend(entries);
+                    i = end;
+                }
+                Err(e) => {
+                    tracing::warn!(modem = %self.cfg.name, "AT+CMGL: entry at line {} skipped: {e}", i + 1);
+                    i += 1;
+                }
+            }
+        }
+        out
     }
 
     /// The main loop: owner jobs one at a time, URCs whenever they come.
@@ -401,12 +426,10 @@ impl Task {
         info: watch::Sender<Option<ModemInfo>>,
     ) {
         loop {
-            // Events digested while the last job waited (a +CDS right after
-            // the OK of +CMGS comes in the same read) are handled first.
-            for ev in std::mem::take(&mut self.evbuf) {
-                self.handle_event(ev);
-            }
-            if let Err(e) = self.drain_internal().await {
+            // Events digested while the last command waited (a +CDS right
+            // after the OK of +CMGS or +CNMA comes in the same read) are
+            // handled first, and their follow-ups run, until none is left.
+            if let Err(e) = self.settle().await {
                 if !self.recover(e, &info).await {
                     return;
                 }
@@ -457,7 +480,11 @@ impl Task {
             return true;
         }
         self.io = None;
-        self.internal.clear();
+        // Reads and acknowledgements are void on a power-cycled modem (what
+        // is stored is listed again after the reconnect), but deleting what
+        // the owner already has must still happen, or it comes back twice.
+        self.internal
+            .retain(|job| matches!(job, Internal::Delete { .. }));
         let _ = self.events.send(ModemEvent::Disconnected {
             modem: self.cfg.name.clone(),
             reason: err.to_string(),
@@ -480,6 +507,9 @@ impl Task {
                 Ok(i) => {
                     info.send_replace(Some(i.clone()));
                     let _ = self.events.send(ModemEvent::Reconnected(i));
+                    if let Err(e) = self.drain_internal().await {
+                        tracing::warn!(modem = %self.cfg.name, "deleting handed-on messages after reconnect: {e}");
+                    }
                     if let Err(e) = self.read_stored().await {
                         tracing::warn!(modem = %self.cfg.name, "reading stored messages after reconnect: {e}");
                     }
@@ -528,6 +558,21 @@ impl Task {
                 }
                 Ok(())
             }
+        }
+    }
+
+    /// Handle the events already digested and run the follow-up commands
+    /// they ask for, until both are exhausted (a follow-up's response may
+    /// carry new URCs).
+    async fn settle(&mut self) -> Result<(), ModemError> {
+        loop {
+            for ev in std::mem::take(&mut self.evbuf) {
+                self.handle_event(ev);
+            }
+            if self.internal.is_empty() {
+                return Ok(());
+            }
+            self.drain_internal().await?;
         }
     }
 
@@ -588,7 +633,14 @@ impl Task {
     /// One part through AT+CMGS.
     async fn send(&mut self, tpdu_len: usize, hex: &str) -> Result<u8, ModemError> {
         let cmd = format!("AT+CMGS={tpdu_len}");
-        self.write_command(&cmd, &cmd).await?;
+        let not_sent = |e: ModemError| match e {
+            ModemError::Disconnected { reason, .. } => ModemError::Disconnected {
+                maybe_sent: false,
+                reason: format!("{reason}; the part was not sent"),
+            },
+            e => e,
+        };
+        self.write_command(&cmd, &cmd).await.map_err(not_sent)?;
         match self.wait(&cmd, self.cfg.prompt_timeout, true).await {
             Ok(Waited::Prompt) => {}
             Ok(Waited::Response(r)) => return Err(failed(&cmd, r)),
@@ -602,7 +654,7 @@ impl Task {
                     phase: "prompt",
                 });
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(not_sent(e)),
         }
         let mut body = Vec::with_capacity(hex.len() + 1);
         body.extend_from_slice(hex.as_bytes());

@@ -36,6 +36,8 @@ pub struct SimHandle {
     kick: watch::Sender<u64>,
     device: Arc<Mutex<String>>,
     plugged: watch::Receiver<bool>,
+    /// Bumped by the driver whenever the model took input from the host.
+    activity: watch::Receiver<u64>,
 }
 
 impl SimHandle {
@@ -74,6 +76,30 @@ impl SimHandle {
             .clone()
     }
 
+    /// Wait until `done` holds for the model, checking it again after each
+    /// input the model takes from the host (or an injection). Returns false
+    /// when `timeout` passes first.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        mut done: impl FnMut(&SimModem) -> bool,
+    ) -> bool {
+        let mut rx = self.activity.clone();
+        let wait = async {
+            loop {
+                rx.borrow_and_update();
+                if done(&self.model()) {
+                    return;
+                }
+                if rx.changed().await.is_err() {
+                    // The driver is gone: the model will not change any more.
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+
     /// Wait until the device is present (or absent).
     pub async fn wait_plugged(&self, present: bool) {
         let mut rx = self.plugged.clone();
@@ -94,6 +120,7 @@ pub async fn spawn(model: SimModem, endpoint: SimEndpoint) -> std::io::Result<Si
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
     let (kick_tx, kick_rx) = watch::channel(0u64);
     let (plugged_tx, plugged_rx) = watch::channel(false);
+    let (activity_tx, activity_rx) = watch::channel(0u64);
     let device = Arc::new(Mutex::new(String::new()));
     let handle = SimHandle {
         model: model.clone(),
@@ -101,35 +128,52 @@ pub async fn spawn(model: SimModem, endpoint: SimEndpoint) -> std::io::Result<Si
         kick: kick_tx,
         device: device.clone(),
         plugged: plugged_rx,
+        activity: activity_rx,
     };
     match endpoint {
         SimEndpoint::Pty(link) => {
             let pty = Pty::open(Some(&link))?;
             *device.lock().unwrap_or_else(|p| p.into_inner()) = link.display().to_string();
             plugged_tx.send_replace(true);
-            tokio::spawn(run_pty(model, pty, link, ctl_rx, kick_rx, plugged_tx));
+            let io = Io {
+                ctl: ctl_rx,
+                kick: kick_rx,
+                activity: activity_tx,
+            };
+            tokio::spawn(run_pty(model, pty, link, io, plugged_tx));
         }
         SimEndpoint::Tcp(addr) => {
             let listener = TcpListener::bind(&addr).await?;
             *device.lock().unwrap_or_else(|p| p.into_inner()) =
                 format!("tcp:{}", listener.local_addr()?);
             plugged_tx.send_replace(true);
-            tokio::spawn(run_tcp(model, listener, ctl_rx, kick_rx));
+            let io = Io {
+                ctl: ctl_rx,
+                kick: kick_rx,
+                activity: activity_tx,
+            };
+            tokio::spawn(run_tcp(model, listener, io));
         }
     }
     Ok(handle)
+}
+
+/// The driver's side of the handle's channels.
+struct Io {
+    ctl: mpsc::UnboundedReceiver<Control>,
+    kick: watch::Receiver<u64>,
+    activity: watch::Sender<u64>,
 }
 
 async fn run_pty(
     model: Arc<Mutex<SimModem>>,
     mut pty: Pty,
     link: PathBuf,
-    mut ctl: mpsc::UnboundedReceiver<Control>,
-    mut kick: watch::Receiver<u64>,
+    mut io: Io,
     plugged: watch::Sender<bool>,
 ) {
     loop {
-        let outcome = serve(&model, &mut pty, &mut ctl, &mut kick).await;
+        let outcome = serve(&model, &mut pty, &mut io).await;
         drop(pty);
         plugged.send_replace(false);
         let down = match outcome {
@@ -160,16 +204,11 @@ fn reopen(link: &Path) -> Option<Pty> {
     }
 }
 
-async fn run_tcp(
-    model: Arc<Mutex<SimModem>>,
-    listener: TcpListener,
-    mut ctl: mpsc::UnboundedReceiver<Control>,
-    mut kick: watch::Receiver<u64>,
-) {
+async fn run_tcp(model: Arc<Mutex<SimModem>>, listener: TcpListener, mut io: Io) {
     loop {
         let accepted = tokio::select! {
             a = listener.accept() => a,
-            c = ctl.recv() => match c {
+            c = io.ctl.recv() => match c {
                 Some(Control::Unplug(_)) => continue,
                 _ => return,
             },
@@ -178,7 +217,10 @@ async fn run_tcp(
             continue;
         };
         let _ = sock.set_nodelay(true);
-        match serve(&model, &mut sock, &mut ctl, &mut kick).await {
+        let served = serve(&model, &mut sock, &mut io).await;
+        // The host sees the connection close at once, as with a vanished port.
+        drop(sock);
+        match served {
             Served::Stopped => return,
             Served::Unplugged(down) => {
                 tokio::time::sleep(down).await;
@@ -204,9 +246,13 @@ enum Served {
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
     model: &Arc<Mutex<SimModem>>,
     io: &mut S,
-    ctl: &mut mpsc::UnboundedReceiver<Control>,
-    kick: &mut watch::Receiver<u64>,
+    chans: &mut Io,
 ) -> Served {
+    let Io {
+        ctl,
+        kick,
+        activity,
+    } = chans;
     let mut buf = vec![0u8; 4096];
     loop {
         let (out, deadline, unplugged, replug_ms) = {
@@ -233,7 +279,10 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         tokio::select! {
             r = io.read(&mut buf) => match r {
                 Ok(0) | Err(_) => return Served::IoError,
-                Ok(n) => lock(model).handle_input(&buf[..n], now_ms()),
+                Ok(n) => {
+                    lock(model).handle_input(&buf[..n], now_ms());
+                    activity.send_modify(|a| *a += 1);
+                }
             },
             _ = tokio::time::sleep(sleep_for) => {}
             _ = kick.changed() => {}

@@ -201,6 +201,9 @@ enum InputMode {
 /// The limit of one command line or PDU body; longer input is discarded.
 const MAX_INPUT: usize = 4096;
 
+/// How many recent commands [`SimModem::command_log`] keeps.
+pub const COMMAND_LOG_LEN: usize = 256;
+
 /// The simulated modem.
 pub struct SimModem {
     cfg: SimConfig,
@@ -222,10 +225,16 @@ pub struct SimModem {
     scheduled: BTreeMap<(i64, u64), Scheduled>,
     sched_seq: u64,
     storage: BTreeMap<u32, StoredPdu>,
-    /// +CDS sent and not yet acknowledged: the deadline for AT+CNMA.
+    /// +CDS / +CMT sent and not yet acknowledged: the deadline for AT+CNMA.
     cnma_deadline: Option<i64>,
+    /// Direct URCs waiting for the acknowledgement of the previous one.
+    held: VecDeque<Scheduled>,
     commands_seen: u32,
+    /// The last commands received (bounded), for tests to inspect.
+    command_log: VecDeque<String>,
     unplugged: bool,
+    /// Vanish right after the next PDU body is accepted (before answering).
+    unplug_on_submit: bool,
     submits: Vec<SubmitRecord>,
     reports_sent: u64,
 }
@@ -250,8 +259,11 @@ impl SimModem {
             sched_seq: 0,
             storage: BTreeMap::new(),
             cnma_deadline: None,
+            held: VecDeque::new(),
             commands_seen: 0,
+            command_log: VecDeque::new(),
             unplugged: false,
+            unplug_on_submit: false,
             submits: Vec::new(),
             reports_sent: 0,
             rng,
@@ -271,6 +283,34 @@ impl SimModem {
     /// Status reports handed to the host (+CDS or +CDSI) so far.
     pub fn reports_sent(&self) -> u64 {
         self.reports_sent
+    }
+
+    /// Commands received so far (lines starting with AT).
+    pub fn commands_seen(&self) -> u32 {
+        self.commands_seen
+    }
+
+    /// The last commands received, oldest first (at most
+    /// [`COMMAND_LOG_LEN`]), as the host typed them.
+    pub fn command_log(&self) -> impl Iterator<Item = &str> {
+        self.command_log.iter().map(String::as_str)
+    }
+
+    /// The indices of the messages and reports in storage.
+    pub fn stored_indices(&self) -> Vec<u32> {
+        self.storage.keys().copied().collect()
+    }
+
+    /// Vanish after `n` more commands (the command that crosses the limit is
+    /// not answered).
+    pub fn unplug_after_more_commands(&mut self, n: u32) {
+        self.cfg.unplug_after_commands = Some(self.commands_seen + n);
+    }
+
+    /// Vanish right after the next PDU body is accepted: the network has the
+    /// part (its report comes later), but the host never sees `+CMGS`.
+    pub fn unplug_on_next_submit(&mut self) {
+        self.unplug_on_submit = true;
     }
 
     /// True once the configured unplug point is reached: the driver should
@@ -294,6 +334,7 @@ impl SimModem {
         self.out.clear();
         self.cnma_deadline = None;
         self.cfg.unplug_after_commands = None;
+        self.unplug_on_submit = false;
     }
 
     /// Bytes from the host.
@@ -321,7 +362,9 @@ impl SimModem {
         let out = self.out.front().map(|(t, _)| *t);
         let sched = self.scheduled.keys().next().map(|(t, _)| *t);
         let cnma = self.cnma_deadline;
-        [out, sched, cnma].into_iter().flatten().min()
+        // Held URCs go out as soon as the acknowledgement came.
+        let held = (!self.held.is_empty() && self.cnma_deadline.is_none()).then_some(i64::MIN);
+        [out, sched, cnma, held].into_iter().flatten().min()
     }
 
     /// Run what is due and return the bytes due for the host.
@@ -340,6 +383,9 @@ impl SimModem {
     }
 
     fn run_due(&mut self, now_ms: i64) {
+        if self.unplugged {
+            return;
+        }
         if let Some(deadline) = self.cnma_deadline {
             if now_ms >= deadline {
                 // 27.005 §3.4.1: no acknowledgement in time, routing to the TE is
@@ -354,6 +400,7 @@ impl SimModem {
         if !matches!(self.mode, InputMode::Command) || !self.input.is_empty() {
             return;
         }
+        self.release_held(now_ms, None);
         while let Some((&(t, seq), _)) = self.scheduled.iter().next() {
             if t > now_ms {
                 break;
@@ -378,14 +425,13 @@ impl SimModem {
             Scheduled::Report { pdu, tpdu_len } => {
                 let ds = self.cnmi[3];
                 if ds == 1 && self.cfg.report_mode == ReportMode::Direct {
-                    if self.cnma_deadline.is_some() {
-                        // Previous +CDS not yet acknowledged: hold this one back.
-                        self.schedule(now_ms + 50, Scheduled::Report { pdu, tpdu_len });
+                    if self.cnma_deadline.is_some() || !self.held.is_empty() {
+                        // Previous +CDS / +CMT not yet acknowledged: hold
+                        // this one back until AT+CNMA comes (in order).
+                        self.held.push_back(Scheduled::Report { pdu, tpdu_len });
                         return None;
                     }
-                    if self.cfg.cnma_required && self.csms == 1 {
-                        self.cnma_deadline = Some(now_ms + self.cfg.cnma_timeout_ms as i64);
-                    }
+                    self.expect_cnma(now_ms);
                     self.reports_sent += 1;
                     Some(format!("\r\n+CDS: {}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes())
                 } else {
@@ -403,6 +449,11 @@ impl SimModem {
             }
             Scheduled::Incoming { pdu, tpdu_len } => match self.cnmi[1] {
                 2 => {
+                    if self.cnma_deadline.is_some() || !self.held.is_empty() {
+                        self.held.push_back(Scheduled::Incoming { pdu, tpdu_len });
+                        return None;
+                    }
+                    self.expect_cnma(now_ms);
                     Some(format!("\r\n+CMT: ,{}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes())
                 }
                 1 => {
@@ -414,6 +465,35 @@ impl SimModem {
                     None
                 }
             },
+        }
+    }
+
+    /// With AT+CSMS=1 and a dialect that needs it, a direct URC must be
+    /// acknowledged with AT+CNMA before the next one (27.005 §3.4.1).
+    fn expect_cnma(&mut self, now_ms: i64) {
+        if self.cfg.cnma_required && self.csms == 1 {
+            self.cnma_deadline = Some(now_ms + self.cfg.cnma_timeout_ms as i64);
+        }
+    }
+
+    /// Deliver held direct URCs while no acknowledgement is awaited. With
+    /// `into`, they go into that response text; otherwise out on their own.
+    fn release_held(&mut self, now_ms: i64, mut into: Option<&mut Vec<u8>>) {
+        while self.cnma_deadline.is_none() {
+            let Some(ev) = self.held.pop_front() else {
+                break;
+            };
+            // Delivered as if new (it may be stored if routing changed);
+            // the rest stays held, in order.
+            let rest = std::mem::take(&mut self.held);
+            let text = self.deliver_event(ev, now_ms);
+            self.held.extend(rest);
+            if let Some(text) = text {
+                match into.as_deref_mut() {
+                    Some(buf) => buf.extend_from_slice(&text),
+                    None => self.emit_at(now_ms, text),
+                }
+            }
         }
     }
 
@@ -499,6 +579,10 @@ impl SimModem {
             return;
         }
         self.commands_seen += 1;
+        if self.command_log.len() == COMMAND_LOG_LEN {
+            self.command_log.pop_front();
+        }
+        self.command_log.push_back(line.to_string());
         if let Some(limit) = self.cfg.unplug_after_commands {
             if self.commands_seen > limit {
                 self.unplugged = true;
@@ -773,6 +857,11 @@ impl SimModem {
             scts_unix,
             statuses,
         });
+        if std::mem::take(&mut self.unplug_on_submit) {
+            self.unplugged = true;
+            self.out.clear();
+            return;
+        }
         self.respond(now_ms, &[format!("+CMGS: {mr}")], Final::Ok);
     }
 
@@ -823,6 +912,7 @@ impl SimModem {
         }
         if self.cfg.urc_mid_response {
             // Due reports go out right here, inside this command's response.
+            self.release_held(at, Some(&mut text));
             while let Some((&(t, seq), _)) = self.scheduled.iter().next() {
                 if t > at {
                     break;

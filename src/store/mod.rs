@@ -16,6 +16,7 @@
 //! (and then still held by the modem, which is acknowledged only after the
 //! commit).
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
@@ -23,19 +24,27 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use crate::router::{message_state, ConfigError, ModemId, PartId, Router, RouterConfig};
 use crate::state::MessageState;
 
+mod counters;
+mod inbox;
 mod outcome;
 mod query;
+mod queue;
 mod reports;
 mod schema;
 mod submit;
+mod webhooks;
 
+pub use counters::{Counters, ModemCounters};
+pub use inbox::{InboxRow, IncomingSms};
 pub use query::{
     CollisionRow, EventRow, MessageFilter, MessageRow, MessageView, PartRow, ReportFilter,
     ReportRow,
 };
+pub use queue::{EnqueueRequest, MessageOptions, QueuedMessage, QueuedPart, DEFAULT_VALIDITY_SECS};
 pub use reports::{IncomingReport, ReportOutcome};
-pub use schema::VERSION as SCHEMA_VERSION;
+pub use schema::{MIGRATIONS, VERSION as SCHEMA_VERSION};
 pub use submit::{NewMessage, Sent};
+pub use webhooks::WebhookRow;
 
 /// A message, by its row id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -60,6 +69,8 @@ pub enum StoreError {
     NoMessage(i64),
     #[error("no part with id {0}")]
     NoPart(i64),
+    #[error("no webhook notification with id {0}")]
+    NoWebhook(i64),
     #[error("invalid {field}: {reason}")]
     Invalid { field: &'static str, reason: String },
     #[error("router configuration: {0}")]
@@ -109,6 +120,11 @@ pub struct Store {
     conn: Connection,
     router: Router,
     recovery: Recovery,
+    /// Write a webhook outbox row with every message state change and
+    /// every incoming SMS.
+    webhooks: bool,
+    /// Modem names already looked up (ids never change).
+    modem_ids: HashMap<String, ModemId>,
 }
 
 impl Store {
@@ -145,11 +161,17 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(64);
+        // Every transaction here writes: take the write lock at BEGIN, so
+        // that a second connection waits (busy timeout) instead of failing
+        // when it upgrades a read snapshot that went stale.
+        conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
         schema::migrate(&mut conn)?;
         let mut store = Store {
             conn,
             router,
             recovery: Recovery::default(),
+            webhooks: false,
+            modem_ids: HashMap::new(),
         };
         store.rebuild(now)?;
         Ok(store)
@@ -173,6 +195,9 @@ impl Store {
                 reason: "empty name".into(),
             });
         }
+        if let Some(id) = self.modem_ids.get(name) {
+            return Ok(*id);
+        }
         self.conn.execute(
             "INSERT INTO modems (name) VALUES (?1) ON CONFLICT (name) DO NOTHING",
             [name],
@@ -182,12 +207,14 @@ impl Store {
                 .query_row("SELECT id FROM modems WHERE name = ?1", [name], |r| {
                     r.get(0)
                 })?;
-        u16::try_from(id)
+        let id = u16::try_from(id)
             .map(ModemId)
             .map_err(|_| StoreError::Invalid {
                 field: "modem",
                 reason: format!("more than {} modems", u16::MAX),
-            })
+            })?;
+        self.modem_ids.insert(name.to_string(), id);
+        Ok(id)
     }
 
     /// Rebuild the router from the rows, then retry orphan reports.
@@ -273,12 +300,14 @@ fn event(
 
 /// Recompute a message's state from its parts after part `part` changed
 /// (with `code`, its TP-ST or +CMS ERROR). A message that is already final
-/// keeps its state: the first part to fail decides. Returns the new state
-/// when it changed.
+/// keeps its state: the first part to fail decides. A final message leaves
+/// the queue. With `hooks`, the change also goes to the webhook outbox, in
+/// the same transaction. Returns the new state when it changed.
 fn refresh_message(
     tx: &Transaction<'_>,
+    hooks: bool,
     message: i64,
-    part: i64,
+    part: Option<i64>,
     report: Option<i64>,
     code: Option<i64>,
     at: i64,
@@ -305,13 +334,30 @@ fn refresh_message(
     }
     let done_at = new.is_final().then_some(at);
     let error = if new.is_failure() { code } else { None };
-    tx.prepare_cached("UPDATE messages SET state = ?2, done_at = ?3, error = ?4 WHERE id = ?1")?
-        .execute(params![message, new.as_str(), done_at, error])?;
-    let (seq, part_state): (i64, String) = tx
-        .prepare_cached("SELECT seq, state FROM parts WHERE id = ?1")?
-        .query_row([part], |r| Ok((r.get(0)?, r.get(1)?)))?;
-    let reason = format!("part {seq} of {} is {part_state}", states.len());
+    tx.prepare_cached(
+        "UPDATE messages SET state = ?2, done_at = ?3, error = ?4, \
+         queued = CASE WHEN ?5 THEN 0 ELSE queued END WHERE id = ?1",
+    )?
+    .execute(params![
+        message,
+        new.as_str(),
+        done_at,
+        error,
+        new.is_final()
+    ])?;
+    let reason = match part {
+        Some(part) => {
+            let (seq, part_state): (i64, String) = tx
+                .prepare_cached("SELECT seq, state FROM parts WHERE id = ?1")?
+                .query_row([part], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            format!("part {seq} of {} is {part_state}", states.len())
+        }
+        None => format!("message is {new} ({} parts)", states.len()),
+    };
     event(tx, at, message, None, report, new, &reason)?;
+    if hooks {
+        webhooks::message_changed(tx, message, current, new, part, error, at)?;
+    }
     Ok(Some(new))
 }
 

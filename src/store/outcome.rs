@@ -21,8 +21,8 @@ impl Store {
             });
         }
         tx.prepare_cached(
-            "UPDATE parts SET state = 'UNKNOWN', error = ?2, done_at = ?3, next_attempt = NULL \
-             WHERE id = ?1",
+            "UPDATE parts SET state = 'UNKNOWN', error = ?2, done_at = ?3, next_attempt = NULL, \
+             sending_at = NULL WHERE id = ?1",
         )?
         .execute(params![part.0, reason, at])?;
         let why = format!("outcome unknown: {reason}");
@@ -35,7 +35,7 @@ impl Store {
             MessageState::Unknown,
             &why,
         )?;
-        refresh_message(&tx, message, part.0, None, None, at)?;
+        refresh_message(&tx, self.webhooks, message, Some(part.0), None, None, at)?;
         tx.commit()?;
         Ok(())
     }

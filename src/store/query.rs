@@ -307,7 +307,7 @@ impl Store {
     pub fn reports(&self, filter: ReportFilter, limit: Option<u32>) -> Result<Vec<ReportRow>> {
         let cond = match filter {
             ReportFilter::All => "1",
-            ReportFilter::Orphans => "r.applied = 0",
+            ReportFilter::Orphans => "r.match = 'orphan'",
             ReportFilter::Ambiguous => "r.match = 'ambiguous'",
         };
         let mut stmt = self.conn.prepare(&format!(

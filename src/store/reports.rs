@@ -64,7 +64,10 @@ impl Store {
     ) -> Result<Vec<ReportOutcome>> {
         let tx = self.conn.transaction()?;
         let mut out = Vec::new();
+        let mut settled_keys = Vec::new();
+        let mut offset_changed = false;
         for rep in reports {
+            let offset_before = self.router.clock_offset(rep.modem);
             let resolution = self.router.resolve(&Report {
                 modem: rep.modem,
                 recipient: &rep.recipient,
@@ -94,7 +97,23 @@ impl Store {
                 v.applied
             ])?;
             let id = tx.last_insert_rowid();
-            out.push(apply(&tx, id, &rep, resolution)?);
+            if matches!(resolution, Resolution::Matched(_)) {
+                settled_keys.push((rep.modem, rep.mr));
+            }
+            offset_changed |= self.router.clock_offset(rep.modem) != offset_before;
+            out.push(apply(&tx, self.webhooks, id, &rep, resolution)?);
+        }
+        // A match settles a candidate and teaches the clock offset: reports
+        // waiting under the same key (ambiguous ones) may now be decided.
+        // A newly learned (or moved) clock offset may decide any of them.
+        if offset_changed {
+            retry_waiting_tx(&tx, self.webhooks, &mut self.router, None)?;
+        } else {
+            settled_keys.sort_unstable_by_key(|(m, mr)| (m.0, *mr));
+            settled_keys.dedup();
+            for key in settled_keys {
+                retry_waiting_tx(&tx, self.webhooks, &mut self.router, Some(key))?;
+            }
         }
         tx.commit()?;
         Ok(out)
@@ -103,7 +122,7 @@ impl Store {
     /// Retry waiting (orphan) reports; returns (retried, resolved).
     pub(super) fn retry_waiting(&mut self, key: Option<(ModemId, u8)>) -> Result<(usize, usize)> {
         let tx = self.conn.transaction()?;
-        let out = retry_waiting_tx(&tx, &mut self.router, key)?;
+        let out = retry_waiting_tx(&tx, self.webhooks, &mut self.router, key)?;
         tx.commit()?;
         let resolved = out
             .iter()
@@ -147,7 +166,7 @@ impl Store {
                     MessageState::Unknown,
                     "no final report within the validity period and grace time",
                 )?;
-                refresh_message(&tx, message, part.0, None, None, now)?;
+                refresh_message(&tx, self.webhooks, message, Some(part.0), None, None, now)?;
             }
         }
         tx.commit()?;
@@ -159,6 +178,7 @@ impl Store {
 /// again and apply the ones that now find their part.
 pub(super) fn retry_waiting_tx(
     tx: &Transaction<'_>,
+    hooks: bool,
     router: &mut Router,
     key: Option<(ModemId, u8)>,
 ) -> Result<Vec<ReportOutcome>> {
@@ -204,6 +224,13 @@ pub(super) fn retry_waiting_tx(
             scts: rep.scts,
             status: TpStatus(rep.status),
         });
+        if let Resolution::Ambiguous { .. } = &resolution {
+            // Still in doubt: keep waiting, with the current candidates.
+            let v = Verdict::of(&resolution);
+            tx.prepare_cached("UPDATE reports SET match = ?2, candidates = ?3 WHERE id = ?1")?
+                .execute(params![id, v.result, v.candidates])?;
+            continue;
+        }
         if resolution != Resolution::Orphan {
             let v = Verdict::of(&resolution);
             tx.prepare_cached(
@@ -219,7 +246,7 @@ pub(super) fn retry_waiting_tx(
                 v.applied
             ])?;
         }
-        out.push(apply(tx, id, &rep, resolution)?);
+        out.push(apply(tx, hooks, id, &rep, resolution)?);
     }
     Ok(out)
 }
@@ -268,7 +295,9 @@ impl Verdict {
                         .collect::<Vec<_>>()
                         .join(" "),
                 ),
-                applied: true,
+                // Kept waiting: retried when a candidate settles or the
+                // modem's clock offset becomes known.
+                applied: false,
                 ..none
             },
             Resolution::Orphan => none,
@@ -279,6 +308,7 @@ impl Verdict {
 /// Apply a report (row `id`, verdict already written) to its part and message.
 fn apply(
     tx: &Transaction<'_>,
+    hooks: bool,
     id: i64,
     rep: &IncomingReport,
     resolution: Resolution,
@@ -316,8 +346,9 @@ fn apply(
             )?;
             message = refresh_message(
                 tx,
+                hooks,
                 msg,
-                m.part.0,
+                Some(m.part.0),
                 Some(id),
                 Some(i64::from(rep.status)),
                 rep.received_at,

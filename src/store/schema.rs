@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1];
+pub const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this binary writes.
 pub const VERSION: u32 = MIGRATIONS.len() as u32;
@@ -99,6 +99,72 @@ CREATE TABLE collisions (
     new_part     INTEGER NOT NULL REFERENCES parts (id),
     pending_part INTEGER NOT NULL REFERENCES parts (id)
 );
+";
+
+/// Version 2: the durable queue of the daemon. Messages get their sending
+/// options, a claim by a modem and a `queued` flag (some part still to send);
+/// parts an in-flight marker (`sending_at`, with `modem_id` set at the same
+/// time); incoming SMS go to `inbox`; webhook notifications wait in
+/// `webhooks` until acknowledged. Rows of version 1 get the defaults: report
+/// requested, three days of validity, GSM 7-bit, no preference, and are
+/// queued when they still have a part that was never sent.
+const V2: &str = "
+ALTER TABLE messages ADD COLUMN report INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE messages ADD COLUMN validity_secs INTEGER NOT NULL DEFAULT 259200;
+ALTER TABLE messages ADD COLUMN vp_relative INTEGER;      -- TP-VP byte (relative format)
+ALTER TABLE messages ADD COLUMN ucs2 INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN flash INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE messages ADD COLUMN modem_pref TEXT;          -- send only on this modem (name)
+ALTER TABLE messages ADD COLUMN concat_ref INTEGER NOT NULL DEFAULT 0;
+-- The modem that claimed the message; kept for good once a part was sent
+-- (all parts of a concatenated message go out on one modem).
+ALTER TABLE messages ADD COLUMN claimed_by INTEGER REFERENCES modems (id);
+ALTER TABLE messages ADD COLUMN claimed_at INTEGER;
+-- 1 while the message is not final and has a part to send (not sent, not in flight).
+ALTER TABLE messages ADD COLUMN queued INTEGER NOT NULL DEFAULT 0;
+
+-- Set (with modem_id) just before AT+CMGS is written, cleared by its answer.
+ALTER TABLE parts ADD COLUMN sending_at INTEGER;
+
+UPDATE messages SET queued = 1
+WHERE state IN ('ACCEPTED', 'ENROUTE')
+  AND EXISTS (SELECT 1 FROM parts p WHERE p.message_id = messages.id
+              AND p.state = 'ACCEPTED' AND p.mr IS NULL);
+UPDATE messages SET claimed_by = (
+    SELECT p.modem_id FROM parts p WHERE p.message_id = messages.id
+    AND p.modem_id IS NOT NULL ORDER BY p.seq LIMIT 1);
+
+CREATE INDEX messages_queue ON messages (created_at, id) WHERE queued = 1;
+CREATE INDEX parts_in_flight ON parts (sending_at) WHERE sending_at IS NOT NULL;
+-- Counters by modem and state, read from the index alone.
+CREATE INDEX parts_modem_state ON parts (modem_id, state, cms_error, mr);
+
+CREATE TABLE inbox (
+    id          INTEGER PRIMARY KEY,
+    modem_id    INTEGER NOT NULL REFERENCES modems (id),
+    sender      TEXT NOT NULL,
+    text        TEXT,                 -- null when the data is not text (8-bit)
+    data_hex    TEXT NOT NULL,        -- the user data, reassembled
+    scts        INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    parts       INTEGER NOT NULL,
+    pdus        TEXT NOT NULL,        -- the PDUs as received, hex, space separated
+    partial     INTEGER NOT NULL      -- 1: some parts never came
+);
+CREATE INDEX inbox_received ON inbox (received_at);
+
+CREATE TABLE webhooks (
+    id           INTEGER PRIMARY KEY,
+    kind         TEXT NOT NULL CHECK (kind IN ('message', 'incoming')),
+    payload      TEXT NOT NULL,       -- JSON
+    created_at   INTEGER NOT NULL,
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,
+    last_error   TEXT,
+    last_attempt_at INTEGER,
+    delivered_at INTEGER
+);
+CREATE INDEX webhooks_due ON webhooks (id, next_attempt) WHERE delivered_at IS NULL;
 ";
 
 /// Bring the schema to [`VERSION`], refusing databases from a newer smsgw.

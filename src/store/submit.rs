@@ -2,6 +2,7 @@
 
 use rusqlite::params;
 
+use super::queue::{release_if_unbound, sync_queued, MessageOptions};
 use super::reports::ReportOutcome;
 use super::{event, part_message, refresh_message, MessageId, Result, Store, StoreError};
 use crate::router::{Collision, ModemId, PartId};
@@ -25,7 +26,8 @@ pub struct Sent {
 }
 
 impl Store {
-    /// Store a new message to `to` split into `parts` parts (ACCEPTED, queued).
+    /// Store a new message to `to` split into `parts` parts (ACCEPTED,
+    /// queued) with the default [`MessageOptions`].
     pub fn create_message(
         &mut self,
         to: &str,
@@ -33,46 +35,19 @@ impl Store {
         parts: u8,
         at: i64,
     ) -> Result<NewMessage> {
-        if to.trim().is_empty() {
-            return Err(StoreError::Invalid {
-                field: "to",
-                reason: "empty recipient".into(),
-            });
-        }
-        if parts == 0 {
-            return Err(StoreError::Invalid {
-                field: "parts",
-                reason: "a message has at least one part".into(),
-            });
-        }
-        let tx = self.conn.transaction()?;
-        tx.prepare_cached(
-            "INSERT INTO messages (recipient, text, parts, state, created_at) \
-             VALUES (?1, ?2, ?3, 'ACCEPTED', ?4)",
-        )?
-        .execute(params![to.trim(), text, parts, at])?;
-        let id = tx.last_insert_rowid();
-        let mut part_ids = Vec::with_capacity(usize::from(parts));
-        for seq in 1..=parts {
-            tx.prepare_cached(
-                "INSERT INTO parts (message_id, seq, state) VALUES (?1, ?2, 'ACCEPTED')",
-            )?
-            .execute(params![id, seq])?;
-            part_ids.push(PartId(tx.last_insert_rowid()));
-        }
-        let reason = format!("queued ({parts} part{})", if parts == 1 { "" } else { "s" });
-        event(&tx, at, id, None, None, MessageState::Accepted, &reason)?;
-        tx.commit()?;
-        Ok(NewMessage {
-            id: MessageId(id),
-            parts: part_ids,
-        })
+        self.enqueue_message(to, text, parts, &MessageOptions::default(), at)
     }
 
     /// The modem answered `+CMGS: <mr>` for `part` at `submitted_at`: keep
     /// the TP-MR, register the part in the router (recording a collision if
     /// pending parts share its key) and retry waiting reports for that key.
-    /// `validity` is the part's validity period in seconds.
+    /// `validity` is the part's validity period in seconds. Clears the
+    /// in-flight mark; the message is bound to `modem` from now on.
+    ///
+    /// Committed without a disk sync of its own: the next durable commit
+    /// (the next [`Store::mark_sending`], report or enqueue) syncs it, and
+    /// if a power cut loses it first, the part is still marked in flight
+    /// and becomes UNKNOWN at the next start (never sent twice).
     pub fn mark_sent(
         &mut self,
         part: PartId,
@@ -81,7 +56,7 @@ impl Store {
         submitted_at: i64,
         validity: i64,
     ) -> Result<Sent> {
-        match self.mark_sent_tx(part, modem, mr, submitted_at, validity) {
+        match self.relaxed(|s| s.mark_sent_tx(part, modem, mr, submitted_at, validity)) {
             Ok(s) => Ok(s),
             // Only a database failure can come after the router was touched.
             Err(e @ StoreError::Sql(_)) => self.recover(e),
@@ -108,7 +83,7 @@ impl Store {
         let changed = tx
             .prepare_cached(
                 "UPDATE parts SET modem_id = ?2, mr = ?3, submitted_at = ?4, validity = ?5, \
-                 next_attempt = NULL WHERE id = ?1 AND mr IS NULL",
+                 next_attempt = NULL, sending_at = NULL WHERE id = ?1 AND mr IS NULL",
             )?
             .execute(params![part.0, modem.0, mr, submitted_at, validity])?;
         if changed == 0 {
@@ -117,6 +92,12 @@ impl Store {
                 reason: format!("part {} was already sent", part.0),
             });
         }
+        tx.prepare_cached(
+            "UPDATE messages SET claimed_by = ?2, claimed_at = ?3 \
+             WHERE id = ?1 AND claimed_by IS NULL",
+        )?
+        .execute(params![message, modem.0, submitted_at])?;
+        sync_queued(&tx, message)?;
         let reason = format!("sent via modem {}, TP-MR {mr}", modem.0);
         event(
             &tx,
@@ -145,7 +126,7 @@ impl Store {
                     other.0
                 ])?;
             }
-            tracing::warn!(
+            tracing::info!(
                 modem = modem.0,
                 mr,
                 new_part = part.0,
@@ -153,7 +134,12 @@ impl Store {
                 "TP-MR collision: several parts pending under one key"
             );
         }
-        let retried = super::reports::retry_waiting_tx(&tx, &mut self.router, Some((modem, mr)))?;
+        let retried = super::reports::retry_waiting_tx(
+            &tx,
+            self.webhooks,
+            &mut self.router,
+            Some((modem, mr)),
+        )?;
         tx.commit()?;
         Ok(Sent { collision, retried })
     }
@@ -171,7 +157,7 @@ impl Store {
         }
         tx.prepare_cached(
             "UPDATE parts SET state = 'REJECTD', cms_error = ?2, error = ?3, done_at = ?4, \
-             next_attempt = NULL WHERE id = ?1",
+             next_attempt = NULL, sending_at = NULL WHERE id = ?1",
         )?
         .execute(params![part.0, code, name, at])?;
         let reason = format!("+CMS ERROR {code}: {name}");
@@ -184,13 +170,23 @@ impl Store {
             MessageState::Rejected,
             &reason,
         )?;
-        refresh_message(&tx, message, part.0, None, Some(i64::from(code)), at)?;
+        refresh_message(
+            &tx,
+            self.webhooks,
+            message,
+            Some(part.0),
+            None,
+            Some(i64::from(code)),
+            at,
+        )?;
         tx.commit()?;
         Ok(())
     }
 
     /// The modem refused `part` for a reason worth retrying: it stays
-    /// queued (ACCEPTED), with its retry count and next attempt recorded.
+    /// queued (ACCEPTED), with its retry count and next attempt recorded,
+    /// and is no longer in flight. If no part of its message was sent, the
+    /// claim is given back so that another modem may take it.
     pub fn mark_retry(
         &mut self,
         part: PartId,
@@ -209,10 +205,13 @@ impl Store {
             });
         }
         tx.prepare_cached(
-            "UPDATE parts SET retries = ?2, next_attempt = ?3, cms_error = ?4, error = ?5 \
+            "UPDATE parts SET retries = ?2, next_attempt = ?3, cms_error = ?4, error = ?5, \
+             sending_at = NULL, modem_id = CASE WHEN mr IS NULL THEN NULL ELSE modem_id END \
              WHERE id = ?1",
         )?
         .execute(params![part.0, retries, next_attempt, code, reason])?;
+        release_if_unbound(&tx, message)?;
+        sync_queued(&tx, message)?;
         let why = match code {
             Some(c) => format!("retry {retries} at {next_attempt} after +CMS ERROR {c}: {reason}"),
             None => format!("retry {retries} at {next_attempt}: {reason}"),

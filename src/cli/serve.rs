@@ -1,0 +1,128 @@
+//! `smsgw serve`: the daemon. Modems from the config (or simulated ones),
+//! the durable queue, the HTTP API and webhooks, until SIGTERM/SIGINT.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::sim::{sim_config_for, wait_for_signal};
+use super::{CliError, CliResult};
+use crate::config::{Config, ModemConfig};
+use crate::gateway::worker::{self, WorkerConfig};
+use crate::gateway::{daemon::housekeeping, Gateway};
+use crate::profile::Profile;
+use crate::sim::{self, SimEndpoint, SimHandle, SimModem};
+use crate::store::{default_path, unix_now, Store};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The configuration file (see smsgw.example.toml).
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Also start N simulated modems on ptys (sim0..) and use them.
+    #[arg(long, value_name = "N")]
+    pub simulate: Option<u8>,
+}
+
+pub fn run(args: ServeArgs) -> CliResult {
+    let mut config = match &args.config {
+        Some(p) => Config::load(p).map_err(CliError::input)?,
+        None if args.simulate.is_some() => Config::default(),
+        None => return Err(CliError::input("give --config PATH (or --simulate N to try it with simulated modems)")),
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::runtime)?;
+    rt.block_on(async move {
+        let dir = tempfile::Builder::new().prefix("smsgw-sim-").tempdir().map_err(CliError::runtime)?;
+        let sims = start_simulators(&mut config, args.simulate.unwrap_or(0), dir.path()).await?;
+        if config.modems.is_empty() {
+            return Err(CliError::input("no [[modem]] configured: nothing to send with"));
+        }
+        serve(config).await?;
+        for s in sims {
+            s.stop();
+        }
+        Ok(())
+    })
+}
+
+async fn start_simulators(config: &mut Config, n: u8, dir: &std::path::Path) -> Result<Vec<SimHandle>, CliError> {
+    let mut sims = Vec::new();
+    for i in 0..n {
+        let dialect = if i % 2 == 0 { "quectel-ec2x" } else { "huawei-e173" };
+        let profile = Profile::by_name(dialect).ok_or_else(|| CliError::runtime(format!("profile {dialect} missing")))?;
+        let cfg = sim::SimConfig { report_delay_ms: (200, 2_000), seed: u64::from(i) + 1, ..sim_config_for(&profile) };
+        let link = dir.join(format!("sim{i}"));
+        let h = sim::spawn(SimModem::new(cfg), SimEndpoint::Pty(link.clone())).await.map_err(CliError::runtime)?;
+        eprintln!("simulated modem sim{i} ({dialect}) at {}", link.display());
+        config.modems.push(ModemConfig {
+            name: format!("sim{i}"),
+            device: link.display().to_string(),
+            profile: dialect.to_string(),
+            pin: None,
+            rate_per_minute: None,
+            prefixes: Vec::new(),
+        });
+        sims.push(h);
+    }
+    Ok(sims)
+}
+
+/// Run the daemon on a loaded configuration until a signal comes.
+pub async fn serve(config: Config) -> CliResult {
+    let path = match &config.store.path {
+        Some(p) => p.clone(),
+        None => default_path().map_err(CliError::runtime)?,
+    };
+    let mut store = Store::open(&path, config.router_config()).map_err(CliError::runtime)?;
+    store.set_webhooks(config.webhook.is_some());
+    let settings = config.gateway_settings();
+    let recovered = store.recover_in_flight(settings.resend_unknown, unix_now()).map_err(CliError::runtime)?;
+    if !recovered.is_empty() {
+        let what = if settings.resend_unknown { "queued again (resend_unknown = true)" } else { "marked UNKNOWN, not resent" };
+        tracing::warn!("{} part(s) were being sent when the daemon stopped: {what}", recovered.len());
+    }
+    let names: Vec<(String, String)> = config.modems.iter().map(|m| (m.name.clone(), m.device.clone())).collect();
+    let gw = Gateway::new(store, settings, &names);
+    let mut tasks = Vec::new();
+    for m in &config.modems {
+        let cfg = WorkerConfig {
+            name: m.name.clone(),
+            device: m.device.clone(),
+            profile: m.profile.clone(),
+            pin: m.pin.clone(),
+            rate_per_minute: m.rate_per_minute,
+            prefixes: m.prefixes.clone(),
+            rescan: Duration::from_secs(2),
+        };
+        tasks.push(tokio::spawn(worker::run(gw.clone(), cfg)));
+    }
+    tasks.push(tokio::spawn(housekeeping(gw.clone(), Duration::from_secs(10))));
+    if let Some(wh) = config.webhook.clone() {
+        tasks.push(tokio::spawn(crate::webhook::run(gw.clone(), wh, gw.shutdown_signal())));
+    }
+    let api = {
+        let gw = gw.clone();
+        let http = config.http.clone();
+        tokio::spawn(async move { crate::api::serve(gw.clone(), &http, gw.shutdown_signal()).await })
+    };
+    eprintln!("smsgw serving on http://{} with {} modem(s); database {}", config.http.listen, names.len(), path.display());
+    tokio::select! {
+        _ = wait_for_signal() => eprintln!("smsgw: stopping (finishing the parts in flight)"),
+        r = api => {
+            gw.shutdown();
+            return match r {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(CliError::runtime(e)),
+                Err(e) => Err(CliError::runtime(e)),
+            };
+        }
+    }
+    gw.shutdown();
+    for t in tasks {
+        // A part in flight gets its answer or times out within the profile's send timeout.
+        let _ = tokio::time::timeout(Duration::from_secs(60), t).await;
+    }
+    drop(gw);
+    Ok(())
+}

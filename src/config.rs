@@ -1,0 +1,824 @@
+//! The daemon's configuration file (`smsgw serve --config smsgw.toml`).
+//!
+//! TOML, every table closed to unknown keys, every value checked when the
+//! file is loaded: a mistake stops the daemon with a message naming the file,
+//! the line (when it can be found) and the dotted key (`modem[1].profile`),
+//! never a modem driven with half a configuration. `smsgw.example.toml` at the
+//! repository root documents every key; `docs/configuration.md` explains them.
+//!
+//! Secrets (SIM PINs, API tokens, the webhook secret and any password in the
+//! webhook URL) never appear in `Debug` output, so a `tracing::debug!("{cfg:?}")`
+//! cannot leak them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::pdu::parse_validity;
+use crate::gateway::GatewaySettings;
+use crate::pdu::validity::Validity;
+use crate::profile::ProfileSet;
+use crate::router::{ConfigError as RouterConfigError, RouterConfig};
+
+/// The profile name that asks for detection (USB id, then AT+CGMM).
+pub const AUTO_PROFILE: &str = "auto";
+
+/// Shown instead of a secret in `Debug` output.
+const REDACTED: &str = "<redacted>";
+
+/// The whole configuration file.
+#[derive(Clone, PartialEq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[store]`: the SQLite database.
+    #[serde(default)]
+    pub store: StoreSection,
+    /// `[http]`: the HTTP API.
+    #[serde(default)]
+    pub http: HttpConfig,
+    /// `[[modem]]` tables, in file order.
+    #[serde(default, rename = "modem")]
+    pub modems: Vec<ModemConfig>,
+    /// `[webhook]`: where state changes and incoming SMS are POSTed (none: off).
+    #[serde(default)]
+    pub webhook: Option<WebhookConfig>,
+    /// `[gateway]`: sending defaults and retry policy.
+    #[serde(default)]
+    pub gateway: GatewaySection,
+    /// `[router]`: delivery-report correlation tunables.
+    #[serde(default)]
+    pub router: RouterSection,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSection {
+    /// Database file; `None`: `smsgw.db` in the user's data directory.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+/// `[http]`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address and port to listen on, an IP literal: `127.0.0.1:8080`, `[::]:8080`.
+    pub listen: String,
+    /// Accepted bearer tokens (`Authorization: Bearer <token>`).
+    pub tokens: Vec<String>,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:8080".to_string(),
+            tokens: Vec::new(),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl HttpConfig {
+    /// The listen address (checked when the file was loaded).
+    pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        self.listen.parse()
+    }
+}
+
+impl fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("listen", &self.listen)
+            .field("tokens", &Redacted::List(self.tokens.len()))
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
+}
+
+/// One `[[modem]]` table.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModemConfig {
+    /// Unique name (letters, digits, `-`, `_`, `.`): shown in the API, logs, metrics.
+    pub name: String,
+    /// Port path, or a glob such as `/dev/serial/by-id/usb-HUAWEI_*-if02-port0`.
+    pub device: String,
+    /// A hardware profile name, or `"auto"` (default) to detect it.
+    #[serde(default = "auto_profile")]
+    pub profile: String,
+    /// SIM PIN, sent when the SIM asks for one.
+    #[serde(default)]
+    pub pin: Option<String>,
+    /// Most submits per minute through this modem (none: as fast as it goes).
+    #[serde(default)]
+    pub rate_per_minute: Option<u32>,
+    /// SIM routing: only recipients starting with one of these (empty: all).
+    #[serde(default)]
+    pub prefixes: Vec<String>,
+}
+
+fn auto_profile() -> String {
+    AUTO_PROFILE.to_string()
+}
+
+impl ModemConfig {
+    /// Whether this modem may send to `recipient` under its routing prefixes.
+    /// Both sides are compared with spaces removed and a leading `00` read as
+    /// `+`; an empty prefix list accepts everyone.
+    pub fn accepts(&self, recipient: &str) -> bool {
+        if self.prefixes.is_empty() {
+            return true;
+        }
+        let to = normalise_number(recipient);
+        self.prefixes
+            .iter()
+            .any(|p| to.starts_with(&normalise_number(p)))
+    }
+
+    /// Whether `device` is a glob pattern rather than a plain path.
+    pub fn device_is_glob(&self) -> bool {
+        self.device.contains(['*', '?', '['])
+    }
+
+    /// The ports `device` names now (see [`resolve_device`]).
+    pub fn resolve_device(&self) -> Vec<PathBuf> {
+        resolve_device(&self.device)
+    }
+}
+
+impl fmt::Debug for ModemConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ModemConfig")
+            .field("name", &self.name)
+            .field("device", &self.device)
+            .field("profile", &self.profile)
+            .field("pin", &self.pin.as_ref().map(|_| Redacted::One))
+            .field("rate_per_minute", &self.rate_per_minute)
+            .field("prefixes", &self.prefixes)
+            .finish()
+    }
+}
+
+fn normalise_number(s: &str) -> String {
+    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    match s.strip_prefix("00") {
+        Some(rest) => format!("+{rest}"),
+        None => s,
+    }
+}
+
+/// `[webhook]`.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// `http://` or `https://` URL receiving the JSON events.
+    pub url: String,
+    /// Key of the HMAC-SHA256 signature header (none: unsigned).
+    #[serde(default)]
+    pub secret: Option<String>,
+    /// Longest pause between two delivery attempts of one event, in seconds.
+    #[serde(default = "default_max_backoff_s")]
+    pub max_backoff_s: u64,
+    /// Timeout of one POST, in milliseconds.
+    #[serde(default = "default_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_max_backoff_s() -> u64 {
+    3600
+}
+
+fn default_timeout_ms() -> u64 {
+    10_000
+}
+
+impl fmt::Debug for WebhookConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookConfig")
+            .field("url", &redact_url(&self.url))
+            .field("secret", &self.secret.as_ref().map(|_| Redacted::One))
+            .field("max_backoff_s", &self.max_backoff_s)
+            .field("timeout_ms", &self.timeout_ms)
+            .finish()
+    }
+}
+
+/// The URL with any `user:password@` replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://{REDACTED}@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// `[gateway]`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatewaySection {
+    /// Validity of messages that do not give one (`90m`, `12h`, `1d`, `2w`);
+    /// none: the SMSC's default.
+    pub default_validity: Option<String>,
+    /// Ask for status reports unless a request says otherwise.
+    pub report: bool,
+    /// Attempts of a part refused with a temporary error before it is REJECTD.
+    pub max_retries: u32,
+    /// First pause before a retry, in seconds (doubles each time).
+    pub retry_backoff_s: u64,
+    /// Resend parts whose outcome is unknown after a crash (duplicates
+    /// rather than losses). Off: they become UNKNOWN.
+    pub resend_unknown: bool,
+}
+
+impl Default for GatewaySection {
+    fn default() -> Self {
+        let d = GatewaySettings::default();
+        GatewaySection {
+            default_validity: None,
+            report: d.report,
+            max_retries: d.max_retries,
+            retry_backoff_s: d.retry_backoff_s,
+            resend_unknown: d.resend_unknown,
+        }
+    }
+}
+
+impl GatewaySection {
+    /// `default_validity` as a TP-VP (checked when the file was loaded).
+    pub fn validity(&self) -> Result<Validity, String> {
+        match &self.default_validity {
+            Some(v) => parse_validity(v),
+            None => Ok(Validity::None),
+        }
+    }
+}
+
+/// `[router]`: see [`RouterConfig`] for what each value does.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RouterSection {
+    /// Trailing digits of a number compared (1..=15).
+    pub suffix_digits: u8,
+    /// Seconds an SCTS may be off a candidate's submit time.
+    pub tolerance: i64,
+    /// Seconds of window before a clock offset is learned.
+    pub fallback_bound: i64,
+    /// Seconds after the validity period before a part without report is UNKNOWN.
+    pub expiry_grace: i64,
+    /// Seconds a settled entry is kept to catch repeated reports.
+    pub keep_settled: i64,
+}
+
+impl Default for RouterSection {
+    fn default() -> Self {
+        let d = RouterConfig::default();
+        RouterSection {
+            suffix_digits: d.suffix_digits,
+            tolerance: d.tolerance,
+            fallback_bound: d.fallback_bound,
+            expiry_grace: d.expiry_grace,
+            keep_settled: d.keep_settled,
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("store", &self.store)
+            .field("http", &self.http)
+            .field("modems", &self.modems)
+            .field("webhook", &self.webhook)
+            .field("gateway", &self.gateway)
+            .field("router", &self.router)
+            .finish()
+    }
+}
+
+/// What `Debug` prints in place of secrets.
+enum Redacted {
+    One,
+    List(usize),
+}
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Redacted::One => f.write_str(REDACTED),
+            Redacted::List(n) => write!(f, "[{REDACTED}; {n}]"),
+        }
+    }
+}
+
+/// Why a configuration file was refused. Every variant names the file; content
+/// errors name the dotted key (`modem[0].pin`) and the line when known.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{file}: cannot read: {source}")]
+    Io {
+        file: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// TOML syntax error, unknown key or a value of the wrong type.
+    #[error("{file}: {}{message}", place(*line, key.as_deref()))]
+    Parse {
+        file: String,
+        line: Option<usize>,
+        key: Option<String>,
+        message: String,
+    },
+    /// Well-formed TOML with a value that breaks a rule.
+    #[error("{file}: {}{message}", place(*line, Some(key)))]
+    Invalid {
+        file: String,
+        line: Option<usize>,
+        key: String,
+        message: String,
+    },
+}
+
+fn place(line: Option<usize>, key: Option<&str>) -> String {
+    match (line, key) {
+        (Some(l), Some(k)) => format!("line {l}: key `{k}`: "),
+        (None, Some(k)) => format!("key `{k}`: "),
+        (Some(l), None) => format!("line {l}: "),
+        (None, None) => String::new(),
+    }
+}
+
+impl ConfigError {
+    /// The dotted key the error is about, if known.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Parse { key, .. } => key.as_deref(),
+            ConfigError::Invalid { key, .. } => Some(key),
+            ConfigError::Io { .. } => None,
+        }
+    }
+
+    /// The 1-based line the error is about, if known.
+    pub fn line(&self) -> Option<usize> {
+        match self {
+            ConfigError::Parse { line, .. } | ConfigError::Invalid { line, .. } => *line,
+            ConfigError::Io { .. } => None,
+        }
+    }
+}
+
+impl Config {
+    /// Read and check a configuration file; profile names are checked against
+    /// the built-in profiles.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(path, &ProfileSet::builtin())
+    }
+
+    /// Like [`Config::load`], with profile names checked against `profiles`
+    /// (built-in plus a `--profiles-dir`).
+    pub fn load_with(path: &Path, profiles: &ProfileSet) -> Result<Config, ConfigError> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            file: file.clone(),
+            source,
+        })?;
+        Config::from_toml_with(&text, &file, profiles)
+    }
+
+    /// Parse and check configuration text; `origin` names it in errors.
+    /// Profile names are checked against the built-in profiles.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        Config::from_toml_with(text, origin, &ProfileSet::builtin())
+    }
+
+    /// Like [`Config::from_toml`], with profile names checked against `profiles`.
+    pub fn from_toml_with(
+        text: &str,
+        origin: &str,
+        profiles: &ProfileSet,
+    ) -> Result<Config, ConfigError> {
+        let keys = KeyLines::scan(text);
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of_offset(text, s.start));
+            let key = line.and_then(|l| keys.key_at(l)).map(str::to_string);
+            let message = match &key {
+                // A wrong-type message may quote the value: not for secrets.
+                Some(k) if is_secret_key(k) => {
+                    "wrong type or value (not shown: this key holds a secret); expected a string"
+                        .to_string()
+                }
+                _ => e.message().trim().to_string(),
+            };
+            ConfigError::Parse {
+                file: origin.to_string(),
+                line,
+                key,
+                message,
+            }
+        })?;
+        cfg.check(profiles).map_err(|(key, message)| {
+            let line = keys.line_of(&key);
+            ConfigError::Invalid {
+                file: origin.to_string(),
+                line,
+                key,
+                message,
+            }
+        })?;
+        Ok(cfg)
+    }
+
+    /// The router's tunables from `[router]`.
+    pub fn router_config(&self) -> RouterConfig {
+        let r = &self.router;
+        RouterConfig {
+            suffix_digits: r.suffix_digits,
+            tolerance: r.tolerance,
+            fallback_bound: r.fallback_bound,
+            expiry_grace: r.expiry_grace,
+            keep_settled: r.keep_settled,
+        }
+    }
+
+    /// The gateway's sending defaults from `[gateway]`.
+    pub fn gateway_settings(&self) -> GatewaySettings {
+        let g = &self.gateway;
+        GatewaySettings {
+            // Checked in `check`; an unparsable value cannot get here.
+            default_validity: g.validity().unwrap_or(Validity::None),
+            report: g.report,
+            max_retries: g.max_retries,
+            retry_backoff_s: g.retry_backoff_s,
+            resend_unknown: g.resend_unknown,
+        }
+    }
+
+    /// A modem by name.
+    pub fn modem(&self, name: &str) -> Option<&ModemConfig> {
+        self.modems.iter().find(|m| m.name == name)
+    }
+
+    /// Every rule a parsed file must also satisfy; the error is (dotted key, why).
+    fn check(&self, profiles: &ProfileSet) -> Result<(), (String, String)> {
+        self.http.check()?;
+        for (i, m) in self.modems.iter().enumerate() {
+            m.check(i, profiles)?;
+            if let Some(first) = self.modems[..i].iter().position(|o| o.name == m.name) {
+                return Err((
+                    format!("modem[{i}].name"),
+                    format!("{:?} is already the name of modem[{first}]", m.name),
+                ));
+            }
+        }
+        if let Some(w) = &self.webhook {
+            w.check()?;
+        }
+        if let Err(e) = self.gateway.validity() {
+            return Err(("gateway.default_validity".into(), e));
+        }
+        if self.gateway.retry_backoff_s == 0 {
+            return Err((
+                "gateway.retry_backoff_s".into(),
+                "must be at least 1 second".into(),
+            ));
+        }
+        if let Err(e) = self.router_config().validate() {
+            let field = match &e {
+                RouterConfigError::SuffixDigits(_) => "suffix_digits",
+                RouterConfigError::Negative { field, .. } => field,
+                RouterConfigError::ToleranceAboveBound { .. } => "tolerance",
+            };
+            return Err((format!("router.{field}"), e.to_string()));
+        }
+        Ok(())
+    }
+}
+
+impl HttpConfig {
+    fn check(&self) -> Result<(), (String, String)> {
+        if let Err(e) = self.listen_addr() {
+            return Err((
+                "http.listen".into(),
+                format!(
+                    "{:?} is not an IP address with a port (127.0.0.1:8080, [::]:8080): {e}",
+                    self.listen
+                ),
+            ));
+        }
+        for (i, t) in self.tokens.iter().enumerate() {
+            if t.trim().is_empty() {
+                return Err((format!("http.tokens[{i}]"), "token is empty".into()));
+            }
+            if t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err((
+                    format!("http.tokens[{i}]"),
+                    "token contains white space or control characters".into(),
+                ));
+            }
+        }
+        if self.max_body_bytes < 1024 {
+            return Err((
+                "http.max_body_bytes".into(),
+                format!("{} is too small (at least 1024)", self.max_body_bytes),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl ModemConfig {
+    fn check(&self, i: usize, profiles: &ProfileSet) -> Result<(), (String, String)> {
+        let key = |k: &str| format!("modem[{i}].{k}");
+        if self.name.is_empty() {
+            return Err((key("name"), "name is empty".into()));
+        }
+        if let Some(c) = self
+            .name
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
+            return Err((
+                key("name"),
+                format!(
+                    "{:?}: {c:?} not allowed (letters, digits, '-', '_', '.')",
+                    self.name
+                ),
+            ));
+        }
+        if !self.device.starts_with('/') {
+            return Err((
+                key("device"),
+                format!("{:?} is not an absolute path", self.device),
+            ));
+        }
+        if let Err(e) = glob::Pattern::new(&self.device) {
+            return Err((
+                key("device"),
+                format!("{:?} is not a valid glob: {e}", self.device),
+            ));
+        }
+        if self.profile != AUTO_PROFILE && profiles.by_name(&self.profile).is_none() {
+            return Err((
+                key("profile"),
+                format!(
+                    "unknown profile {:?}; use \"auto\" or one of: {}",
+                    self.profile,
+                    profiles.names().join(", ")
+                ),
+            ));
+        }
+        if let Some(pin) = &self.pin {
+            // Never echo the PIN itself.
+            if !(4..=8).contains(&pin.len()) || !pin.bytes().all(|b| b.is_ascii_digit()) {
+                return Err((key("pin"), "a SIM PIN is 4 to 8 digits".into()));
+            }
+        }
+        if self.rate_per_minute == Some(0) {
+            return Err((
+                key("rate_per_minute"),
+                "0 would never send; leave it out for no limit".into(),
+            ));
+        }
+        for (j, p) in self.prefixes.iter().enumerate() {
+            let digits = p.strip_prefix('+').unwrap_or(p);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return Err((
+                    format!("modem[{i}].prefixes[{j}]"),
+                    format!("{p:?}: a prefix is digits with an optional leading '+'"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WebhookConfig {
+    fn check(&self) -> Result<(), (String, String)> {
+        let rest = self
+            .url
+            .strip_prefix("http://")
+            .or_else(|| self.url.strip_prefix("https://"));
+        let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+        match host {
+            None => {
+                return Err((
+                    "webhook.url".into(),
+                    format!(
+                        "{:?} must start with http:// or https://",
+                        redact_url(&self.url)
+                    ),
+                ))
+            }
+            Some(h) if h.rsplit('@').next().unwrap_or("").is_empty() => {
+                return Err((
+                    "webhook.url".into(),
+                    format!("{:?} has no host", redact_url(&self.url)),
+                ))
+            }
+            Some(_) => {}
+        }
+        if self.url.chars().any(char::is_whitespace) {
+            return Err(("webhook.url".into(), "URL contains white space".into()));
+        }
+        if self.secret.as_deref().is_some_and(str::is_empty) {
+            return Err((
+                "webhook.secret".into(),
+                "secret is empty; leave it out for unsigned webhooks".into(),
+            ));
+        }
+        if self.max_backoff_s == 0 {
+            return Err((
+                "webhook.max_backoff_s".into(),
+                "must be at least 1 second".into(),
+            ));
+        }
+        if self.timeout_ms == 0 {
+            return Err(("webhook.timeout_ms".into(), "must be at least 1 ms".into()));
+        }
+        Ok(())
+    }
+}
+
+fn is_secret_key(key: &str) -> bool {
+    let last = key.rsplit('.').next().unwrap_or(key);
+    let last = last.split('[').next().unwrap_or(last);
+    matches!(last, "pin" | "tokens" | "secret")
+}
+
+/// The serial ports a `device` value names now: the path itself when it is
+/// not a glob (whether or not it exists: the modem may be unplugged), else
+/// every existing path matching it, sorted. Unreadable directories are skipped.
+pub fn resolve_device(pattern: &str) -> Vec<PathBuf> {
+    if !pattern.contains(['*', '?', '[']) {
+        return vec![PathBuf::from(pattern)];
+    }
+    match glob::glob(pattern) {
+        Ok(paths) => {
+            let mut v: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+            v.sort();
+            v
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+fn line_of_offset(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The dotted key of every `key = value` line and table header of a file,
+/// with `[[modem]]` tables numbered (`modem[1].pin`). A line scanner, enough
+/// for messages: headers, keys, multi-line arrays and strings with brackets.
+struct KeyLines {
+    /// (1-based line, dotted key), in file order.
+    entries: Vec<(usize, String)>,
+}
+
+impl KeyLines {
+    fn scan(text: &str) -> KeyLines {
+        let mut entries = Vec::new();
+        let mut table = String::new();
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        let mut depth: i32 = 0;
+        for (n, raw) in text.lines().enumerate() {
+            let line_no = n + 1;
+            let code = strip_comment(raw);
+            let t = code.trim();
+            if depth > 0 {
+                depth += bracket_balance(t);
+                continue;
+            }
+            if t.is_empty() {
+                continue;
+            }
+            if let Some(inner) = t.strip_prefix("[[").and_then(|r| r.split("]]").next()) {
+                let name = inner.trim().to_string();
+                let idx = match counts.iter_mut().find(|(k, _)| *k == name) {
+                    Some((_, c)) => {
+                        *c += 1;
+                        *c - 1
+                    }
+                    None => {
+                        counts.push((name.clone(), 1));
+                        0
+                    }
+                };
+                table = format!("{name}[{idx}]");
+                entries.push((line_no, table.clone()));
+            } else if let Some(inner) = t.strip_prefix('[').and_then(|r| r.split(']').next()) {
+                table = inner.trim().to_string();
+                entries.push((line_no, table.clone()));
+            } else if let Some((k, v)) = t.split_once('=') {
+                let k = k.trim().trim_matches('"');
+                let full = if table.is_empty() {
+                    k.to_string()
+                } else {
+                    format!("{table}.{k}")
+                };
+                entries.push((line_no, full));
+                depth = bracket_balance(v).max(0);
+            }
+        }
+        KeyLines { entries }
+    }
+
+    /// The key whose line is `line` or, for a continuation line, the last key
+    /// started before it.
+    fn key_at(&self, line: usize) -> Option<&str> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|(l, _)| *l <= line)
+            .map(|(_, k)| k.as_str())
+    }
+
+    /// The line of a dotted key (`modem[1].prefixes[2]` is looked up as
+    /// `modem[1].prefixes`); falls back to its table's header.
+    fn line_of(&self, key: &str) -> Option<usize> {
+        let key = match key.rfind('[') {
+            Some(i) if key.ends_with(']') && !key[i..].contains('.') => &key[..i],
+            _ => key,
+        };
+        let find = |k: &str| self.entries.iter().find(|(_, e)| e == k).map(|(l, _)| *l);
+        find(key).or_else(|| key.rsplit_once('.').and_then(|(table, _)| find(table)))
+    }
+}
+
+/// The line without a trailing `# comment` (a `#` inside a string stays).
+fn strip_comment(line: &str) -> &str {
+    let mut quote: Option<char> = None;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '#') => return &line[..i],
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            _ => {}
+        }
+    }
+    line
+}
+
+/// Opening minus closing brackets outside strings.
+fn bracket_balance(s: &str) -> i32 {
+    let mut quote: Option<char> = None;
+    let mut n = 0;
+    for c in s.chars() {
+        match (quote, c) {
+            (None, '"' | '\'') => quote = Some(c),
+            (Some(q), _) if c == q => quote = None,
+            (None, '[') => n += 1,
+            (None, ']') => n -= 1,
+            _ => {}
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_lines_number_array_tables() {
+        let text = "[http]\nlisten = \"x\"\n\n[[modem]]\nname = \"a\"\n[[modem]]\nname = \"b\"\nprefixes = [\n  \"+39\", # it\n  \"x\",\n]\npin = \"1\"\n";
+        let k = KeyLines::scan(text);
+        assert_eq!(k.line_of("http.listen"), Some(2));
+        assert_eq!(k.line_of("modem[1].name"), Some(7));
+        assert_eq!(k.line_of("modem[1].prefixes[1]"), Some(8));
+        assert_eq!(k.line_of("modem[1].pin"), Some(12));
+        assert_eq!(
+            k.line_of("modem[0].pin"),
+            Some(4),
+            "falls back to the header"
+        );
+        assert_eq!(k.key_at(10), Some("modem[1].prefixes"));
+    }
+
+    #[test]
+    fn comments_and_strings() {
+        assert_eq!(strip_comment("a = \"#x\" # c"), "a = \"#x\" ");
+        assert_eq!(bracket_balance("[\"]\", ["), 2);
+    }
+
+    #[test]
+    fn url_redaction() {
+        assert_eq!(
+            redact_url("https://u:p@hook.example/x?a@b"),
+            "https://<redacted>@hook.example/x?a@b"
+        );
+        assert_eq!(redact_url("http://h/p"), "http://h/p");
+    }
+}

@@ -1,0 +1,469 @@
+//! One worker per configured modem: find the device (it may come and go),
+//! open a session, then send what the queue holds for it and apply what
+//! the modem hands back, until the gateway shuts down.
+//!
+//! At most once on the radio: before AT+CMGS is written for a part, the
+//! store commits "sending" for it; a crash or unplug between that and the
+//! answer leaves the part UNKNOWN (or queued again when configured), never
+//! silently resent.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Instant;
+
+use super::connect::{connect, ConnectOptions};
+use super::daemon::Gateway;
+use super::inbound::{apply_inbound, InboundOutcome};
+use crate::at::{FinalResult, RetryClass};
+use crate::modem::reassembly::{Message as Reassembled, Part, Reassembler, ReassemblyConfig};
+use crate::modem::{Inbound, Modem, ModemError, ModemEvent, Origin};
+use crate::pdu::address::Address;
+use crate::pdu::split::{encode_submit, ConcatRef, SubmitOptions};
+use crate::pdu::validity::Validity;
+use crate::router::{ModemId, Resolution};
+use crate::state::MessageState;
+use crate::store::{unix_now, IncomingSms, QueuedMessage};
+
+/// What a worker needs to know about its modem.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    pub name: String,
+    /// A path, a glob (`/dev/serial/by-id/usb-HUAWEI_*-if02-port0`) or `tcp:HOST:PORT`.
+    pub device: String,
+    pub profile: String,
+    pub pin: Option<String>,
+    /// Parts per minute at most (None: as fast as the modem answers).
+    pub rate_per_minute: Option<u32>,
+    /// Only recipients starting with one of these (empty: all).
+    pub prefixes: Vec<String>,
+    /// How long a device may be absent before the next look (hot-plug poll).
+    pub rescan: Duration,
+}
+
+/// Run the worker until the gateway shuts down.
+pub async fn run(gw: Gateway, cfg: WorkerConfig) {
+    let mut shutdown = gw.shutdown_signal();
+    let modem_id = match gw.store().modem(&cfg.name) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(modem = %cfg.name, "cannot register the modem in the store: {e}");
+            return;
+        }
+    };
+    loop {
+        if gw.is_shutting_down() {
+            return;
+        }
+        let Some(device) = find_device(&cfg.device) else {
+            set_connected(&gw, &cfg.name, false, None);
+            tokio::select! {
+                _ = tokio::time::sleep(cfg.rescan) => {}
+                _ = shutdown.changed() => {}
+            }
+            continue;
+        };
+        let opts = ConnectOptions {
+            name: cfg.name.clone(),
+            device: device.clone(),
+            profile: cfg.profile.clone(),
+            pin: cfg.pin.clone(),
+            registration_timeout: None,
+            reconnect: true,
+        };
+        let (modem, events, profile) = match connect(&opts).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                tracing::warn!(modem = %cfg.name, device = %device, "cannot start: {e}");
+                tokio::select! {
+                    _ = tokio::time::sleep(cfg.rescan) => {}
+                    _ = shutdown.changed() => {}
+                }
+                continue;
+            }
+        };
+        tracing::info!(modem = %cfg.name, device = %device, profile = %profile.name, "modem ready");
+        {
+            let mut slots = gw.slots();
+            if let Some(s) = slots.get_mut(&cfg.name) {
+                s.device = device.clone();
+            }
+        }
+        set_connected(&gw, &cfg.name, true, modem.info());
+        let mut w = Worker {
+            gw: gw.clone(),
+            cfg: cfg.clone(),
+            modem,
+            modem_id,
+            connected: true,
+            next_send: Instant::now(),
+            reassembler: Reassembler::new(ReassemblyConfig::default()),
+            held: HashMap::new(),
+        };
+        w.serve(events).await;
+        set_connected(&gw, &cfg.name, false, None);
+        if gw.is_shutting_down() {
+            return;
+        }
+    }
+}
+
+/// The device to open now: the path itself, the first match of a glob, or
+/// None when absent.
+fn find_device(pattern: &str) -> Option<String> {
+    if pattern.starts_with("tcp:") {
+        return Some(pattern.to_string());
+    }
+    if pattern.contains(['*', '?', '[']) {
+        let mut found: Vec<_> = glob::glob(pattern).ok()?.filter_map(Result::ok).collect();
+        found.sort();
+        return found.first().map(|p| p.display().to_string());
+    }
+    Path::new(pattern).exists().then(|| pattern.to_string())
+}
+
+fn set_connected(gw: &Gateway, name: &str, connected: bool, info: Option<crate::modem::ModemInfo>) {
+    let mut slots = gw.slots();
+    if let Some(s) = slots.get_mut(name) {
+        s.connected = connected;
+        if info.is_some() {
+            s.info = info;
+        }
+    }
+    drop(slots);
+    if connected {
+        gw.inner.wake.notify_waiters();
+    }
+}
+
+/// An incoming set: sender and concatenation reference (with its width).
+type SetKey = (String, Option<(u16, bool)>);
+
+struct Worker {
+    gw: Gateway,
+    cfg: WorkerConfig,
+    modem: Modem,
+    modem_id: ModemId,
+    connected: bool,
+    /// Earliest time the next part may go (rate limit).
+    next_send: Instant,
+    reassembler: Reassembler,
+    /// PDUs and origins of incoming parts until their message is stored,
+    /// by (sender, concatenation reference).
+    held: HashMap<SetKey, Vec<(Vec<u8>, Origin)>>,
+}
+
+impl Worker {
+    async fn serve(&mut self, mut events: UnboundedReceiver<ModemEvent>) {
+        let mut shutdown = self.gw.shutdown_signal();
+        loop {
+            // Everything the modem already handed over comes first.
+            while let Ok(ev) = events.try_recv() {
+                self.on_event(ev);
+            }
+            if self.gw.is_shutting_down() {
+                return;
+            }
+            let gw = self.gw.clone();
+            let wake = gw.inner.wake.notified();
+            tokio::pin!(wake);
+            wake.as_mut().enable();
+            let mut retry_at = Instant::now() + Duration::from_secs(1);
+            if self.connected && Instant::now() >= self.next_send {
+                let claimed = {
+                    let prefixes = &self.cfg.prefixes;
+                    let accept = |to: &str| {
+                        prefixes.is_empty() || prefixes.iter().any(|p| to.starts_with(p.as_str()))
+                    };
+                    self.gw
+                        .store()
+                        .claim_next(&self.cfg.name, unix_now(), &accept)
+                };
+                match claimed {
+                    Ok(Some(msg)) => {
+                        self.send(msg).await;
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::error!(modem = %self.cfg.name, "store: {e}");
+                        retry_at = Instant::now() + Duration::from_secs(5);
+                    }
+                }
+            } else if self.connected {
+                retry_at = self.next_send;
+            }
+            tokio::select! {
+                ev = events.recv() => match ev {
+                    Some(ev) => self.on_event(ev),
+                    None => return,
+                },
+                _ = &mut wake => {}
+                _ = tokio::time::sleep_until(retry_at) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: ModemEvent) {
+        match ev {
+            ModemEvent::Inbound(inb) => self.on_inbound(inb),
+            ModemEvent::Disconnected { reason, .. } => {
+                tracing::warn!(modem = %self.cfg.name, "modem lost: {reason}");
+                self.connected = false;
+                set_connected(&self.gw, &self.cfg.name, false, None);
+                match self.gw.store().release_claims(&self.cfg.name) {
+                    Ok(n) if n > 0 => {
+                        tracing::info!(modem = %self.cfg.name, "{n} queued message(s) handed to other modems");
+                        self.gw.inner.wake.notify_waiters();
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(modem = %self.cfg.name, "store: {e}"),
+                }
+            }
+            ModemEvent::Reconnected(info) => {
+                tracing::info!(modem = %self.cfg.name, "modem back");
+                self.connected = true;
+                set_connected(&self.gw, &self.cfg.name, true, Some(info));
+            }
+            ModemEvent::Unsolicited { .. } => {}
+        }
+    }
+
+    fn on_inbound(&mut self, inb: Inbound) {
+        let result = apply_inbound(&mut self.gw.store(), self.modem_id, &inb);
+        match result {
+            Ok(InboundOutcome::Report(outcome)) => {
+                self.modem.handed_on(&inb.origin);
+                if let Resolution::Matched(m) = &outcome.resolution {
+                    if m.outcome.is_final {
+                        let mut slots = self.gw.slots();
+                        if let Some(s) = slots.get_mut(&self.cfg.name) {
+                            if m.outcome.state == MessageState::Delivered {
+                                s.delivered += 1;
+                            } else {
+                                s.failed += 1;
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(InboundOutcome::Sms(deliver)) => {
+                let now_ms = unix_now() * 1000;
+                let Some(part) = Part::from_deliver(&deliver) else {
+                    // 8-bit data: stored as it came, one part.
+                    let msg = Reassembled {
+                        sender: deliver.sender.to_string(),
+                        reference: None,
+                        parts: vec![],
+                        first_ms: now_ms,
+                    };
+                    self.held
+                        .entry((msg.sender.clone(), None))
+                        .or_default()
+                        .push((inb.pdu.clone(), inb.origin.clone()));
+                    self.store_incoming(msg, deliver.scts.unix_seconds());
+                    return;
+                };
+                let key = (
+                    part.sender.clone(),
+                    part.concat.map(|c| (c.reference, c.wide)),
+                );
+                self.held
+                    .entry(key)
+                    .or_default()
+                    .push((inb.pdu.clone(), inb.origin.clone()));
+                let mut out = Vec::new();
+                self.reassembler.push(part, now_ms, &mut out);
+                for msg in out {
+                    self.store_incoming(msg, deliver.scts.unix_seconds());
+                }
+            }
+            Err(e) => {
+                // Left in the modem (stored) or unacknowledged (pushed: the
+                // network sends it again): never dropped silently.
+                tracing::error!(modem = %self.cfg.name, "{e}");
+            }
+        }
+    }
+
+    fn store_incoming(&mut self, sms: Reassembled, scts: i64) {
+        let held = self
+            .held
+            .remove(&(sms.sender.clone(), sms.reference))
+            .unwrap_or_default();
+        let row = IncomingSms {
+            modem: self.modem_id,
+            sender: sms.sender.clone(),
+            text: (!sms.parts.is_empty()).then(|| sms.text()),
+            data_hex: String::new(),
+            scts,
+            received_at: unix_now(),
+            parts: sms.parts.len().max(1) as u8,
+            pdus_hex: held
+                .iter()
+                .map(|(p, _)| crate::pdu::hex::encode(p))
+                .collect(),
+            partial: !sms.is_complete(),
+        };
+        match self.gw.store().store_incoming(&row) {
+            Ok(_) => {
+                for (_, origin) in &held {
+                    self.modem.handed_on(origin);
+                }
+            }
+            Err(e) => {
+                tracing::error!(modem = %self.cfg.name, "incoming SMS kept in the modem: store failed: {e}");
+            }
+        }
+    }
+
+    /// Send the parts of a claimed message still to send.
+    async fn send(&mut self, msg: QueuedMessage) {
+        let encoded = match encode(&msg) {
+            Ok(parts) => parts,
+            Err(e) => {
+                // Cannot happen for a message that passed submit; keep a trace.
+                let now = unix_now();
+                let mut store = self.gw.store();
+                for p in &msg.parts {
+                    let _ = store.mark_rejected(p.id, 0, &format!("cannot encode: {e}"), now);
+                }
+                return;
+            }
+        };
+        let validity = msg.opts.validity_secs;
+        for part in &msg.parts {
+            let Some(enc) = encoded.iter().find(|e| e.seq == part.seq) else {
+                continue;
+            };
+            if let Some(wait) = self.next_send.checked_duration_since(Instant::now()) {
+                tokio::time::sleep(wait).await;
+            }
+            if let Some(rate) = self.cfg.rate_per_minute {
+                self.next_send =
+                    Instant::now() + Duration::from_secs_f64(60.0 / f64::from(rate.max(1)));
+            }
+            if let Err(e) = self
+                .gw
+                .store()
+                .mark_sending(part.id, self.modem_id, unix_now())
+            {
+                tracing::error!(modem = %self.cfg.name, "store: {e}; part not sent");
+                return;
+            }
+            let result = self.modem.send_pdu(enc.tpdu_len, &enc.hex()).await;
+            let now = unix_now();
+            let settings = self.gw.settings().clone();
+            let mut store = self.gw.store();
+            let stop = match result {
+                Ok(mr) => {
+                    if let Err(e) = store.mark_sent(part.id, self.modem_id, mr, now, validity) {
+                        tracing::error!(modem = %self.cfg.name, "store: {e}");
+                    }
+                    drop(store);
+                    let mut slots = self.gw.slots();
+                    if let Some(s) = slots.get_mut(&self.cfg.name) {
+                        s.sent += 1;
+                    }
+                    false
+                }
+                Err(e) if e.maybe_sent() => {
+                    let _ = store.mark_outcome_unknown(part.id, &e.to_string(), now);
+                    true
+                }
+                Err(ModemError::Failed { result, .. }) => {
+                    let (code, name, class) = refusal(&result);
+                    let retryable = matches!(
+                        class,
+                        RetryClass::Temporary | RetryClass::Unknown | RetryClass::Device
+                    );
+                    if retryable && part.retries + 1 < settings.max_retries {
+                        let backoff = settings
+                            .retry_backoff_s
+                            .saturating_mul(1 << part.retries.min(10))
+                            as i64;
+                        let _ = store.mark_retry(
+                            part.id,
+                            code,
+                            &name,
+                            part.retries + 1,
+                            now + backoff,
+                            now,
+                        );
+                    } else {
+                        let _ = store.mark_rejected(part.id, code.unwrap_or(0), &name, now);
+                    }
+                    true
+                }
+                Err(e) => {
+                    // Nothing written: the part goes back to the queue as it was.
+                    let _ = store.mark_retry(part.id, None, &e.to_string(), part.retries, now, now);
+                    true
+                }
+            };
+            if stop {
+                return;
+            }
+        }
+    }
+}
+
+fn encode(
+    msg: &QueuedMessage,
+) -> Result<Vec<crate::pdu::split::EncodedPart>, crate::pdu::PduError> {
+    let to = Address::parse_number(&msg.to)?;
+    let opts = SubmitOptions {
+        status_report: msg.opts.report,
+        validity: msg
+            .opts
+            .vp_relative
+            .map_or(Validity::None, Validity::Relative),
+        force_ucs2: msg.opts.ucs2,
+        flash: msg.opts.flash,
+        concat_ref: ConcatRef::from_value(msg.opts.concat_ref),
+        ..SubmitOptions::default()
+    };
+    encode_submit(&to, &msg.text, &opts)
+}
+
+/// Code, name and retry class of a refusal.
+pub(crate) fn refusal(result: &FinalResult) -> (Option<u16>, String, RetryClass) {
+    match result {
+        FinalResult::CmsError(e) => (e.code, e.name().to_string(), e.class()),
+        FinalResult::CmeError(e) => (e.code, e.name().to_string(), e.class()),
+        other => (
+            None,
+            other.to_string(),
+            other.retry_class().unwrap_or(RetryClass::Unknown),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_by_path_glob_and_tcp() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("usb-HUAWEI_E173-if02-port0");
+        std::fs::write(&a, b"").unwrap();
+        let pattern = format!("{}/usb-HUAWEI_*-if02-port0", dir.path().display());
+        assert_eq!(find_device(&pattern).as_deref(), Some(a.to_str().unwrap()));
+        assert_eq!(
+            find_device(a.to_str().unwrap()).as_deref(),
+            Some(a.to_str().unwrap())
+        );
+        assert_eq!(
+            find_device(&format!("{}/absent", dir.path().display())),
+            None
+        );
+        assert_eq!(
+            find_device("tcp:127.0.0.1:9").as_deref(),
+            Some("tcp:127.0.0.1:9")
+        );
+    }
+}
