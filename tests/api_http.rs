@@ -4,7 +4,8 @@
 use std::thread::JoinHandle;
 
 use serde_json::{json, Value};
-use smsgw::api::{serve_on, HttpConfig};
+use smsgw::api::serve_on;
+use smsgw::config::HttpConfig;
 use smsgw::gateway::{Gateway, GatewaySettings};
 use smsgw::router::{PartId, RouterConfig};
 use smsgw::store::{unix_now, IncomingReport, MessageId, Store};
@@ -615,4 +616,253 @@ fn collisions_say_how_they_were_settled() {
     assert_eq!(r["collisions"].as_array().unwrap().len(), 1);
     let r = srv.get("/v1/collisions?limit=x");
     assert_eq!((r.status, r.field()), (400, "limit".to_string()));
+}
+
+/// One sample of a metrics page.
+#[derive(Debug, PartialEq)]
+struct Sample {
+    name: String,
+    labels: Vec<(String, String)>,
+    value: f64,
+}
+
+/// Parse a Prometheus text page line by line, checking that every sample
+/// follows the HELP and TYPE lines of its family, that families are not
+/// repeated, and that label values are well escaped.
+fn parse_metrics(page: &str) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    let mut family: Option<(String, String)> = None;
+    let mut seen = std::collections::HashSet::new();
+    let mut help: Option<String> = None;
+    for line in page.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, text) = rest.split_once(' ').expect("HELP has a text");
+            assert!(!text.is_empty(), "{line}");
+            assert!(seen.insert(name.to_string()), "family {name} repeated");
+            help = Some(name.to_string());
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert_eq!(help.as_deref(), Some(name), "TYPE right after HELP");
+            assert!(["counter", "gauge"].contains(&kind), "{line}");
+            if kind == "counter" {
+                assert!(name.ends_with("_total"), "{name}");
+            }
+            family = Some((name.to_string(), kind.to_string()));
+            continue;
+        }
+        assert!(!line.starts_with('#') && !line.is_empty(), "{line:?}");
+        let (name, rest) = match line.find(['{', ' ']) {
+            Some(i) => line.split_at(i),
+            None => panic!("{line}"),
+        };
+        assert!(name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'));
+        let (fam, _) = family.as_ref().expect("sample before TYPE");
+        assert_eq!(name, fam, "sample outside its family");
+        let mut labels = Vec::new();
+        let mut rest = rest;
+        if let Some(r) = rest.strip_prefix('{') {
+            let mut chars = r.char_indices().peekable();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                if c == '}' {
+                    end = Some(i);
+                    break;
+                }
+                let start = i;
+                let mut j = i;
+                while let Some(&(k, c)) = chars.peek() {
+                    if c == '=' {
+                        j = k;
+                        break;
+                    }
+                    chars.next();
+                }
+                let key = r[start..j].to_string();
+                chars.next(); // '='
+                assert_eq!(chars.next().map(|c| c.1), Some('"'), "{line}");
+                let mut value = String::new();
+                loop {
+                    match chars.next().map(|c| c.1) {
+                        Some('\\') => match chars.next().map(|c| c.1) {
+                            Some('\\') => value.push('\\'),
+                            Some('"') => value.push('"'),
+                            Some('n') => value.push('\n'),
+                            other => panic!("bad escape {other:?} in {line}"),
+                        },
+                        Some('"') => break,
+                        Some(c) => {
+                            assert_ne!(c, '\n');
+                            value.push(c)
+                        }
+                        None => panic!("unterminated label in {line}"),
+                    }
+                }
+                labels.push((key, value));
+                if chars.peek().map(|c| c.1) == Some(',') {
+                    chars.next();
+                }
+            }
+            rest = &r[end.expect("closing brace") + 1..];
+        }
+        let value: f64 = rest.strip_prefix(' ').unwrap().parse().unwrap();
+        samples.push(Sample {
+            name: name.to_string(),
+            labels,
+            value,
+        });
+    }
+    samples
+}
+
+fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| {
+            s.name == name
+                && s.labels.len() == labels.len()
+                && labels
+                    .iter()
+                    .all(|(k, v)| s.labels.iter().any(|(a, b)| a == k && b == v))
+        })
+        .map(|s| s.value)
+}
+
+#[test]
+fn metrics_are_valid_prometheus_text() {
+    let srv = Server::start();
+    assert_eq!(srv.call("GET", "/metrics", None, None).status, 401);
+    let ids: Vec<String> = ["+919790197346", "+393331234567", "+393339999999"]
+        .iter()
+        .map(|to| {
+            srv.post(&json!({"to": to, "text": "metrics"}).to_string())
+                .json()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let r = srv.get("/metrics");
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.ctype.as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    let m = parse_metrics(&r.text);
+    assert_eq!(value(&m, "smsgw_queue_depth", &[]), Some(3.0));
+    assert_eq!(value(&m, "smsgw_parts_sent_total", &[]), Some(0.0));
+    assert_eq!(value(&m, "smsgw_shutting_down", &[]), Some(0.0));
+
+    let now = unix_now();
+    send_all(&srv.gw, &ids[0], 64, now);
+    send_all(&srv.gw, &ids[1], 65, now);
+    deliver(&srv.gw, "09790197346", 64, now + 1, 0x00);
+    deliver(&srv.gw, "+393331234567", 65, now + 1, 0x41);
+    deliver(&srv.gw, "+393330000000", 200, now + 1, 0x00); // matches nothing
+    let part = srv
+        .gw
+        .store()
+        .message(MessageId(ids[2].parse().unwrap()))
+        .unwrap()
+        .parts[0]
+        .id;
+    srv.gw
+        .store()
+        .mark_rejected(PartId(part), 38, "network out of order", now)
+        .unwrap();
+
+    let m = parse_metrics(&srv.get("/metrics").text);
+    assert_eq!(value(&m, "smsgw_parts_sent_total", &[]), Some(2.0));
+    assert_eq!(value(&m, "smsgw_parts_delivered_total", &[]), Some(1.0));
+    assert_eq!(
+        value(&m, "smsgw_parts_failed_total", &[("state", "UNDELIV")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&m, "smsgw_parts_failed_total", &[("state", "REJECTD")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        value(&m, "smsgw_parts_failed_total", &[("state", "EXPIRED")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&m, "smsgw_parts_rejected_total", &[("code", "38")]),
+        Some(1.0)
+    );
+    assert_eq!(value(&m, "smsgw_orphan_reports", &[]), Some(1.0));
+    assert_eq!(value(&m, "smsgw_collisions_total", &[]), Some(0.0));
+    assert_eq!(
+        value(&m, "smsgw_modem_parts_sent_total", &[("modem", "m1")]),
+        Some(2.0)
+    );
+    assert_eq!(
+        value(&m, "smsgw_modem_parts_delivered_total", &[("modem", "m1")]),
+        Some(1.0)
+    );
+    // Configured modems, with a label that needs escaping.
+    assert_eq!(
+        value(&m, "smsgw_modem_connected", &[("modem", "m\"2")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        value(&m, "smsgw_modem_connected", &[("modem", "m1")]),
+        Some(0.0)
+    );
+    assert!(r
+        .text
+        .contains("smsgw_modem_connected{modem=\"m\\\"2\"} 0\n"));
+    for name in [
+        "smsgw_ambiguous_reports",
+        "smsgw_webhook_backlog",
+        "smsgw_inbox_messages_total",
+        "smsgw_modem_registered",
+    ] {
+        assert!(m.iter().any(|s| s.name == name), "{name} missing");
+    }
+}
+
+#[test]
+fn inbox_lists_incoming_sms() {
+    let srv = Server::start();
+    let now = unix_now();
+    {
+        let mut s = srv.gw.store();
+        let m1 = s.modem("m1").unwrap();
+        for (i, text) in ["first", "second"].iter().enumerate() {
+            s.store_incoming(&smsgw::store::IncomingSms {
+                modem: m1,
+                sender: "+393331234567".into(),
+                text: Some(text.to_string()),
+                data_hex: "00".into(),
+                scts: now - 100 + i as i64 * 50,
+                received_at: now - 90 + i as i64 * 50,
+                parts: 1,
+                pdus_hex: vec!["00".into()],
+                partial: false,
+            })
+            .unwrap();
+        }
+    }
+    let v = srv.get("/v1/inbox").json();
+    let texts: Vec<_> = v["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("second"), json!("first")]);
+    assert_eq!(v["messages"][0]["from"], "+393331234567");
+    assert_eq!(v["messages"][0]["modem"], "m1");
+    assert!(v["messages"][0]["id"].is_string());
+    let v = srv.get(&format!("/v1/inbox?since={}", now - 60)).json();
+    assert_eq!(v["messages"].as_array().unwrap().len(), 1);
+    let v = srv.get("/v1/inbox?limit=1").json();
+    assert_eq!(v["messages"][0]["text"], "second");
+    let r = srv.get("/v1/inbox?since=soon");
+    assert_eq!((r.status, r.field()), (400, "since".to_string()));
+    assert_eq!(srv.call("GET", "/v1/inbox", None, None).status, 401);
 }

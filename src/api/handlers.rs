@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
@@ -115,6 +115,36 @@ pub async fn list_messages(
     .await?;
     let list: Vec<Value> = rows.iter().map(views::message_summary).collect();
     Ok(Json(json!({ "messages": list })))
+}
+
+/// `GET /v1/inbox?since=&limit=`: incoming SMS, newest first.
+pub async fn inbox(
+    State(gw): State<Gateway>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Answer {
+    let p = query(q, &["since", "limit"])?;
+    let (since, limit) = (p.since()?, p.limit()?);
+    let rows = with_store(&gw, move |s| {
+        s.inbox(since, Some(limit))
+            .map_err(|e| ApiError::internal(&e))
+    })
+    .await?;
+    let list: Vec<Value> = rows.iter().map(views::incoming).collect();
+    Ok(Json(json!({ "messages": list })))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(gw): State<Gateway>) -> Result<Response, ApiError> {
+    let counters = with_store(&gw, |s| s.counters().map_err(|e| ApiError::internal(&e))).await?;
+    let page = super::metrics::render(&counters, &gw.modems(), gw.is_shutting_down());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        page,
+    )
+        .into_response())
 }
 
 /// `GET /v1/modems`: every configured modem, connected or not.

@@ -14,18 +14,18 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tower_http::trace::TraceLayer;
 
+use crate::config::HttpConfig;
 use crate::gateway::Gateway;
 
 pub mod auth;
 pub mod body;
-pub mod config;
 pub mod error;
 pub mod exposition;
 mod handlers;
+pub mod metrics;
 pub mod params;
 pub mod views;
 
-pub use config::{HttpConfig, WebhookConfig};
 pub use error::ApiError;
 
 /// The API's routes over `gw`, with authentication, the body size limit and
@@ -41,8 +41,10 @@ pub fn router(gw: Gateway, http: &HttpConfig) -> Router {
             post(handlers::submit).get(handlers::list_messages),
         )
         .route("/v1/messages/{id}", get(handlers::get_message))
+        .route("/v1/inbox", get(handlers::inbox))
         .route("/v1/modems", get(handlers::modems))
         .route("/v1/collisions", get(handlers::collisions))
+        .route("/metrics", get(handlers::metrics))
         .route_layer(middleware::from_fn_with_state(tokens, auth::require_token));
     Router::new()
         .route("/healthz", get(handlers::healthz))
@@ -57,13 +59,13 @@ pub fn router(gw: Gateway, http: &HttpConfig) -> Router {
 /// is dropped), then finish the requests in progress.
 pub async fn serve(
     gw: Gateway,
-    http: HttpConfig,
+    http: &HttpConfig,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(&http.listen).await.map_err(|e| {
         std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", http.listen))
     })?;
-    serve_on(listener, gw, &http, shutdown).await
+    serve_on(listener, gw, http, shutdown).await
 }
 
 /// [`serve`] on a listener already bound (tests bind port 0).

@@ -3,7 +3,7 @@
 use serde_json::{json, Value};
 
 use super::params::rfc3339;
-use crate::store::{CollisionRow, EventRow, MessageRow, MessageView, PartRow, ReportRow};
+use crate::store::{CollisionRow, EventRow, InboxRow, MessageRow, MessageView, PartRow, ReportRow};
 
 fn time(t: Option<i64>) -> Value {
     t.map_or(Value::Null, |t| Value::String(rfc3339(t)))
@@ -149,5 +149,20 @@ pub fn collision(c: &CollisionRow, parts: &[(PartRow, Vec<ReportRow>)]) -> Value
         "pending_part": c.pending_part,
         "settled": overall(&settled),
         "parts": parts,
+    })
+}
+
+/// One incoming SMS.
+pub fn incoming(m: &InboxRow) -> Value {
+    json!({
+        "id": m.id.to_string(),
+        "modem": m.modem,
+        "from": m.sender,
+        "text": m.text,
+        "data_hex": m.data_hex,
+        "scts": rfc3339(m.scts),
+        "received_at": rfc3339(m.received_at),
+        "parts": m.parts,
+        "partial": m.partial,
     })
 }
