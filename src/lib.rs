@@ -2,6 +2,7 @@
 //!
 //! The library holds all the logic; `src/main.rs` is a thin CLI over it.
 //! Module map (see `docs/architecture.md`):
+//! - [`api`]: the HTTP API (axum) over the gateway.
 //! - [`at`]: the AT protocol engine (sans-IO): host-side digester, modem-side reader.
 //! - [`pdu`]: 3GPP TS 23.040 / 23.038 wire formats (pure, no IO).
 //! - [`profile`]: hardware profiles (modem families) from `hw-profiles/*.toml`.
@@ -12,6 +13,7 @@
 //! - [`modem`]: modem sessions (tokio): transport, start-up, AT+CMGS, reports.
 //! - [`sim`]: the simulated modem (tests, demo, benchmarks).
 
+pub mod api;
 pub mod at;
 pub mod cli;
 pub mod config;

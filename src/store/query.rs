@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::{parse_state, MessageId, Result, Store, StoreError};
 use crate::receipt::Receipt;
-use crate::router::SuffixKey;
+use crate::router::{PartId, SuffixKey};
 use crate::state::MessageState;
 
 fn state_name<S: serde::Serializer>(s: &MessageState, ser: S) -> Result<S::Ok, S::Error> {
@@ -154,6 +154,31 @@ fn with_state<T>(row: (T, String), set: impl FnOnce(&mut T, MessageState)) -> Re
     Ok(v)
 }
 
+const PART_SELECT: &str =
+    "SELECT p.id, p.message_id, p.seq, p.state, m.name, p.mr, p.submitted_at, p.validity, \
+     p.scts, p.tp_status, p.cms_error, p.error, p.retries, p.next_attempt, p.done_at \
+     FROM parts p LEFT JOIN modems m ON m.id = p.modem_id";
+
+fn part_row(r: &Row<'_>) -> Result<PartRow> {
+    Ok(PartRow {
+        id: r.get(0)?,
+        message_id: r.get(1)?,
+        seq: r.get(2)?,
+        state: parse_state(&r.get::<_, String>(3)?)?,
+        modem: r.get(4)?,
+        mr: r.get(5)?,
+        submitted_at: r.get(6)?,
+        validity: r.get(7)?,
+        scts: r.get(8)?,
+        tp_status: r.get(9)?,
+        cms_error: r.get(10)?,
+        error: r.get(11)?,
+        retries: r.get(12)?,
+        next_attempt: r.get(13)?,
+        done_at: r.get(14)?,
+    })
+}
+
 const REPORT_COLS: &str = "r.id, r.received_at, m.name, r.recipient, r.mr, r.scts, r.discharge, \
      r.tp_status, r.pdu, r.match, r.basis, r.part_id, r.candidates, r.applied";
 
@@ -196,31 +221,12 @@ impl Store {
         let message = with_state(row, |m, s| m.state = s)?;
 
         let mut parts = Vec::new();
-        let mut stmt = self.conn.prepare(
-            "SELECT p.id, p.message_id, p.seq, p.state, m.name, p.mr, p.submitted_at, p.validity, \
-             p.scts, p.tp_status, p.cms_error, p.error, p.retries, p.next_attempt, p.done_at \
-             FROM parts p LEFT JOIN modems m ON m.id = p.modem_id \
-             WHERE p.message_id = ?1 ORDER BY p.seq",
-        )?;
+        let mut stmt = self.conn.prepare(&format!(
+            "{PART_SELECT} WHERE p.message_id = ?1 ORDER BY p.seq"
+        ))?;
         let mut rows = stmt.query([id.0])?;
         while let Some(r) = rows.next()? {
-            parts.push(PartRow {
-                id: r.get(0)?,
-                message_id: r.get(1)?,
-                seq: r.get(2)?,
-                state: parse_state(&r.get::<_, String>(3)?)?,
-                modem: r.get(4)?,
-                mr: r.get(5)?,
-                submitted_at: r.get(6)?,
-                validity: r.get(7)?,
-                scts: r.get(8)?,
-                tp_status: r.get(9)?,
-                cms_error: r.get(10)?,
-                error: r.get(11)?,
-                retries: r.get(12)?,
-                next_attempt: r.get(13)?,
-                done_at: r.get(14)?,
-            });
+            parts.push(part_row(r)?);
         }
 
         let mut stmt = self.conn.prepare(&format!(
@@ -310,6 +316,33 @@ impl Store {
         ))?;
         let rows = stmt
             .query_map(params![limit.map_or(-1, i64::from)], report_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// One part.
+    pub fn part(&self, id: PartId) -> Result<PartRow> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("{PART_SELECT} WHERE p.id = ?1"))?;
+        let mut rows = stmt.query([id.0])?;
+        match rows.next()? {
+            Some(r) => part_row(r),
+            None => Err(StoreError::NoPart(id.0)),
+        }
+    }
+
+    /// The reports that matched `part` and the ambiguous ones that name it
+    /// among their candidates, oldest first.
+    pub fn part_reports(&self, part: PartId) -> Result<Vec<ReportRow>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {REPORT_COLS} FROM reports r JOIN modems m ON m.id = r.modem_id \
+             WHERE r.part_id = ?1 \
+                OR (r.match = 'ambiguous' AND ' ' || r.candidates || ' ' LIKE '% ' || ?1 || ' %') \
+             ORDER BY r.id"
+        ))?;
+        let rows = stmt
+            .query_map([part.0], report_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }

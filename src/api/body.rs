@@ -1,0 +1,163 @@
+//! The `POST /v1/messages` body, checked field by field before it is handed
+//! to the gateway, so that every refusal names the field at fault.
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+use super::error::ApiError;
+
+/// No text longer than this fits in 255 parts (153 septets each, at best
+/// one character per septet): refused before any splitting is attempted.
+pub const MAX_TEXT_CHARS: usize = 255 * 153;
+
+#[derive(Clone, Copy)]
+enum Shape {
+    String,
+    Bool,
+}
+
+/// The fields of a submit request: name, shape, required.
+const FIELDS: &[(&str, Shape, bool)] = &[
+    ("to", Shape::String, true),
+    ("text", Shape::String, true),
+    ("report", Shape::Bool, false),
+    ("validity", Shape::String, false),
+    ("modem", Shape::String, false),
+    ("ucs2", Shape::Bool, false),
+    ("flash", Shape::Bool, false),
+];
+
+/// Parse and check a submit body: a JSON object with the known fields of the
+/// right types (null allowed for optional ones), no others, `to` and `text`
+/// present and not empty, `text` not beyond [`MAX_TEXT_CHARS`].
+pub fn parse_submit<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::field(
+            "body",
+            format!(
+                "not valid JSON: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        )
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(ApiError::field("body", "expected a JSON object"));
+    };
+    check_fields(&obj)?;
+    serde_json::from_value(Value::Object(obj))
+        .map_err(|e| ApiError::field("body", format!("cannot be read as a message: {e}")))
+}
+
+fn check_fields(obj: &Map<String, Value>) -> Result<(), ApiError> {
+    for key in obj.keys() {
+        if !FIELDS.iter().any(|(name, _, _)| name == key) {
+            let names: Vec<_> = FIELDS.iter().map(|f| f.0).collect();
+            return Err(ApiError::field(
+                key.clone(),
+                format!("unknown field (known: {})", names.join(", ")),
+            ));
+        }
+    }
+    for &(name, shape, required) in FIELDS {
+        match (obj.get(name), shape) {
+            (None | Some(Value::Null), _) if required => {
+                return Err(ApiError::field(name, "missing"));
+            }
+            (None | Some(Value::Null), _) => {}
+            (Some(Value::String(_)), Shape::String) | (Some(Value::Bool(_)), Shape::Bool) => {}
+            (Some(other), Shape::String) => {
+                return Err(ApiError::field(
+                    name,
+                    format!("must be a string, not {}", kind(other)),
+                ));
+            }
+            (Some(other), Shape::Bool) => {
+                return Err(ApiError::field(
+                    name,
+                    format!("must be true or false, not {}", kind(other)),
+                ));
+            }
+        }
+    }
+    let to = obj.get("to").and_then(Value::as_str).unwrap_or_default();
+    if to.trim().is_empty() {
+        return Err(ApiError::field("to", "empty recipient"));
+    }
+    let text = obj.get("text").and_then(Value::as_str).unwrap_or_default();
+    if text.is_empty() {
+        return Err(ApiError::field("text", "empty text"));
+    }
+    let chars = text.chars().count();
+    if chars > MAX_TEXT_CHARS {
+        return Err(ApiError::field(
+            "text",
+            format!("{chars} characters: more than 255 parts"),
+        ));
+    }
+    Ok(())
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    struct Req {
+        to: String,
+        text: String,
+        #[serde(default)]
+        report: Option<bool>,
+    }
+
+    fn field_of(body: &str) -> String {
+        parse_submit::<Req>(body.as_bytes())
+            .unwrap_err()
+            .field
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn names_the_field_at_fault() {
+        let ok: Req = parse_submit(br#"{"to":"+393331234567","text":"hi","report":null}"#).unwrap();
+        assert_eq!(
+            (ok.to.as_str(), ok.text.as_str(), ok.report),
+            ("+393331234567", "hi", None)
+        );
+        assert_eq!(field_of("{\"to\":"), "body");
+        assert_eq!(field_of("[1]"), "body");
+        assert_eq!(field_of(r#"{"text":"hi"}"#), "to");
+        assert_eq!(field_of(r#"{"to":393331234567,"text":"hi"}"#), "to");
+        assert_eq!(field_of(r#"{"to":" ","text":"hi"}"#), "to");
+        assert_eq!(field_of(r#"{"to":"1"}"#), "text");
+        assert_eq!(field_of(r#"{"to":"1","text":""}"#), "text");
+        assert_eq!(
+            field_of(r#"{"to":"1","text":"a","report":"yes"}"#),
+            "report"
+        );
+        assert_eq!(
+            field_of(r#"{"to":"1","text":"a","validity":86400}"#),
+            "validity"
+        );
+        assert_eq!(field_of(r#"{"to":"1","text":"a","modem":["m"]}"#), "modem");
+        assert_eq!(field_of(r#"{"to":"1","text":"a","ucs2":1}"#), "ucs2");
+        assert_eq!(field_of(r#"{"to":"1","text":"a","flash":{}}"#), "flash");
+        assert_eq!(field_of(r#"{"to":"1","text":"a","txt":"b"}"#), "txt");
+        let long = format!(
+            r#"{{"to":"1","text":"{}"}}"#,
+            "a".repeat(MAX_TEXT_CHARS + 1)
+        );
+        assert_eq!(field_of(&long), "text");
+    }
+}

@@ -1,0 +1,209 @@
+//! The endpoint handlers. Store access runs on the blocking pool (SQLite
+//! commits wait for the disk), never across an `.await`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Value};
+
+use super::body::parse_submit;
+use super::error::ApiError;
+use super::params::Params;
+use super::views;
+use crate::gateway::{Gateway, SubmitError, SubmitRequest, Submitted};
+use crate::router::PartId;
+use crate::store::{MessageFilter, MessageId, Store, StoreError};
+
+type Answer = Result<Json<Value>, ApiError>;
+
+/// Run `f` with the store on the blocking pool.
+async fn with_store<T: Send + 'static>(
+    gw: &Gateway,
+    f: impl FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let gw = gw.clone();
+    tokio::task::spawn_blocking(move || f(&gw.store()))
+        .await
+        .map_err(|e| {
+            tracing::error!(%e, "API store task failed");
+            ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        })?
+}
+
+fn query(
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+    known: &[&str],
+) -> Result<Params, ApiError> {
+    let Query(pairs) = q.map_err(|e| ApiError::field("query", e.body_text()))?;
+    Params::new(pairs, known)
+}
+
+fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
+    b.map_err(|e| ApiError {
+        status: e.status(),
+        field: Some("body".into()),
+        message: e.body_text(),
+    })
+}
+
+/// `POST /v1/messages`: 202 with the id and the number of parts.
+pub async fn submit(
+    State(gw): State<Gateway>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    let b = body(b)?;
+    let req: SubmitRequest = parse_submit(&b)?;
+    let gw2 = gw.clone();
+    let done = tokio::task::spawn_blocking(move || gw2.submit(&req))
+        .await
+        .map_err(|e| {
+            tracing::error!(%e, "submit task failed");
+            ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        })?;
+    match done {
+        Ok(s) => Ok((StatusCode::ACCEPTED, Json(s))),
+        Err(SubmitError::Invalid { field, reason }) => Err(ApiError::field(field, reason)),
+        Err(e @ SubmitError::UnknownModem(_)) => Err(ApiError::field("modem", e.to_string())),
+        Err(SubmitError::ShuttingDown) => Err(ApiError::status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the gateway is shutting down",
+        )),
+        Err(SubmitError::Store(e)) => Err(ApiError::internal(&e)),
+    }
+}
+
+/// `GET /v1/messages/{id}`.
+pub async fn get_message(
+    State(gw): State<Gateway>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let Path(id) = id.map_err(|e| ApiError::field("id", e.body_text()))?;
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::field("id", format!("{id:?} is not a message id")))?;
+    let view = with_store(&gw, move |s| match s.message(MessageId(id)) {
+        Ok(v) => Ok(v),
+        Err(StoreError::NoMessage(_)) => Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            field: Some("id".into()),
+            message: format!("no message with id {id}"),
+        }),
+        Err(e) => Err(ApiError::internal(&e)),
+    })
+    .await?;
+    Ok(Json(views::message_detail(&view)))
+}
+
+/// `GET /v1/messages?state=&since=&to=&limit=`: newest first.
+pub async fn list_messages(
+    State(gw): State<Gateway>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Answer {
+    let p = query(q, &["state", "since", "to", "limit"])?;
+    let filter = MessageFilter {
+        state: p.state()?,
+        since: p.since()?,
+        to: p.get("to").map(str::to_string),
+        limit: Some(p.limit()?),
+    };
+    let rows = with_store(&gw, move |s| {
+        s.messages(&filter).map_err(|e| ApiError::internal(&e))
+    })
+    .await?;
+    let list: Vec<Value> = rows.iter().map(views::message_summary).collect();
+    Ok(Json(json!({ "messages": list })))
+}
+
+/// `GET /v1/inbox?since=&limit=`: incoming SMS, newest first.
+pub async fn inbox(
+    State(gw): State<Gateway>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Answer {
+    let p = query(q, &["since", "limit"])?;
+    let (since, limit) = (p.since()?, p.limit()?);
+    let rows = with_store(&gw, move |s| {
+        s.inbox(since, Some(limit))
+            .map_err(|e| ApiError::internal(&e))
+    })
+    .await?;
+    let list: Vec<Value> = rows.iter().map(views::incoming).collect();
+    Ok(Json(json!({ "messages": list })))
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(gw): State<Gateway>) -> Result<Response, ApiError> {
+    let counters = with_store(&gw, |s| s.counters().map_err(|e| ApiError::internal(&e))).await?;
+    let page = super::metrics::render(&counters, &gw.modems(), gw.is_shutting_down());
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        page,
+    )
+        .into_response())
+}
+
+/// `GET /v1/modems`: every configured modem, connected or not.
+pub async fn modems(State(gw): State<Gateway>) -> Json<Value> {
+    Json(json!({ "modems": gw.modems() }))
+}
+
+/// `GET /v1/collisions?limit=`: newest first, each with its parts and how
+/// they were settled.
+pub async fn collisions(
+    State(gw): State<Gateway>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Answer {
+    let p = query(q, &["limit"])?;
+    let limit = p.limit()?;
+    let list = with_store(&gw, move |s| {
+        let inner = || -> Result<Vec<Value>, StoreError> {
+            let mut out = Vec::new();
+            for c in s.collisions(Some(limit))? {
+                let mut parts = Vec::with_capacity(2);
+                for id in [c.pending_part, c.new_part] {
+                    parts.push((s.part(PartId(id))?, s.part_reports(PartId(id))?));
+                }
+                out.push(views::collision(&c, &parts));
+            }
+            Ok(out)
+        };
+        inner().map_err(|e| ApiError::internal(&e))
+    })
+    .await?;
+    Ok(Json(json!({ "collisions": list })))
+}
+
+/// `GET /healthz` (no authentication): 200 with the modems' connectivity,
+/// 503 once shutting down.
+pub async fn healthz(State(gw): State<Gateway>) -> Response {
+    let modems = gw.modems();
+    let connected = modems.iter().filter(|m| m.connected).count();
+    let shutting_down = gw.is_shutting_down();
+    let body = json!({
+        "status": if shutting_down { "shutting_down" } else { "ok" },
+        "modems": {
+            "configured": modems.len(),
+            "connected": connected,
+            "names": modems
+                .iter()
+                .map(|m| json!({"name": m.name, "connected": m.connected}))
+                .collect::<Vec<_>>(),
+        },
+    });
+    let status = if shutting_down {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Any other path.
+pub async fn not_found() -> ApiError {
+    ApiError::status(StatusCode::NOT_FOUND, "no such endpoint")
+}

@@ -1,0 +1,182 @@
+//! The `/metrics` page: the store's counters and the modems' live state in
+//! the Prometheus text format.
+
+use super::exposition::{Exposition, Kind};
+use crate::gateway::ModemStatus;
+use crate::state::MessageState;
+use crate::store::{Counters, ModemCounters};
+
+/// Reads one per-modem counter.
+type ModemValue = fn(&ModemCounters) -> u64;
+
+/// Render the page from the store's counters and the configured modems.
+/// Modems known only to the store (no longer configured) still get their
+/// counters; connectivity gauges are for configured modems.
+pub fn render(c: &Counters, modems: &[ModemStatus], shutting_down: bool) -> String {
+    let mut e = Exposition::default();
+    e.single(
+        "smsgw_shutting_down",
+        Kind::Gauge,
+        "1 while the gateway is stopping (no new work taken).",
+        flag(shutting_down),
+    );
+    e.single(
+        "smsgw_parts_sent_total",
+        Kind::Counter,
+        "Message parts the network accepted (a TP-MR came back).",
+        c.sent as f64,
+    );
+    e.single(
+        "smsgw_parts_delivered_total",
+        Kind::Counter,
+        "Message parts delivered (final status report with TP-ST 0x00-0x1F).",
+        c.delivered as f64,
+    );
+    e.family(
+        "smsgw_parts_failed_total",
+        Kind::Counter,
+        "Message parts in a final failure state, by state.",
+    );
+    for state in MessageState::ALL.iter().filter(|s| s.is_failure()) {
+        let n = c
+            .failed_by_state
+            .iter()
+            .find(|(s, _)| s == state.as_str())
+            .map_or(0, |(_, n)| *n);
+        e.sample(
+            "smsgw_parts_failed_total",
+            &[("state", state.as_str())],
+            n as f64,
+        );
+    }
+    e.family(
+        "smsgw_parts_rejected_total",
+        Kind::Counter,
+        "Message parts refused at submit (REJECTD), by +CMS ERROR code (0: none given).",
+    );
+    for (code, n) in &c.rejected_by_code {
+        e.sample(
+            "smsgw_parts_rejected_total",
+            &[("code", &code.to_string())],
+            *n as f64,
+        );
+    }
+    e.single(
+        "smsgw_collisions_total",
+        Kind::Counter,
+        "TP-MR collisions: a part sent while another was pending under the same key.",
+        c.collisions as f64,
+    );
+    e.single(
+        "smsgw_orphan_reports",
+        Kind::Gauge,
+        "Status reports waiting for the part they belong to.",
+        c.orphans as f64,
+    );
+    e.single(
+        "smsgw_ambiguous_reports",
+        Kind::Gauge,
+        "Status reports that could belong to several parts.",
+        c.ambiguous as f64,
+    );
+    e.single(
+        "smsgw_queue_depth",
+        Kind::Gauge,
+        "Messages waiting to be sent.",
+        c.queue_depth as f64,
+    );
+    e.single(
+        "smsgw_webhook_backlog",
+        Kind::Gauge,
+        "Webhook notifications not yet acknowledged by the receiver.",
+        c.webhooks_pending as f64,
+    );
+    e.single(
+        "smsgw_inbox_messages_total",
+        Kind::Counter,
+        "Incoming SMS stored.",
+        c.inbox as f64,
+    );
+
+    e.family(
+        "smsgw_modem_connected",
+        Kind::Gauge,
+        "1 when the configured modem's session is up.",
+    );
+    for m in modems {
+        e.sample(
+            "smsgw_modem_connected",
+            &[("modem", &m.name)],
+            flag(m.connected),
+        );
+    }
+    e.family(
+        "smsgw_modem_signal_rssi",
+        Kind::Gauge,
+        "+CSQ rssi of the modem (0-31; absent when unknown).",
+    );
+    for m in modems {
+        let rssi = m.info.as_ref().and_then(|i| i.signal_rssi);
+        if let Some(rssi) = rssi.filter(|r| *r != 99) {
+            e.sample(
+                "smsgw_modem_signal_rssi",
+                &[("modem", &m.name)],
+                f64::from(rssi),
+            );
+        }
+    }
+    e.family(
+        "smsgw_modem_registered",
+        Kind::Gauge,
+        "1 when the modem is registered on its home network or roaming (+CREG 1 or 5).",
+    );
+    for m in modems {
+        let reg = m.info.as_ref().and_then(|i| i.registration);
+        e.sample(
+            "smsgw_modem_registered",
+            &[("modem", &m.name)],
+            flag(matches!(reg, Some(1 | 5))),
+        );
+    }
+    let per_modem: [(&str, Kind, &str, ModemValue); 4] = [
+        (
+            "smsgw_modem_queue_depth",
+            Kind::Gauge,
+            "Queued messages claimed by or waiting for the modem.",
+            |m| m.queued,
+        ),
+        (
+            "smsgw_modem_parts_sent_total",
+            Kind::Counter,
+            "Parts the modem sent (TP-MR received).",
+            |m| m.sent,
+        ),
+        (
+            "smsgw_modem_parts_delivered_total",
+            Kind::Counter,
+            "Parts sent by the modem and delivered.",
+            |m| m.delivered,
+        ),
+        (
+            "smsgw_modem_parts_failed_total",
+            Kind::Counter,
+            "Parts handled by the modem that failed.",
+            |m| m.failed,
+        ),
+    ];
+    for (name, kind, help, value) in per_modem {
+        e.family(name, kind, help);
+        for m in &c.per_modem {
+            e.sample(name, &[("modem", &m.name)], value(m) as f64);
+        }
+    }
+    e.finish()
+}
+
+fn flag(b: bool) -> f64 {
+    if b {
+        1.0
+    } else {
+        0.0
+    }
+}

@@ -1,0 +1,87 @@
+//! The HTTP API (axum): thin adapters over [`Gateway`] calls.
+//!
+//! Every endpoint but `/healthz` needs `Authorization: Bearer <token>`.
+//! Errors answer `{"error": {"field": ..., "message": ...}}`; see
+//! `docs/api.md` for the endpoints and their answers.
+
+use std::net::SocketAddr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tower_http::trace::TraceLayer;
+
+use crate::config::HttpConfig;
+use crate::gateway::Gateway;
+
+pub mod auth;
+pub mod body;
+pub mod error;
+pub mod exposition;
+mod handlers;
+pub mod metrics;
+pub mod params;
+pub mod views;
+
+pub use error::ApiError;
+
+/// The API's routes over `gw`, with authentication, the body size limit and
+/// request tracing.
+pub fn router(gw: Gateway, http: &HttpConfig) -> Router {
+    if http.tokens.is_empty() {
+        tracing::warn!("no API tokens configured: every authenticated endpoint answers 401");
+    }
+    let tokens = auth::Tokens::new(&http.tokens);
+    let authed = Router::new()
+        .route(
+            "/v1/messages",
+            post(handlers::submit).get(handlers::list_messages),
+        )
+        .route("/v1/messages/{id}", get(handlers::get_message))
+        .route("/v1/inbox", get(handlers::inbox))
+        .route("/v1/modems", get(handlers::modems))
+        .route("/v1/collisions", get(handlers::collisions))
+        .route("/metrics", get(handlers::metrics))
+        .route_layer(middleware::from_fn_with_state(tokens, auth::require_token));
+    Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .merge(authed)
+        .fallback(handlers::not_found)
+        .layer(DefaultBodyLimit::max(http.max_body_bytes))
+        .layer(TraceLayer::new_for_http())
+        .with_state(gw)
+}
+
+/// Bind `http.listen` and serve until `shutdown` turns true (or its sender
+/// is dropped), then finish the requests in progress.
+pub async fn serve(
+    gw: Gateway,
+    http: &HttpConfig,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let listener = TcpListener::bind(&http.listen).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", http.listen))
+    })?;
+    serve_on(listener, gw, http, shutdown).await
+}
+
+/// [`serve`] on a listener already bound (tests bind port 0).
+pub async fn serve_on(
+    listener: TcpListener,
+    gw: Gateway,
+    http: &HttpConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(?addr, "HTTP API listening");
+    let app = router(gw, http);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            // An error means the sender is gone: shut down as well.
+            let _ = shutdown.wait_for(|stop| *stop).await;
+        })
+        .await
+}
