@@ -17,6 +17,7 @@ pub mod profiles;
 pub mod receipt;
 pub mod reports;
 pub mod send;
+pub mod serve;
 pub mod sim;
 pub mod states;
 pub mod status;
@@ -70,6 +71,8 @@ pub enum Command {
     Probe(probe::ProbeArgs),
     /// Send one message through a modem and optionally wait for its delivery reports.
     Send(send::SendArgs),
+    /// Run the gateway daemon: modems from the config, the queue, the HTTP API and webhooks.
+    Serve(serve::ServeArgs),
     /// Run a simulated modem on a pty (or TCP) for tests and demos.
     Sim(sim::SimArgs),
     /// Show what every TP-ST status byte means (state, final, permanent).
@@ -100,6 +103,7 @@ pub fn run() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Probe(a) => probe::run(a),
         Command::Send(a) => send::run(a),
+        Command::Serve(a) => serve::run(a),
         Command::Sim(a) => sim::run(a),
         Command::States(a) => states::run(a),
         Command::Pdu(a) => pdu::run(a),

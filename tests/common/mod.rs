@@ -62,6 +62,7 @@ pub fn agent() -> ureq::Agent {
 pub fn wait_ready(port: u16, modems: usize) {
     let a = agent();
     let deadline = Instant::now() + Duration::from_secs(120);
+    let mut last = String::from("no answer");
     loop {
         if let Ok(mut r) = a
             .get(&format!("http://127.0.0.1:{port}/v1/modems"))
@@ -83,7 +84,7 @@ pub fn wait_ready(port: u16, modems: usize) {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "daemon not ready in time");
+        assert!(Instant::now() < deadline, "daemon not ready in time; last /v1/modems: {last}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
