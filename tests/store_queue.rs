@@ -426,6 +426,11 @@ fn a_version_1_database_migrates_in_place() {
         .record_report(&report(ModemId(1), "+393330000002", 17, T0 + 11, 0x00))
         .unwrap();
     assert_eq!(out.message, Some((MessageId(2), MessageState::Enroute)));
+    // The part counts were taken from the old rows at migration.
+    let c = s.counters().unwrap();
+    assert_eq!((c.sent, c.delivered, c.queue_depth), (2, 2, 2));
+    let old = c.per_modem.iter().find(|m| m.name == "old").unwrap();
+    assert_eq!((old.sent, old.delivered, old.queued), (2, 2, 1));
 }
 
 #[test]

@@ -201,7 +201,10 @@ struct Task {
     /// The storage AT+CMGR / AT+CMGD currently address (AT+CPMS mem1).
     read_mem: Option<String>,
     buf: Vec<u8>,
-    evbuf: Vec<Event>,
+    /// Events digested and not yet consumed, in order.
+    evbuf: VecDeque<Event>,
+    /// Reused output buffer of the digester.
+    fed: Vec<Event>,
 }
 
 /// The outcome of waiting for a response.
@@ -220,7 +223,8 @@ impl Task {
             internal: VecDeque::new(),
             read_mem: None,
             buf: vec![0u8; 4096],
-            evbuf: Vec::new(),
+            evbuf: VecDeque::new(),
+            fed: Vec::new(),
         }
     }
 
@@ -566,7 +570,7 @@ impl Task {
     /// carry new URCs).
     async fn settle(&mut self) -> Result<(), ModemError> {
         loop {
-            for ev in std::mem::take(&mut self.evbuf) {
+            while let Some(ev) = self.evbuf.pop_front() {
                 self.handle_event(ev);
             }
             if self.internal.is_empty() {
@@ -750,8 +754,7 @@ impl Task {
         let deadline = Instant::now() + timeout;
         loop {
             // Events already digested come first.
-            while !self.evbuf.is_empty() {
-                let ev = self.evbuf.remove(0);
+            while let Some(ev) = self.evbuf.pop_front() {
                 match ev {
                     Event::Response(r) => return Ok(Waited::Response(r)),
                     Event::Prompt if prompt => return Ok(Waited::Prompt),
@@ -783,9 +786,8 @@ impl Task {
                 }
                 Ok(Ok(n)) => n,
             };
-            let mut evs = std::mem::take(&mut self.evbuf);
-            self.digester.feed(&self.buf[..n], &mut evs);
-            self.evbuf = evs;
+            self.digester.feed(&self.buf[..n], &mut self.fed);
+            self.evbuf.extend(self.fed.drain(..));
         }
     }
 
@@ -818,12 +820,11 @@ impl Task {
 
     /// Feed `n` bytes of `buf` while no command is pending.
     fn digest(&mut self, n: usize) {
-        let mut evs = std::mem::take(&mut self.evbuf);
-        self.digester.feed(&self.buf[..n], &mut evs);
-        for ev in evs.drain(..) {
+        self.digester.feed(&self.buf[..n], &mut self.fed);
+        self.evbuf.extend(self.fed.drain(..));
+        while let Some(ev) = self.evbuf.pop_front() {
             self.handle_event(ev);
         }
-        self.evbuf = evs;
     }
 
     fn handle_event(&mut self, ev: Event) {

@@ -357,9 +357,14 @@ impl Store {
     /// later durable change never survives without it). Only for changes
     /// whose loss in a power cut is harmless.
     pub(super) fn relaxed<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn
+            .prepare_cached("PRAGMA synchronous = NORMAL")?
+            .execute([])?;
         let out = f(self);
-        let back = self.conn.pragma_update(None, "synchronous", "FULL");
+        let back = self
+            .conn
+            .prepare_cached("PRAGMA synchronous = FULL")
+            .and_then(|mut st| st.execute([]));
         let v = out?;
         back?;
         Ok(v)
@@ -532,4 +537,30 @@ pub(super) fn release_if_unbound(tx: &Transaction<'_>, message: i64) -> Result<(
     )?
     .execute([message])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::router::RouterConfig;
+
+    fn synchronous(s: &Store) -> i64 {
+        s.conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn relaxed_commits_skip_the_sync_and_put_full_back_even_on_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open_at(&dir.path().join("r.db"), RouterConfig::default(), 0).unwrap();
+        // 2 = FULL, 1 = NORMAL.
+        assert_eq!(synchronous(&s), 2);
+        let inside = s.relaxed(|s| Ok(synchronous(s))).unwrap();
+        assert_eq!(inside, 1);
+        assert_eq!(synchronous(&s), 2);
+        let err = s.relaxed(|_| -> Result<()> { Err(StoreError::NoPart(1)) });
+        assert!(matches!(err, Err(StoreError::NoPart(1))));
+        assert_eq!(synchronous(&s), 2);
+    }
 }

@@ -136,8 +136,40 @@ UPDATE messages SET claimed_by = (
 
 CREATE INDEX messages_queue ON messages (created_at, id) WHERE queued = 1;
 CREATE INDEX parts_in_flight ON parts (sending_at) WHERE sending_at IS NOT NULL;
--- Counters by modem and state, read from the index alone.
-CREATE INDEX parts_modem_state ON parts (modem_id, state, cms_error, mr);
+-- Parts counted by modem (0: none), state, +CMS ERROR (-1: none) and sent
+-- (TP-MR known), kept by triggers so that the counters cost nothing to read.
+CREATE TABLE part_counts (
+    modem_id  INTEGER NOT NULL,
+    state     TEXT NOT NULL,
+    cms_error INTEGER NOT NULL,
+    sent      INTEGER NOT NULL,
+    n         INTEGER NOT NULL,
+    PRIMARY KEY (modem_id, state, cms_error, sent)
+) WITHOUT ROWID;
+INSERT INTO part_counts
+    SELECT COALESCE(modem_id, 0), state, COALESCE(cms_error, -1), mr IS NOT NULL, count(*)
+    FROM parts GROUP BY 1, 2, 3, 4;
+CREATE TRIGGER part_counts_insert AFTER INSERT ON parts BEGIN
+    INSERT INTO part_counts VALUES (COALESCE(new.modem_id, 0), new.state,
+        COALESCE(new.cms_error, -1), new.mr IS NOT NULL, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER part_counts_update AFTER UPDATE OF modem_id, state, cms_error, mr ON parts
+WHEN old.modem_id IS NOT new.modem_id OR old.state IS NOT new.state
+  OR old.cms_error IS NOT new.cms_error OR (old.mr IS NULL) != (new.mr IS NULL)
+BEGIN
+    UPDATE part_counts SET n = n - 1
+    WHERE modem_id = COALESCE(old.modem_id, 0) AND state = old.state
+      AND cms_error = COALESCE(old.cms_error, -1) AND sent = (old.mr IS NOT NULL);
+    INSERT INTO part_counts VALUES (COALESCE(new.modem_id, 0), new.state,
+        COALESCE(new.cms_error, -1), new.mr IS NOT NULL, 1)
+    ON CONFLICT DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER part_counts_delete AFTER DELETE ON parts BEGIN
+    UPDATE part_counts SET n = n - 1
+    WHERE modem_id = COALESCE(old.modem_id, 0) AND state = old.state
+      AND cms_error = COALESCE(old.cms_error, -1) AND sent = (old.mr IS NOT NULL);
+END;
 
 CREATE TABLE inbox (
     id          INTEGER PRIMARY KEY,

@@ -80,6 +80,9 @@ impl Store {
                 reason: format!("part {} is {state}, not waiting to be sent", part.0),
             });
         }
+        let in_flight: bool = tx
+            .prepare_cached("SELECT sending_at IS NOT NULL FROM parts WHERE id = ?1")?
+            .query_row([part.0], |r| r.get(0))?;
         let changed = tx
             .prepare_cached(
                 "UPDATE parts SET modem_id = ?2, mr = ?3, submitted_at = ?4, validity = ?5, \
@@ -92,12 +95,15 @@ impl Store {
                 reason: format!("part {} was already sent", part.0),
             });
         }
-        tx.prepare_cached(
-            "UPDATE messages SET claimed_by = ?2, claimed_at = ?3 \
-             WHERE id = ?1 AND claimed_by IS NULL",
-        )?
-        .execute(params![message, modem.0, submitted_at])?;
-        sync_queued(&tx, message)?;
+        if !in_flight {
+            // Sent without mark_sending: claim and unqueue here.
+            tx.prepare_cached(
+                "UPDATE messages SET claimed_by = ?2, claimed_at = ?3 \
+                 WHERE id = ?1 AND claimed_by IS NULL",
+            )?
+            .execute(params![message, modem.0, submitted_at])?;
+            sync_queued(&tx, message)?;
+        }
         let reason = format!("sent via modem {}, TP-MR {mr}", modem.0);
         event(
             &tx,
