@@ -11,6 +11,7 @@
 //! - [`receipt`]: SMPP-style delivery receipt text.
 //! - [`store`]: SQLite: messages, parts, reports, events, collisions.
 //! - [`modem`]: modem sessions (tokio): transport, start-up, AT+CMGS, reports.
+//! - [`webhook`]: delivery of the store's webhook outbox.
 //! - [`sim`]: the simulated modem (tests, demo, benchmarks).
 
 pub mod api;
@@ -27,3 +28,4 @@ pub mod sim;
 pub mod state;
 pub mod store;
 pub mod udev;
+pub mod webhook;

@@ -866,3 +866,90 @@ fn inbox_lists_incoming_sms() {
     assert_eq!((r.status, r.field()), (400, "since".to_string()));
     assert_eq!(srv.call("GET", "/v1/inbox", None, None).status, 401);
 }
+
+/// Any body, any path segment, any query: an answer (never a 5xx, never a
+/// dropped connection), JSON errors that name a field.
+#[test]
+fn arbitrary_input_never_breaks_the_server() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let srv = Server::start();
+    let scalar = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        ".{0,40}".prop_map(Value::from),
+        "[+0-9 ]{0,25}".prop_map(Value::from),
+    ];
+    let key = prop_oneof![
+        Just("to".to_string()),
+        Just("text".to_string()),
+        Just("report".to_string()),
+        Just("validity".to_string()),
+        Just("modem".to_string()),
+        Just("ucs2".to_string()),
+        Just("flash".to_string()),
+        "[a-z]{1,6}",
+    ];
+    let object = proptest::collection::btree_map(key, scalar, 0..8)
+        .prop_map(|m| Value::Object(m.into_iter().collect()).to_string());
+    let bytes = proptest::collection::vec(any::<u8>(), 0..200)
+        .prop_map(|b| String::from_utf8_lossy(&b).into_owned());
+    let mut runner = TestRunner::new(Config {
+        cases: 200,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&prop_oneof![object, bytes], |body| {
+            let r = srv.post(&body);
+            prop_assert!(
+                r.status == 202 || r.status == 400,
+                "{} for {body}: {}",
+                r.status,
+                r.text
+            );
+            if r.status == 400 {
+                let v = r.json();
+                prop_assert!(v["error"]["field"].is_string(), "{}", r.text);
+            }
+            Ok(())
+        })
+        .unwrap();
+    let mut runner = TestRunner::new(Config {
+        cases: 100,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(
+            &("[%0-9a-zA-Z.~_-]{0,30}", "[%=&0-9a-z_-]{0,40}"),
+            |(id, q)| {
+                for path in [
+                    format!("/v1/messages/{id}?{q}"),
+                    format!("/v1/messages?{q}"),
+                    format!("/v1/inbox?{q}"),
+                    format!("/v1/collisions?{q}"),
+                ] {
+                    let r = srv.get(&path);
+                    prop_assert!(
+                        [200, 400, 404].contains(&r.status),
+                        "{} for {path}: {}",
+                        r.status,
+                        r.text
+                    );
+                    prop_assert!(
+                        serde_json::from_str::<Value>(&r.text).is_ok(),
+                        "{path}: {}",
+                        r.text
+                    );
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    assert_eq!(srv.call("GET", "/healthz", None, None).status, 200);
+}

@@ -29,7 +29,7 @@ pub fn render(c: &Counters, modems: &[ModemStatus], shutting_down: bool) -> Stri
     e.single(
         "smsgw_parts_delivered_total",
         Kind::Counter,
-        "Message parts delivered (final status report with TP-ST 0x00-0x1F).",
+        "Message parts delivered (a final status report said so).",
         c.delivered as f64,
     );
     e.family(
