@@ -45,8 +45,9 @@ fn unplugged_modem_hands_over_and_rejoins() {
         ("sim1", &sims[1].1, "quectel-ec2x"),
     ];
     let config = write_config(dir.path(), port, &db, &modems, "");
-    let mut daemon = spawn_daemon(&config, &dir.path().join("daemon.log"));
-    wait_ready(port, 2);
+    let log = dir.path().join("daemon.log");
+    let mut daemon = spawn_daemon(&config, &log);
+    wait_ready_or_show(port, 2, Some(&log));
     let a = agent();
     let mut ids = Vec::new();
     for i in 0..300 {

@@ -29,14 +29,26 @@ pub fn run(args: ServeArgs) -> CliResult {
     let mut config = match &args.config {
         Some(p) => Config::load(p).map_err(CliError::input)?,
         None if args.simulate.is_some() => Config::default(),
-        None => return Err(CliError::input("give --config PATH (or --simulate N to try it with simulated modems)")),
+        None => {
+            return Err(CliError::input(
+                "give --config PATH (or --simulate N to try it with simulated modems)",
+            ))
+        }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(CliError::runtime)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::runtime)?;
     rt.block_on(async move {
-        let dir = tempfile::Builder::new().prefix("smsgw-sim-").tempdir().map_err(CliError::runtime)?;
+        let dir = tempfile::Builder::new()
+            .prefix("smsgw-sim-")
+            .tempdir()
+            .map_err(CliError::runtime)?;
         let sims = start_simulators(&mut config, args.simulate.unwrap_or(0), dir.path()).await?;
         if config.modems.is_empty() {
-            return Err(CliError::input("no [[modem]] configured: nothing to send with"));
+            return Err(CliError::input(
+                "no [[modem]] configured: nothing to send with",
+            ));
         }
         serve(config).await?;
         for s in sims {
@@ -46,14 +58,29 @@ pub fn run(args: ServeArgs) -> CliResult {
     })
 }
 
-async fn start_simulators(config: &mut Config, n: u8, dir: &std::path::Path) -> Result<Vec<SimHandle>, CliError> {
+async fn start_simulators(
+    config: &mut Config,
+    n: u8,
+    dir: &std::path::Path,
+) -> Result<Vec<SimHandle>, CliError> {
     let mut sims = Vec::new();
     for i in 0..n {
-        let dialect = if i % 2 == 0 { "quectel-ec2x" } else { "huawei-e173" };
-        let profile = Profile::by_name(dialect).ok_or_else(|| CliError::runtime(format!("profile {dialect} missing")))?;
-        let cfg = sim::SimConfig { report_delay_ms: (200, 2_000), seed: u64::from(i) + 1, ..sim_config_for(&profile) };
+        let dialect = if i % 2 == 0 {
+            "quectel-ec2x"
+        } else {
+            "huawei-e173"
+        };
+        let profile = Profile::by_name(dialect)
+            .ok_or_else(|| CliError::runtime(format!("profile {dialect} missing")))?;
+        let cfg = sim::SimConfig {
+            report_delay_ms: (200, 2_000),
+            seed: u64::from(i) + 1,
+            ..sim_config_for(&profile)
+        };
         let link = dir.join(format!("sim{i}"));
-        let h = sim::spawn(SimModem::new(cfg), SimEndpoint::Pty(link.clone())).await.map_err(CliError::runtime)?;
+        let h = sim::spawn(SimModem::new(cfg), SimEndpoint::Pty(link.clone()))
+            .await
+            .map_err(CliError::runtime)?;
         eprintln!("simulated modem sim{i} ({dialect}) at {}", link.display());
         config.modems.push(ModemConfig {
             name: format!("sim{i}"),
@@ -77,12 +104,25 @@ pub async fn serve(config: Config) -> CliResult {
     let mut store = Store::open(&path, config.router_config()).map_err(CliError::runtime)?;
     store.set_webhooks(config.webhook.is_some());
     let settings = config.gateway_settings();
-    let recovered = store.recover_in_flight(settings.resend_unknown, unix_now()).map_err(CliError::runtime)?;
+    let recovered = store
+        .recover_in_flight(settings.resend_unknown, unix_now())
+        .map_err(CliError::runtime)?;
     if !recovered.is_empty() {
-        let what = if settings.resend_unknown { "queued again (resend_unknown = true)" } else { "marked UNKNOWN, not resent" };
-        tracing::warn!("{} part(s) were being sent when the daemon stopped: {what}", recovered.len());
+        let what = if settings.resend_unknown {
+            "queued again (resend_unknown = true)"
+        } else {
+            "marked UNKNOWN, not resent"
+        };
+        tracing::warn!(
+            "{} part(s) were being sent when the daemon stopped: {what}",
+            recovered.len()
+        );
     }
-    let names: Vec<(String, String)> = config.modems.iter().map(|m| (m.name.clone(), m.device.clone())).collect();
+    let names: Vec<(String, String)> = config
+        .modems
+        .iter()
+        .map(|m| (m.name.clone(), m.device.clone()))
+        .collect();
     let gw = Gateway::new(store, settings, &names);
     let mut tasks = Vec::new();
     for m in &config.modems {
@@ -97,16 +137,30 @@ pub async fn serve(config: Config) -> CliResult {
         };
         tasks.push(tokio::spawn(worker::run(gw.clone(), cfg)));
     }
-    tasks.push(tokio::spawn(housekeeping(gw.clone(), Duration::from_secs(10))));
-    if config.webhook.is_some() {
-        tracing::warn!("[webhook] is configured but this build does not deliver webhooks yet; events wait in the store outbox");
+    tasks.push(tokio::spawn(housekeeping(
+        gw.clone(),
+        Duration::from_secs(10),
+    )));
+    if let Some(wh) = config.webhook.clone() {
+        tasks.push(tokio::spawn(crate::webhook::run(
+            gw.clone(),
+            wh,
+            gw.shutdown_signal(),
+        )));
     }
     let api = {
         let gw = gw.clone();
         let http = config.http.clone();
-        tokio::spawn(async move { crate::api::serve(gw.clone(), &http, gw.shutdown_signal()).await })
+        tokio::spawn(
+            async move { crate::api::serve(gw.clone(), &http, gw.shutdown_signal()).await },
+        )
     };
-    eprintln!("smsgw serving on http://{} with {} modem(s); database {}", config.http.listen, names.len(), path.display());
+    eprintln!(
+        "smsgw serving on http://{} with {} modem(s); database {}",
+        config.http.listen,
+        names.len(),
+        path.display()
+    );
     tokio::select! {
         _ = wait_for_signal() => eprintln!("smsgw: stopping (finishing the parts in flight)"),
         r = api => {

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use nix::fcntl::{fcntl, FcntlArg, OFlag};
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
 use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
 use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -33,6 +33,12 @@ impl Pty {
     /// that path (replacing a stale symlink, never a regular file).
     pub fn open(link: Option<&Path>) -> io::Result<Pty> {
         let pair = nix::pty::openpty(None, None).map_err(io::Error::from)?;
+        // openpty does not set close-on-exec: without it a child process
+        // (a daemon started by a test) would inherit the master and the
+        // host would never see the hang-up of a simulated unplug.
+        for fd in [&pair.master, &pair.slave] {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).map_err(io::Error::from)?;
+        }
         let mut tio = tcgetattr(&pair.slave).map_err(io::Error::from)?;
         cfmakeraw(&mut tio);
         tcsetattr(&pair.slave, SetArg::TCSANOW, &tio).map_err(io::Error::from)?;

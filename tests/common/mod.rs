@@ -43,7 +43,10 @@ pub fn spawn_daemon(config: &Path, log: &Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_smsgw"))
         .args(["serve", "--config"])
         .arg(config)
-        .env("RUST_LOG", "smsgw=info")
+        .env(
+            "RUST_LOG",
+            std::env::var("SMSGW_TEST_LOG").unwrap_or_else(|_| "smsgw=info".into()),
+        )
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -60,31 +63,40 @@ pub fn agent() -> ureq::Agent {
 
 /// Wait until /healthz answers and every modem is connected.
 pub fn wait_ready(port: u16, modems: usize) {
+    wait_ready_or_show(port, modems, None)
+}
+
+/// As [`wait_ready`], printing the daemon's log if it never gets ready.
+pub fn wait_ready_or_show(port: u16, modems: usize, log: Option<&Path>) {
     let a = agent();
     let deadline = Instant::now() + Duration::from_secs(120);
-    let mut last = String::from("no answer");
     loop {
-        if let Ok(mut r) = a
-            .get(&format!("http://127.0.0.1:{port}/v1/modems"))
+        let url = format!("http://127.0.0.1:{port}/v1/modems");
+        let last = match a
+            .get(&url)
             .header("Authorization", &format!("Bearer {TOKEN}"))
             .call()
         {
-            if r.status() == 200 {
-                let v: serde_json::Value = r
-                    .body_mut()
-                    .read_to_string()
-                    .ok()
-                    .and_then(|t| serde_json::from_str(&t).ok())
-                    .unwrap_or_default();
-                let up = v
+            Ok(mut r) if r.status() == 200 => {
+                let text = r.body_mut().read_to_string().unwrap_or_default();
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+                let up = v["modems"]
                     .as_array()
                     .map_or(0, |a| a.iter().filter(|m| m["connected"] == true).count());
                 if up == modems {
                     return;
                 }
+                text
             }
+            Ok(r) => format!("status {}", r.status()),
+            Err(e) => e.to_string(),
+        };
+        if Instant::now() >= deadline {
+            let text = log
+                .and_then(|l| std::fs::read_to_string(l).ok())
+                .unwrap_or_default();
+            panic!("daemon not ready in time; last /v1/modems: {last}\n--- daemon log ---\n{text}");
         }
-        assert!(Instant::now() < deadline, "daemon not ready in time; last /v1/modems: {last}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }
