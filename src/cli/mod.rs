@@ -99,6 +99,9 @@ pub enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
+    if !matches!(cli.command, Command::Serve(_) | Command::Sim(_) | Command::Demo(_)) {
+        restore_sigpipe();
+    }
     let result: CliResult = match cli.command {
         Command::Demo(a) => demo::run(a),
         Command::Probe(a) => probe::run(a),
@@ -122,6 +125,16 @@ pub fn run() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// Let the one-shot commands end quietly when their reader goes away
+/// (`smsgw messages | head`), as Unix tools do, instead of failing on a
+/// broken pipe. The long-running ones keep Rust's default (SIGPIPE ignored).
+fn restore_sigpipe() {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: SIG_DFL installs no Rust code as a handler; this runs before
+    // any other thread is started.
+    let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
 fn init_logging(verbose: u8) {
