@@ -275,5 +275,10 @@ fn summary(gw: &Gateway, db: &std::path::Path) -> CliResult {
     println!("  smsgw collisions --db {d}");
     println!("  smsgw reports --ambiguous --db {d}");
     println!("  smsgw receipt 1 --db {d}");
+    println!("Or over HTTP: start  smsgw serve --simulate 2 --db {d}  and in another shell:");
+    let auth = format!("-H 'Authorization: Bearer {}'", super::serve::TRY_OUT_TOKEN);
+    println!("  curl {auth} http://127.0.0.1:8080/v1/messages/1");
+    println!("  curl {auth} http://127.0.0.1:8080/v1/collisions");
+    println!("  curl {auth} http://127.0.0.1:8080/metrics");
     Ok(())
 }

@@ -99,7 +99,10 @@ pub enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    if !matches!(cli.command, Command::Serve(_) | Command::Sim(_) | Command::Demo(_)) {
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Sim(_) | Command::Demo(_)
+    ) {
         restore_sigpipe();
     }
     let result: CliResult = match cli.command {

@@ -23,18 +23,36 @@ pub struct ServeArgs {
     /// Also start N simulated modems on ptys (sim0..) and use them.
     #[arg(long, value_name = "N")]
     pub simulate: Option<u8>,
+    /// Use this database file (overrides [store] path).
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
 }
+
+/// The API token of `serve --simulate` without a config file (a local
+/// try-out: it listens on 127.0.0.1 only).
+pub const TRY_OUT_TOKEN: &str = "smsgw-demo";
 
 pub fn run(args: ServeArgs) -> CliResult {
     let mut config = match &args.config {
         Some(p) => Config::load(p).map_err(CliError::input)?,
-        None if args.simulate.is_some() => Config::default(),
+        None if args.simulate.is_some() => {
+            let mut c = Config::default();
+            c.http.tokens = vec![TRY_OUT_TOKEN.to_string()];
+            eprintln!(
+                "no --config: HTTP API on {} with token {TRY_OUT_TOKEN}",
+                c.http.listen
+            );
+            c
+        }
         None => {
             return Err(CliError::input(
                 "give --config PATH (or --simulate N to try it with simulated modems)",
             ))
         }
     };
+    if let Some(db) = &args.db {
+        config.store.path = Some(db.clone());
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -38,9 +38,30 @@ pub fn write_config(
     p
 }
 
-pub fn spawn_daemon(config: &Path, log: &Path) -> Child {
+/// The daemon child process; killed when dropped, so a failing test never
+/// leaves a daemon behind.
+pub struct Daemon(Child);
+
+impl Daemon {
+    /// SIGKILL and reap.
+    pub fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()
+    }
+    pub fn wait(&mut self) -> std::io::Result<std::process::ExitStatus> {
+        self.0.wait()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn spawn_daemon(config: &Path, log: &Path) -> Daemon {
     let log = std::fs::File::create(log).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_smsgw"))
+    let child = Command::new(env!("CARGO_BIN_EXE_smsgw"))
         .args(["serve", "--config"])
         .arg(config)
         .env(
@@ -50,7 +71,8 @@ pub fn spawn_daemon(config: &Path, log: &Path) -> Child {
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .expect("start smsgw serve")
+        .expect("start smsgw serve");
+    Daemon(child)
 }
 
 pub fn agent() -> ureq::Agent {
