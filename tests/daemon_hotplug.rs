@@ -7,9 +7,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use smsgw::cli::sim::sim_config_for;
-use smsgw::profile::Profile;
-use smsgw::sim::{self, SimEndpoint, SimModem};
 
 #[test]
 fn unplugged_modem_hands_over_and_rejoins() {
@@ -19,25 +16,12 @@ fn unplugged_modem_hands_over_and_rejoins() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let profile = Profile::by_name("quectel-ec2x").unwrap();
-    let mut sims = Vec::new();
-    for i in 0..2 {
+    let sims = start_sims(&rt, dir.path(), "quectel-ec2x", 2, |i, c| {
         // A few ms per command so the batch is still running at the unplug.
-        let cfg = sim::SimConfig {
-            latency_ms: 3,
-            report_delay_ms: (50, 300),
-            seed: 21 + i,
-            ..sim_config_for(&profile)
-        };
-        let link = dir.path().join(format!("sim{i}"));
-        let h = rt
-            .block_on(sim::spawn(
-                SimModem::new(cfg),
-                SimEndpoint::Pty(link.clone()),
-            ))
-            .unwrap();
-        sims.push((h, link.display().to_string()));
-    }
+        c.latency_ms = 3;
+        c.report_delay_ms = (50, 300);
+        c.seed = 21 + i;
+    });
     let port = free_port();
     let db = dir.path().join("smsgw.db");
     let modems: Vec<(&str, &str, &str)> = vec![

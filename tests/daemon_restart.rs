@@ -9,9 +9,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use common::*;
-use smsgw::cli::sim::sim_config_for;
-use smsgw::profile::Profile;
-use smsgw::sim::{self, SimEndpoint, SimModem};
 
 #[test]
 fn sigkill_mid_batch_loses_nothing_and_sends_nothing_twice() {
@@ -22,23 +19,10 @@ fn sigkill_mid_batch_loses_nothing_and_sends_nothing_twice() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Stored reports (+CDSI): what arrives while the daemon is dead waits in the modem.
-    let profile = Profile::by_name("huawei-e173").unwrap();
-    let mut sims = Vec::new();
-    for i in 0..2 {
-        let cfg = sim::SimConfig {
-            report_delay_ms: (100, 800),
-            seed: 11 + i,
-            ..sim_config_for(&profile)
-        };
-        let link = dir.path().join(format!("sim{i}"));
-        let h = rt
-            .block_on(sim::spawn(
-                SimModem::new(cfg),
-                SimEndpoint::Pty(link.clone()),
-            ))
-            .unwrap();
-        sims.push((h, link.display().to_string()));
-    }
+    let sims = start_sims(&rt, dir.path(), "huawei-e173", 2, |i, c| {
+        c.report_delay_ms = (100, 800);
+        c.seed = 11 + i;
+    });
     let port = free_port();
     let db = dir.path().join("smsgw.db");
     let modems: Vec<(&str, &str, &str)> = vec![

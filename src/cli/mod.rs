@@ -11,6 +11,7 @@ pub mod collisions;
 pub mod db;
 pub mod demo;
 pub mod messages;
+pub mod modem_args;
 pub mod pdu;
 pub mod probe;
 pub mod profiles;

@@ -5,21 +5,13 @@ use std::time::Duration;
 
 use clap::Args;
 
+use super::modem_args::ModemArgs;
 use super::{CliError, CliResult};
-use crate::gateway::{connect, ConnectError, ConnectOptions};
-use crate::modem::ModemError;
 
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
-    /// The modem's AT port (/dev/ttyUSB2, /dev/serial/by-id/..., a pty) or tcp:HOST:PORT.
-    #[arg(long, value_name = "PATH")]
-    pub device: String,
-    /// Hardware profile name, or "auto".
-    #[arg(long, default_value = "auto")]
-    pub profile: String,
-    /// SIM PIN, entered only if the SIM asks (never logged). Also $SMSGW_PIN.
-    #[arg(long, env = "SMSGW_PIN", hide_env_values = true)]
-    pub pin: Option<String>,
+    #[command(flatten)]
+    pub modem: ModemArgs,
     /// Seconds to wait for network registration.
     #[arg(long, default_value_t = 30)]
     pub registration_timeout: u64,
@@ -45,21 +37,8 @@ pub fn run(args: ProbeArgs) -> CliResult {
         .build()
         .map_err(CliError::runtime)?;
     rt.block_on(async move {
-        let opts = ConnectOptions {
-            name: "probe".into(),
-            device: args.device.clone(),
-            profile: args.profile.clone(),
-            pin: args.pin.clone(),
-            registration_timeout: Some(Duration::from_secs(args.registration_timeout)),
-            reconnect: false,
-        };
-        let (modem, _events, profile) = connect(&opts).await.map_err(|e| match e {
-            ConnectError::BadDevice { .. } | ConnectError::UnknownProfile { .. } => CliError::input(e),
-            ConnectError::Modem(e @ ModemError::NotRegistered { .. }) => {
-                CliError::runtime(format!("{e}: check the antenna, the SIM's subscription and coverage"))
-            }
-            ConnectError::Modem(e) => CliError::runtime(e),
-        })?;
+        let (modem, _events, profile) =
+            args.modem.connect("probe", Some(Duration::from_secs(args.registration_timeout)), false).await?;
         let info = modem.info().ok_or_else(|| CliError::runtime("the modem said nothing about itself"))?;
         if args.json {
             let v = serde_json::json!({

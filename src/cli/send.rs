@@ -13,11 +13,11 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 
 use super::db::DbArgs;
+use super::modem_args::ModemArgs;
 use super::pdu::parse_validity;
 use super::{CliError, CliResult};
 use crate::gateway::{
-    apply_inbound, connect, send_message, ConnectError, ConnectOptions, InboundOutcome,
-    OutboundMessage, PartOutcome, SentMessage,
+    apply_inbound, send_message, InboundOutcome, OutboundMessage, PartOutcome, SentMessage,
 };
 use crate::modem::transport::Endpoint;
 use crate::modem::{Modem, ModemEvent};
@@ -29,15 +29,8 @@ use crate::store::{MessageId, MessageView, Store};
 
 #[derive(Debug, Args)]
 pub struct SendArgs {
-    /// The modem's AT port (/dev/ttyUSB2, /dev/serial/by-id/..., a pty) or tcp:HOST:PORT.
-    #[arg(long, value_name = "PATH")]
-    pub device: String,
-    /// Hardware profile name, or "auto" (USB id, then the modem's AT+CGMM answer).
-    #[arg(long, default_value = "auto")]
-    pub profile: String,
-    /// SIM PIN, entered only if the SIM asks (never logged). Also $SMSGW_PIN.
-    #[arg(long, env = "SMSGW_PIN", hide_env_values = true)]
-    pub pin: Option<String>,
+    #[command(flatten)]
+    pub modem: ModemArgs,
     /// The modem's name in the store (default: the device file name).
     #[arg(long)]
     pub name: Option<String>,
@@ -73,7 +66,7 @@ pub fn run(args: SendArgs) -> CliResult {
     if args.text.is_empty() {
         return Err(CliError::input("--text is empty: there is nothing to send"));
     }
-    Endpoint::parse(&args.device).map_err(CliError::input)?;
+    Endpoint::parse(&args.modem.device).map_err(CliError::input)?;
     // Bad input is refused before the modem is touched.
     crate::pdu::address::Address::parse_number(&args.to)
         .map_err(|e| CliError::input(format!("bad --to {:?}: {e}", args.to)))?;
@@ -89,8 +82,15 @@ async fn send(args: SendArgs, store: &mut Store) -> CliResult {
     let name = args
         .name
         .clone()
-        .unwrap_or_else(|| default_name(&args.device));
-    let (modem, mut events, profile) = start_modem(&args, &name).await?;
+        .unwrap_or_else(|| default_name(&args.modem.device));
+    let (modem, mut events, profile) = args
+        .modem
+        .connect(
+            &name,
+            args.registration_timeout.map(Duration::from_secs),
+            true,
+        )
+        .await?;
     let modem_id = store.modem(&name).map_err(CliError::runtime)?;
     let msg = OutboundMessage {
         to: args.to.clone(),
@@ -132,7 +132,8 @@ async fn send(args: SendArgs, store: &mut Store) -> CliResult {
     if args.db.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json_view(&view)).map_err(CliError::runtime)?
+            serde_json::to_string_pretty(&crate::api::views::message_detail(&view))
+                .map_err(CliError::runtime)?
         );
     } else {
         print_final(&view, args.wait_report.is_some());
@@ -144,25 +145,6 @@ async fn send(args: SendArgs, store: &mut Store) -> CliResult {
             message: not_delivered_reason(&view),
         }),
     }
-}
-
-/// Open the session with the named profile, or find the right one.
-async fn start_modem(
-    args: &SendArgs,
-    name: &str,
-) -> Result<(Modem, UnboundedReceiver<ModemEvent>, Profile), CliError> {
-    let opts = ConnectOptions {
-        name: name.to_string(),
-        device: args.device.clone(),
-        profile: args.profile.clone(),
-        pin: args.pin.clone(),
-        registration_timeout: args.registration_timeout.map(Duration::from_secs),
-        reconnect: true,
-    };
-    connect(&opts).await.map_err(|e| match e {
-        ConnectError::BadDevice { .. } | ConnectError::UnknownProfile { .. } => CliError::input(e),
-        ConnectError::Modem(e) => CliError::runtime(e),
-    })
 }
 
 fn default_name(device: &str) -> String {
@@ -295,25 +277,6 @@ fn not_delivered_reason(view: &MessageView) -> String {
             )
         }
     }
-}
-
-fn json_view(view: &MessageView) -> serde_json::Value {
-    let m = &view.message;
-    serde_json::json!({
-        "id": m.id.to_string(),
-        "to": m.recipient,
-        "text": m.text,
-        "state": m.state.as_str(),
-        "parts": view.parts.iter().map(|p| serde_json::json!({
-            "seq": p.seq,
-            "modem": p.modem,
-            "mr": p.mr,
-            "state": p.state.as_str(),
-            "status": p.tp_status,
-            "error": p.error,
-        })).collect::<Vec<_>>(),
-        "receipt": view.receipts.first(),
-    })
 }
 
 /// One line about what a report did.

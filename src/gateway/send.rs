@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use crate::at::{FinalResult, RetryClass};
+use super::refusal;
+use crate::at::RetryClass;
 use crate::modem::{Modem, ModemError};
 use crate::pdu::address::Address;
 use crate::pdu::split::{encode_submit, SubmitOptions};
@@ -203,17 +204,4 @@ async fn send_part(
         }
     }
     unreachable!("the last attempt always returns")
-}
-
-/// Code, name and retry class of a refusal.
-fn refusal(result: &FinalResult) -> (Option<u16>, String, RetryClass) {
-    match result {
-        FinalResult::CmsError(e) => (e.code, e.name().to_string(), e.class()),
-        FinalResult::CmeError(e) => (e.code, e.name().to_string(), e.class()),
-        other => (
-            None,
-            other.to_string(),
-            other.retry_class().unwrap_or(RetryClass::Unknown),
-        ),
-    }
 }

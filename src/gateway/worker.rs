@@ -17,7 +17,8 @@ use tokio::time::Instant;
 use super::connect::{connect, ConnectOptions};
 use super::daemon::Gateway;
 use super::inbound::{apply_inbound, InboundOutcome};
-use crate::at::{FinalResult, RetryClass};
+use super::refusal;
+use crate::at::RetryClass;
 use crate::modem::reassembly::{Message as Reassembled, Part, Reassembler, ReassemblyConfig};
 use crate::modem::{Inbound, Modem, ModemError, ModemEvent, Origin};
 use crate::pdu::address::Address;
@@ -427,19 +428,6 @@ fn encode(
         ..SubmitOptions::default()
     };
     encode_submit(&to, &msg.text, &opts)
-}
-
-/// Code, name and retry class of a refusal.
-pub(crate) fn refusal(result: &FinalResult) -> (Option<u16>, String, RetryClass) {
-    match result {
-        FinalResult::CmsError(e) => (e.code, e.name().to_string(), e.class()),
-        FinalResult::CmeError(e) => (e.code, e.name().to_string(), e.class()),
-        other => (
-            None,
-            other.to_string(),
-            other.retry_class().unwrap_or(RetryClass::Unknown),
-        ),
-    }
 }
 
 #[cfg(test)]

@@ -369,6 +369,19 @@ fn parse_state(s: &str) -> Result<MessageState> {
         })
 }
 
+/// The message of `part`, which must still be waiting to be sent (ACCEPTED);
+/// otherwise an error that says what it is instead.
+fn waiting_part(tx: &Connection, part: PartId) -> Result<i64> {
+    let (message, _, state) = part_message(tx, part)?;
+    if state != MessageState::Accepted.as_str() {
+        return Err(StoreError::Invalid {
+            field: "part",
+            reason: format!("part {} is {state}, not waiting to be sent", part.0),
+        });
+    }
+    Ok(message)
+}
+
 /// The message a part belongs to, and its recipient.
 fn part_message(tx: &Connection, part: PartId) -> Result<(i64, String, String)> {
     tx.prepare_cached(

@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::{event, part_message, refresh_message, Result, Store, StoreError};
+use super::{event, refresh_message, waiting_part, Result, Store};
 use crate::router::PartId;
 use crate::state::MessageState;
 
@@ -13,13 +13,7 @@ impl Store {
     /// it, since its TP-MR is unknown.
     pub fn mark_outcome_unknown(&mut self, part: PartId, reason: &str, at: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (message, _, state) = part_message(&tx, part)?;
-        if state != MessageState::Accepted.as_str() {
-            return Err(StoreError::Invalid {
-                field: "part",
-                reason: format!("part {} is {state}, not waiting to be sent", part.0),
-            });
-        }
+        let message = waiting_part(&tx, part)?;
         tx.prepare_cached(
             "UPDATE parts SET state = 'UNKNOWN', error = ?2, done_at = ?3, next_attempt = NULL, \
              sending_at = NULL WHERE id = ?1",

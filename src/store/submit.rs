@@ -4,7 +4,9 @@ use rusqlite::params;
 
 use super::queue::{release_if_unbound, sync_queued, MessageOptions};
 use super::reports::ReportOutcome;
-use super::{event, part_message, refresh_message, MessageId, Result, Store, StoreError};
+use super::{
+    event, part_message, refresh_message, waiting_part, MessageId, Result, Store, StoreError,
+};
 use crate::router::{Collision, ModemId, PartId};
 use crate::state::MessageState;
 
@@ -154,13 +156,7 @@ impl Store {
     /// and it will not be retried: the part is REJECTD, and so is its message.
     pub fn mark_rejected(&mut self, part: PartId, code: u16, name: &str, at: i64) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (message, _, state) = part_message(&tx, part)?;
-        if state != MessageState::Accepted.as_str() {
-            return Err(StoreError::Invalid {
-                field: "part",
-                reason: format!("part {} is {state}, not waiting to be sent", part.0),
-            });
-        }
+        let message = waiting_part(&tx, part)?;
         tx.prepare_cached(
             "UPDATE parts SET state = 'REJECTD', cms_error = ?2, error = ?3, done_at = ?4, \
              next_attempt = NULL, sending_at = NULL WHERE id = ?1",
@@ -203,13 +199,7 @@ impl Store {
         at: i64,
     ) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (message, _, state) = part_message(&tx, part)?;
-        if state != MessageState::Accepted.as_str() {
-            return Err(StoreError::Invalid {
-                field: "part",
-                reason: format!("part {} is {state}, not waiting to be sent", part.0),
-            });
-        }
+        let message = waiting_part(&tx, part)?;
         tx.prepare_cached(
             "UPDATE parts SET retries = ?2, next_attempt = ?3, cms_error = ?4, error = ?5, \
              sending_at = NULL, modem_id = CASE WHEN mr IS NULL THEN NULL ELSE modem_id END \

@@ -8,6 +8,33 @@ use std::time::{Duration, Instant};
 
 pub const TOKEN: &str = "test-token-0123456789";
 
+/// Start `n` simulated modems of one dialect on ptys in `dir` (sim0, sim1...),
+/// on `rt`; returns their handles and device paths.
+pub fn start_sims(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    dialect: &str,
+    n: u64,
+    tweak: impl Fn(u64, &mut smsgw::sim::SimConfig),
+) -> Vec<(smsgw::sim::SimHandle, String)> {
+    let profile = smsgw::profile::Profile::by_name(dialect).unwrap();
+    (0..n)
+        .map(|i| {
+            let mut cfg = smsgw::cli::sim::sim_config_for(&profile);
+            tweak(i, &mut cfg);
+            let link = dir.join(format!("sim{i}"));
+            let model = smsgw::sim::SimModem::new(cfg);
+            let h = rt
+                .block_on(smsgw::sim::spawn(
+                    model,
+                    smsgw::sim::SimEndpoint::Pty(link.clone()),
+                ))
+                .unwrap();
+            (h, link.display().to_string())
+        })
+        .collect()
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
