@@ -229,6 +229,10 @@ pub struct SimModem {
     cnma_deadline: Option<i64>,
     /// Direct URCs waiting for the acknowledgement of the previous one.
     held: VecDeque<Scheduled>,
+    /// The direct URC awaiting AT+CNMA. Unacknowledged, the network never
+    /// counted it as delivered: after an unplug (or the CNMA timeout) it is
+    /// delivered again, as an SMSC retries a report the ME did not accept.
+    unacked: Option<Scheduled>,
     commands_seen: u32,
     /// The last commands received (bounded), for tests to inspect.
     command_log: VecDeque<String>,
@@ -260,6 +264,7 @@ impl SimModem {
             storage: BTreeMap::new(),
             cnma_deadline: None,
             held: VecDeque::new(),
+            unacked: None,
             commands_seen: 0,
             command_log: VecDeque::new(),
             unplugged: false,
@@ -333,6 +338,9 @@ impl SimModem {
         self.mode = InputMode::Command;
         self.out.clear();
         self.cnma_deadline = None;
+        if let Some(ev) = self.unacked.take() {
+            self.held.push_front(ev);
+        }
         self.cfg.unplug_after_commands = None;
         self.unplug_on_submit = false;
     }
@@ -393,6 +401,10 @@ impl SimModem {
                 self.cnma_deadline = None;
                 self.cnmi[1] = 0;
                 self.cnmi[3] = 0;
+                // The network retries it; with routing off it is stored.
+                if let Some(ev) = self.unacked.take() {
+                    self.held.push_front(ev);
+                }
             }
         }
         // While a command is being answered or a PDU is being typed, URCs wait
@@ -431,9 +443,13 @@ impl SimModem {
                         self.held.push_back(Scheduled::Report { pdu, tpdu_len });
                         return None;
                     }
-                    self.expect_cnma(now_ms);
+                    let text =
+                        format!("\r\n+CDS: {}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes();
+                    if self.expect_cnma(now_ms) {
+                        self.unacked = Some(Scheduled::Report { pdu, tpdu_len });
+                    }
                     self.reports_sent += 1;
-                    Some(format!("\r\n+CDS: {}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes())
+                    Some(text)
                 } else {
                     let index = self.store(pdu, tpdu_len);
                     if ds == 2 || (ds == 1 && self.cfg.report_mode == ReportMode::Stored) {
@@ -453,8 +469,12 @@ impl SimModem {
                         self.held.push_back(Scheduled::Incoming { pdu, tpdu_len });
                         return None;
                     }
-                    self.expect_cnma(now_ms);
-                    Some(format!("\r\n+CMT: ,{}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes())
+                    let text =
+                        format!("\r\n+CMT: ,{}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes();
+                    if self.expect_cnma(now_ms) {
+                        self.unacked = Some(Scheduled::Incoming { pdu, tpdu_len });
+                    }
+                    Some(text)
                 }
                 1 => {
                     let index = self.store(pdu, tpdu_len);
@@ -470,10 +490,13 @@ impl SimModem {
 
     /// With AT+CSMS=1 and a dialect that needs it, a direct URC must be
     /// acknowledged with AT+CNMA before the next one (27.005 §3.4.1).
-    fn expect_cnma(&mut self, now_ms: i64) {
+    /// Returns true when an acknowledgement is now awaited.
+    fn expect_cnma(&mut self, now_ms: i64) -> bool {
         if self.cfg.cnma_required && self.csms == 1 {
             self.cnma_deadline = Some(now_ms + self.cfg.cnma_timeout_ms as i64);
+            return true;
         }
+        false
     }
 
     /// Deliver held direct URCs while no acknowledgement is awaited. With
@@ -655,6 +678,7 @@ impl SimModem {
             "+CSCA?" => ok(vec![format!("+CSCA: \"{}\",145", self.cfg.smsc)]),
             "+CNMA" => {
                 if self.csms == 1 && self.cnma_deadline.take().is_some() {
+                    self.unacked = None;
                     ok(vec![])
                 } else {
                     // Nothing to acknowledge: 27.005 +CMS ERROR 340 "no +CNMA
@@ -1000,5 +1024,48 @@ mod tests {
         let cds = resp.find("+CDS: ").expect("report after the response");
         assert!(cds > resp.find("OK").unwrap());
         assert_eq!(m.next_deadline(), None);
+    }
+
+    #[test]
+    fn unacknowledged_report_comes_again_after_an_unplug() {
+        let mut m = SimModem::new(SimConfig {
+            echo_default: false,
+            cnma_required: true,
+            ..SimConfig::default()
+        });
+        run(&mut m, "AT+CSMS=1\r", 0);
+        run(&mut m, "AT+CNMI=2,1,0,1,0\r", 0);
+        let opts = SubmitOptions {
+            status_report: true,
+            ..SubmitOptions::default()
+        };
+        let p = &encode_submit(
+            &Address::parse_number("+393331234567").unwrap(),
+            "hi",
+            &opts,
+        )
+        .unwrap()[0];
+        run(&mut m, &format!("AT+CMGS={}\r", p.tpdu_len), 0);
+        let resp = run(&mut m, &format!("{}\x1a", p.hex()), 0);
+        let cds = resp.find("+CDS: ").expect("report pushed");
+        let pdu_line = resp[cds..].lines().nth(1).unwrap().to_string();
+        // The port vanishes before the host could acknowledge it.
+        m.replug();
+        // Not acknowledged, so not delivered: the modem has it again (stored,
+        // since routing is off after the power cycle) for the host to read.
+        run(&mut m, "AT\r", 5);
+        let listed = run(&mut m, "AT+CMGL=4\r", 10);
+        assert!(listed.contains(&pdu_line), "{listed:?}");
+        // An acknowledged one is not repeated.
+        run(&mut m, "AT+CMGD=0,4\r", 20);
+        run(&mut m, "AT+CSMS=1\r", 20);
+        run(&mut m, "AT+CNMI=2,1,0,1,0\r", 20);
+        run(&mut m, &format!("AT+CMGS={}\r", p.tpdu_len), 20);
+        let resp = run(&mut m, &format!("{}\x1a", p.hex()), 20);
+        assert!(resp.contains("+CDS: "));
+        assert!(run(&mut m, "AT+CNMA\r", 30).contains("OK"));
+        m.replug();
+        run(&mut m, "AT\r", 35);
+        assert!(!run(&mut m, "AT+CMGL=4\r", 40).contains("+CMGL"));
     }
 }
