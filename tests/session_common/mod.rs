@@ -83,6 +83,11 @@ pub async fn start_model(
         profile,
     );
     scfg.registration_timeout = Duration::from_secs(10);
+    // Generous margins: a loaded 2-core CI box must not turn a slow answer
+    // into a test failure (the profiles' own timeouts are for real modems).
+    scfg.command_timeout = scfg.command_timeout.max(Duration::from_secs(20));
+    scfg.prompt_timeout = scfg.prompt_timeout.max(Duration::from_secs(20));
+    scfg.send_timeout = scfg.send_timeout.max(Duration::from_secs(30));
     tweak_session(&mut scfg);
     let started = tokio::time::timeout(WAIT, Modem::start(scfg))
         .await
