@@ -95,3 +95,25 @@ fn bad_incoming_rows_are_refused_by_name() {
     ));
     assert_eq!(s.inbox(None, None).unwrap(), vec![]);
 }
+
+#[test]
+fn the_same_sms_read_twice_is_stored_once() {
+    let mut s = Store::open_at(Path::new(":memory:"), RouterConfig::default(), T0).unwrap();
+    s.set_webhooks(true);
+    let m = s.modem("modem0").unwrap();
+    let a = s.store_incoming(&sms(m, "Ok sir", T0)).unwrap();
+    // Listed again after a reconnect (its AT+CMGD was cut short): same PDUs.
+    let again = s.store_incoming(&sms(m, "Ok sir", T0 + 60)).unwrap();
+    assert_eq!(again, a);
+    assert_eq!(s.inbox(None, None).unwrap().len(), 1);
+    assert_eq!(
+        s.due_webhooks(T0 + 100, 10).unwrap().len(),
+        1,
+        "announced once"
+    );
+    // A different SMS from the same sender is not a repeat.
+    let mut other = sms(m, "Ok sir", T0 + 120);
+    other.scts = SCTS + 3600;
+    assert_ne!(s.store_incoming(&other).unwrap(), a);
+    assert_eq!(s.inbox(None, None).unwrap().len(), 2);
+}

@@ -46,6 +46,10 @@ pub struct InboxRow {
     pub partial: bool,
 }
 
+/// How far back (seconds of `received_at`) a stored SMS is looked for when
+/// the same PDUs come again.
+const DUPLICATE_WINDOW: i64 = 7 * 86_400;
+
 impl Store {
     /// Store an incoming SMS (and, with webhooks on, its notification, in
     /// the same transaction). Returns its inbox id.
@@ -67,6 +71,36 @@ impl Store {
                 },
                 e => e.into(),
             })?;
+        // The same PDUs again (a modem lists a message a second time when its
+        // AT+CMGD was cut short by an unplug): the SMS is already stored.
+        let mut pdus = sms.pdus_hex.clone();
+        pdus.sort_unstable();
+        let pdus = pdus.join(" ");
+        let seen: Option<i64> = tx
+            .prepare_cached(
+                "SELECT id FROM inbox WHERE received_at >= ?1 AND modem_id = ?2 AND sender = ?3 \
+                 AND scts = ?4 AND pdus = ?5 AND partial = ?6",
+            )?
+            .query_row(
+                params![
+                    sms.received_at - DUPLICATE_WINDOW,
+                    sms.modem.0,
+                    sms.sender,
+                    sms.scts,
+                    pdus,
+                    sms.partial
+                ],
+                |r| r.get(0),
+            )
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })?;
+        if let Some(id) = seen {
+            tracing::info!(inbox = id, sender = %sms.sender, "incoming SMS read again: already stored");
+            return Ok(id);
+        }
         tx.prepare_cached(
             "INSERT INTO inbox (modem_id, sender, text, data_hex, scts, received_at, parts, pdus, \
              partial) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -79,7 +113,7 @@ impl Store {
             sms.scts,
             sms.received_at,
             sms.parts,
-            sms.pdus_hex.join(" "),
+            pdus,
             sms.partial
         ])?;
         let id = tx.last_insert_rowid();
