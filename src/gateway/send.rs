@@ -11,7 +11,7 @@ use crate::pdu::split::{encode_submit, SubmitOptions};
 use crate::pdu::validity::Validity;
 use crate::pdu::PduError;
 use crate::router::{ModemId, PartId};
-use crate::store::{unix_now, MessageId, Store, StoreError};
+use crate::store::{unix_now, EnqueueRequest, MessageId, MessageOptions, Store, StoreError};
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -111,8 +111,28 @@ pub async fn send_message(
     };
     let encoded = encode_submit(&to, &msg.text, &opts).map_err(SendError::Encode)?;
     let now = unix_now();
-    let created = store.create_message(&to.to_string(), &msg.text, encoded.len() as u8, now)?;
     let validity = msg.validity_secs(now);
+    let opts = MessageOptions {
+        report: msg.report,
+        validity_secs: validity,
+        vp_relative: match msg.validity {
+            Validity::Relative(v) => Some(v),
+            _ => None,
+        },
+        ucs2: msg.force_ucs2,
+        flash: msg.flash,
+        modem: None,
+        concat_ref: msg.concat_ref,
+    };
+    let to_text = to.to_string();
+    let req = EnqueueRequest {
+        to: &to_text,
+        text: &msg.text,
+        parts: encoded.len() as u8,
+        opts: &opts,
+    };
+    // Claimed by this modem: a daemon on the same database leaves it alone.
+    let created = store.enqueue_claimed(&req, modem.name(), now)?;
     let mut results = Vec::with_capacity(encoded.len());
     let mut stop: Option<String> = None;
     for (part, enc) in created.parts.iter().zip(&encoded) {
@@ -163,6 +183,9 @@ async fn send_part(
 ) -> Result<PartOutcome, SendError> {
     let mut backoff = FIRST_BACKOFF;
     for attempt in 1..=ATTEMPTS {
+        // Committed before AT+CMGS: a crash from here on leaves the part
+        // UNKNOWN at the next start, never sent twice.
+        store.mark_sending(part, modem_id, unix_now())?;
         let result = modem.send_pdu(tpdu_len, hex).await;
         let now = unix_now();
         match result {
@@ -197,9 +220,9 @@ async fn send_part(
             Err(e) => {
                 // Nothing reached the network (no prompt, port gone before the
                 // PDU was written): the part stays queued.
-                return Ok(PartOutcome::NotSent {
-                    reason: e.to_string(),
-                });
+                let reason = e.to_string();
+                store.mark_retry(part, None, &reason, attempt - 1, now, now)?;
+                return Ok(PartOutcome::NotSent { reason });
             }
         }
     }

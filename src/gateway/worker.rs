@@ -60,6 +60,7 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
         }
         let Some(device) = find_device(&cfg.device) else {
             set_connected(&gw, &cfg.name, false, None);
+            release(&gw, &cfg.name);
             tokio::select! {
                 _ = tokio::time::sleep(cfg.rescan) => {}
                 _ = shutdown.changed() => {}
@@ -78,6 +79,7 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
             Ok(ok) => ok,
             Err(e) => {
                 tracing::warn!(modem = %cfg.name, device = %device, "cannot start: {e}");
+                release(&gw, &cfg.name);
                 tokio::select! {
                     _ = tokio::time::sleep(cfg.rescan) => {}
                     _ = shutdown.changed() => {}
@@ -101,6 +103,7 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
             connected: true,
             next_send: Instant::now(),
             reassembler: Reassembler::new(ReassemblyConfig::default()),
+            closed: false,
             held: HashMap::new(),
         };
         w.serve(events).await;
@@ -109,6 +112,27 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
             return;
         }
     }
+}
+
+/// Hand the messages this modem claimed but never started to the others.
+fn release(gw: &Gateway, name: &str) {
+    match gw.store().release_claims(name) {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::info!(modem = %name, "{n} queued message(s) handed to other modems");
+            gw.inner.wake.notify_waiters();
+        }
+        Err(e) => tracing::error!(modem = %name, "store: {e}"),
+    }
+}
+
+/// Seconds before retry `retries + 1`: `base` doubling, at most a day,
+/// without overflow for any configured base.
+fn backoff_secs(base: u64, retries: u32) -> i64 {
+    i64::try_from(base)
+        .unwrap_or(i64::MAX)
+        .saturating_mul(1_i64 << retries.min(20))
+        .min(86_400)
 }
 
 /// The device to open now: the path itself, the first match of a glob, or
@@ -151,6 +175,8 @@ struct Worker {
     /// Earliest time the next part may go (rate limit).
     next_send: Instant,
     reassembler: Reassembler,
+    /// The session task has ended: nothing more can be sent through it.
+    closed: bool,
     /// PDUs and origins of incoming parts until their message is stored,
     /// by (sender, concatenation reference).
     held: HashMap<SetKey, Vec<(Vec<u8>, Origin)>>,
@@ -161,10 +187,15 @@ impl Worker {
         let mut shutdown = self.gw.shutdown_signal();
         loop {
             // Everything the modem already handed over comes first.
-            while let Ok(ev) = events.try_recv() {
-                self.on_event(ev);
+            loop {
+                match events.try_recv() {
+                    Ok(ev) => self.on_event(ev),
+                    Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                    // The session ended: start over with a new one.
+                    Err(tokio::sync::mpsc::error::TryRecvError::Disconnected) => return,
+                }
             }
-            if self.gw.is_shutting_down() {
+            if self.gw.is_shutting_down() || self.closed {
                 return;
             }
             let gw = self.gw.clone();
@@ -215,14 +246,7 @@ impl Worker {
                 tracing::warn!(modem = %self.cfg.name, "modem lost: {reason}");
                 self.connected = false;
                 set_connected(&self.gw, &self.cfg.name, false, None);
-                match self.gw.store().release_claims(&self.cfg.name) {
-                    Ok(n) if n > 0 => {
-                        tracing::info!(modem = %self.cfg.name, "{n} queued message(s) handed to other modems");
-                        self.gw.inner.wake.notify_waiters();
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::error!(modem = %self.cfg.name, "store: {e}"),
-                }
+                release(&self.gw, &self.cfg.name);
             }
             ModemEvent::Reconnected(info) => {
                 tracing::info!(modem = %self.cfg.name, "modem back");
@@ -341,7 +365,15 @@ impl Worker {
                 continue;
             };
             if let Some(wait) = self.next_send.checked_duration_since(Instant::now()) {
-                tokio::time::sleep(wait).await;
+                let mut shutdown = self.gw.shutdown_signal();
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = shutdown.wait_for(|s| *s) => {}
+                }
+            }
+            if self.gw.is_shutting_down() {
+                // Parts not started stay queued for the next start.
+                return;
             }
             if let Some(rate) = self.cfg.rate_per_minute {
                 self.next_send =
@@ -382,16 +414,13 @@ impl Worker {
                         RetryClass::Temporary | RetryClass::Unknown | RetryClass::Device
                     );
                     if retryable && part.retries + 1 < settings.max_retries {
-                        let backoff = settings
-                            .retry_backoff_s
-                            .saturating_mul(1 << part.retries.min(10))
-                            as i64;
+                        let backoff = backoff_secs(settings.retry_backoff_s, part.retries);
                         let _ = store.mark_retry(
                             part.id,
                             code,
                             &name,
                             part.retries + 1,
-                            now + backoff,
+                            now.saturating_add(backoff),
                             now,
                         );
                     } else {
@@ -400,8 +429,21 @@ impl Worker {
                     true
                 }
                 Err(e) => {
-                    // Nothing written: the part goes back to the queue as it was.
-                    let _ = store.mark_retry(part.id, None, &e.to_string(), part.retries, now, now);
+                    // Nothing was written (no prompt, port gone first): the
+                    // part goes back to the queue, not due at once, so a hung
+                    // or vanished modem does not spin on it.
+                    let pause = backoff_secs(1, part.retries).min(60);
+                    let _ = store.mark_retry(
+                        part.id,
+                        None,
+                        &e.to_string(),
+                        part.retries,
+                        now.saturating_add(pause),
+                        now,
+                    );
+                    if matches!(e, ModemError::Closed) {
+                        self.closed = true;
+                    }
                     true
                 }
             };
@@ -433,6 +475,14 @@ fn encode(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_bounded() {
+        assert_eq!(backoff_secs(30, 0), 30);
+        assert_eq!(backoff_secs(30, 3), 240);
+        assert_eq!(backoff_secs(30, 50), 86_400);
+        assert_eq!(backoff_secs(u64::MAX, 5), 86_400);
+    }
 
     #[test]
     fn devices_by_path_glob_and_tcp() {

@@ -670,24 +670,33 @@ impl Task {
                 reason: e.to_string(),
             });
         }
+        // From here on the PDU may be in the network: only a refusal
+        // (+CMS ERROR and the like) says it is not; anything else that is not
+        // a TP-MR is an unknown outcome, never "not sent".
+        let unknown = |reason: String| ModemError::OutcomeUnknown {
+            command: cmd.clone(),
+            reason,
+        };
         match self.wait(&cmd, self.cfg.send_timeout, false).await {
-            Ok(Waited::Response(r)) if r.result.is_ok() => {
-                at::answers::cmgs(&r.lines).map_err(|e| ModemError::Protocol(format!("{cmd}: {e}")))
-            }
+            Ok(Waited::Response(r)) if r.result.is_ok() => at::answers::cmgs(&r.lines)
+                .map_err(|e| unknown(format!("OK without a usable +CMGS line ({e})"))),
             Ok(Waited::Response(r)) => Err(failed(&cmd, r)),
-            Ok(Waited::Prompt) => Err(ModemError::Protocol(format!("{cmd}: a second prompt"))),
+            Ok(Waited::Prompt) => {
+                self.digester.cancel();
+                Err(unknown("a second prompt after the PDU".into()))
+            }
             Err(ModemError::Timeout { .. }) => {
                 self.digester.cancel();
-                Err(ModemError::OutcomeUnknown {
-                    command: cmd,
-                    reason: "no answer after the PDU was sent".into(),
-                })
+                Err(unknown("no answer after the PDU was sent".into()))
             }
             Err(ModemError::Disconnected { reason, .. }) => Err(ModemError::Disconnected {
                 maybe_sent: true,
                 reason,
             }),
-            Err(e) => Err(e),
+            Err(e) => {
+                self.digester.cancel();
+                Err(unknown(e.to_string()))
+            }
         }
     }
 

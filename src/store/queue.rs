@@ -136,6 +136,25 @@ impl Store {
         Ok(out)
     }
 
+    /// Queue a message already claimed by `modem` (the CLI's `send`, which
+    /// sends it itself): no other modem takes it, and its parts go through
+    /// `mark_sending` like the daemon's.
+    pub fn enqueue_claimed(
+        &mut self,
+        req: &EnqueueRequest<'_>,
+        modem: &str,
+        at: i64,
+    ) -> Result<NewMessage> {
+        check_request(req)?;
+        let modem_id = self.modem(modem)?;
+        let tx = self.conn.transaction()?;
+        let created = enqueue_tx(&tx, req, at)?;
+        tx.prepare_cached("UPDATE messages SET claimed_by = ?2, claimed_at = ?3 WHERE id = ?1")?
+            .execute(params![created.id.0, modem_id.0, at])?;
+        tx.commit()?;
+        Ok(created)
+    }
+
     /// Claim the oldest sendable message for `modem`: not claimed by another
     /// modem, due (no part to send waits for a later `next_attempt` than
     /// `now`), preferring no modem or this one, and `accept(recipient)` true
