@@ -179,21 +179,24 @@ pub async fn serve(config: Config) -> CliResult {
         names.len(),
         path.display()
     );
-    tokio::select! {
-        _ = wait_for_signal() => eprintln!("smsgw: stopping (finishing the parts in flight)"),
-        r = api => {
-            gw.shutdown();
-            return match r {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(CliError::runtime(e)),
-                Err(e) => Err(CliError::runtime(e)),
-            };
+    let api_result = tokio::select! {
+        _ = wait_for_signal() => {
+            eprintln!("smsgw: stopping (finishing the parts in flight)");
+            None
         }
-    }
+        r = api => Some(r),
+    };
     gw.shutdown();
+    // One deadline for all: longer than any profile's send timeout, so a
+    // part in flight gets its answer (or is recorded as UNKNOWN) first.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
     for t in tasks {
-        // A part in flight gets its answer or times out within the profile's send timeout.
-        let _ = tokio::time::timeout(Duration::from_secs(60), t).await;
+        let _ = tokio::time::timeout_at(deadline, t).await;
+    }
+    match api_result {
+        Some(Ok(Err(e))) => return Err(CliError::runtime(e)),
+        Some(Err(e)) => return Err(CliError::runtime(e)),
+        _ => {}
     }
     drop(gw);
     Ok(())

@@ -434,7 +434,7 @@ impl Task {
             // after the OK of +CMGS or +CNMA comes in the same read) are
             // handled first, and their follow-ups run, until none is left.
             if let Err(e) = self.settle().await {
-                if !self.recover(e, &info).await {
+                if !self.recover(e, &info, &mut jobs).await {
                     return;
                 }
                 continue;
@@ -465,7 +465,7 @@ impl Task {
                 }
             };
             if let Err(e) = result {
-                if !self.recover(e, &info).await {
+                if !self.recover(e, &info, &mut jobs).await {
                     return;
                 }
             }
@@ -474,7 +474,12 @@ impl Task {
 
     /// After a failure of the port: report it, then reconnect if configured.
     /// Returns false when the session ends.
-    async fn recover(&mut self, err: ModemError, info: &watch::Sender<Option<ModemInfo>>) -> bool {
+    async fn recover(
+        &mut self,
+        err: ModemError,
+        info: &watch::Sender<Option<ModemInfo>>,
+        jobs: &mut mpsc::UnboundedReceiver<Job>,
+    ) -> bool {
         if !matches!(
             err,
             ModemError::Disconnected { .. } | ModemError::NotResponding { .. }
@@ -502,7 +507,19 @@ impl Task {
             if self.events.is_closed() {
                 return false;
             }
-            tokio::time::sleep(backoff).await;
+            // While the modem is away, jobs are answered at once: a send
+            // fails as "not sent" (nothing was written) instead of waiting
+            // for a modem that may never come back.
+            let until = tokio::time::Instant::now() + backoff;
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => break,
+                    job = jobs.recv() => match job {
+                        None => return false,
+                        Some(job) => self.refuse_while_away(job),
+                    },
+                }
+            }
             backoff = (backoff * 2).min(Duration::from_secs(2));
             if self.connect().await.is_err() {
                 continue;
@@ -524,6 +541,29 @@ impl Task {
                     self.io = None;
                 }
             }
+        }
+    }
+
+    /// A job that comes while the modem is gone.
+    fn refuse_while_away(&mut self, job: Job) {
+        let away = || ModemError::Disconnected {
+            maybe_sent: false,
+            reason: "the modem is away; the part was not sent".into(),
+        };
+        match job {
+            Job::Command { reply, .. } => {
+                let _ = reply.send(Err(away()));
+            }
+            Job::Send { reply, .. } => {
+                let _ = reply.send(Err(away()));
+            }
+            // Deleting what the owner stored must still happen after the
+            // reconnect; an acknowledgement (AT+CNMA) of a push from before
+            // the unplug would now acknowledge something else: dropped.
+            Job::HandedOn(Origin::Stored { mem, index }) => {
+                self.internal.push_back(Internal::Delete { mem, index })
+            }
+            Job::HandedOn(Origin::Direct { .. }) => {}
         }
     }
 
