@@ -164,7 +164,36 @@ fn set_connected(gw: &Gateway, name: &str, connected: bool, info: Option<crate::
 }
 
 /// An incoming set: sender and concatenation reference (with its width).
-type SetKey = (String, Option<(u16, bool)>);
+/// Keyed exactly like the reassembler's sets: sender, then reference, width
+/// and total of a valid concatenation element (None for a single SMS).
+type SetKey = (String, Option<(u16, bool, u8)>);
+
+fn part_key(part: &Part) -> SetKey {
+    let valid = part
+        .concat
+        .filter(|c| c.total > 1 && c.seq >= 1 && c.seq <= c.total);
+    (
+        part.sender.clone(),
+        valid.map(|c| (c.reference, c.wide, c.total)),
+    )
+}
+
+fn message_key(m: &Reassembled) -> SetKey {
+    let total = m.parts.len();
+    let concat = m
+        .reference
+        .filter(|_| total > 1)
+        .map(|(r, w)| (r, w, total as u8));
+    (m.sender.clone(), concat)
+}
+
+/// The SMS-DELIVER in a PDU with SMSC prefix.
+fn deliver_of(pdu: &[u8]) -> Option<crate::pdu::deliver::Deliver> {
+    match crate::pdu::parse_with_smsc(pdu) {
+        Ok((_, crate::pdu::Tpdu::Deliver(d))) => Some(d),
+        _ => None,
+    }
+}
 
 struct Worker {
     gw: Gateway,
@@ -227,11 +256,24 @@ impl Worker {
             } else if self.connected {
                 retry_at = self.next_send;
             }
+            // Incomplete incoming sets are stored as partial when they expire,
+            // even if no other SMS comes.
+            let expiry = self.reassembler.next_expiry().map(|ms| {
+                let wait = ms.saturating_sub(unix_now() * 1000).max(0) as u64;
+                Instant::now() + Duration::from_millis(wait)
+            });
             tokio::select! {
                 ev = events.recv() => match ev {
                     Some(ev) => self.on_event(ev),
                     None => return,
                 },
+                _ = tokio::time::sleep_until(expiry.unwrap_or(retry_at)), if expiry.is_some() => {
+                    let mut out = Vec::new();
+                    self.reassembler.expire(unix_now() * 1000, &mut out);
+                    for msg in out {
+                        self.store_incoming(msg);
+                    }
+                }
                 _ = &mut wake => {}
                 _ = tokio::time::sleep_until(retry_at) => {}
                 _ = shutdown.changed() => {}
@@ -277,33 +319,32 @@ impl Worker {
             }
             Ok(InboundOutcome::Sms(deliver)) => {
                 let now_ms = unix_now() * 1000;
-                let Some(part) = Part::from_deliver(&deliver) else {
+                let (key, part) = match Part::from_deliver(&deliver) {
+                    Some(part) => (part_key(&part), Some(part)),
                     // 8-bit data: stored as it came, one part.
-                    let msg = Reassembled {
-                        sender: deliver.sender.to_string(),
+                    None => ((deliver.sender.to_string(), None), None),
+                };
+                let held = self.held.entry(key.clone()).or_default();
+                // A stored part listed twice (after a reconnect) is deleted once.
+                let listed_again = matches!(inb.origin, Origin::Stored { .. })
+                    && held.iter().any(|(_, o)| *o == inb.origin);
+                if !listed_again {
+                    held.push((inb.pdu.clone(), inb.origin.clone()));
+                }
+                let mut out = Vec::new();
+                match part {
+                    Some(part) => {
+                        self.reassembler.push(part, now_ms, &mut out);
+                    }
+                    None => out.push(Reassembled {
+                        sender: key.0,
                         reference: None,
                         parts: vec![],
                         first_ms: now_ms,
-                    };
-                    self.held
-                        .entry((msg.sender.clone(), None))
-                        .or_default()
-                        .push((inb.pdu.clone(), inb.origin.clone()));
-                    self.store_incoming(msg, deliver.scts.unix_seconds());
-                    return;
-                };
-                let key = (
-                    part.sender.clone(),
-                    part.concat.map(|c| (c.reference, c.wide)),
-                );
-                self.held
-                    .entry(key)
-                    .or_default()
-                    .push((inb.pdu.clone(), inb.origin.clone()));
-                let mut out = Vec::new();
-                self.reassembler.push(part, now_ms, &mut out);
+                    }),
+                }
                 for msg in out {
-                    self.store_incoming(msg, deliver.scts.unix_seconds());
+                    self.store_incoming(msg);
                 }
             }
             Err(e) => {
@@ -314,16 +355,29 @@ impl Worker {
         }
     }
 
-    fn store_incoming(&mut self, sms: Reassembled, scts: i64) {
-        let held = self
-            .held
-            .remove(&(sms.sender.clone(), sms.reference))
-            .unwrap_or_default();
+    fn store_incoming(&mut self, sms: Reassembled) {
+        let held = self.held.remove(&message_key(&sms)).unwrap_or_default();
+        let delivers: Vec<_> = held.iter().filter_map(|(p, _)| deliver_of(p)).collect();
+        let scts = delivers
+            .first()
+            .map_or_else(unix_now, |d| d.scts.unix_seconds());
+        // 8-bit messages keep their octets; text ones their text.
+        let data: Vec<u8> = match sms.parts.is_empty() {
+            true => delivers
+                .iter()
+                .filter_map(|d| match &d.user_data.body {
+                    crate::pdu::user_data::Body::Binary(b) => Some(b.clone()),
+                    crate::pdu::user_data::Body::Text(_) => None,
+                })
+                .flatten()
+                .collect(),
+            false => Vec::new(),
+        };
         let row = IncomingSms {
             modem: self.modem_id,
             sender: sms.sender.clone(),
             text: (!sms.parts.is_empty()).then(|| sms.text()),
-            data_hex: String::new(),
+            data_hex: crate::pdu::hex::encode(&data),
             scts,
             received_at: unix_now(),
             parts: sms.parts.len().max(1) as u8,
