@@ -810,30 +810,11 @@ impl Task {
                     other => self.handle_event(other),
                 }
             }
-            let io = self.io.as_mut().ok_or(ModemError::Disconnected {
-                maybe_sent: false,
-                reason: "port closed".into(),
-            })?;
-            let n = match tokio::time::timeout_at(deadline, io.read(&mut self.buf)).await {
-                Err(_) => {
-                    return Err(ModemError::Timeout {
-                        command: cmd.to_string(),
-                        phase: if prompt { "prompt" } else { "response" },
-                    })
-                }
-                Ok(Ok(0)) => {
-                    return Err(ModemError::Disconnected {
-                        maybe_sent: false,
-                        reason: "end of stream".into(),
-                    })
-                }
-                Ok(Err(e)) => {
-                    return Err(ModemError::Disconnected {
-                        maybe_sent: false,
-                        reason: e.to_string(),
-                    })
-                }
-                Ok(Ok(n)) => n,
+            let Some(n) = self.read_before(deadline).await? else {
+                return Err(ModemError::Timeout {
+                    command: cmd.to_string(),
+                    phase: if prompt { "prompt" } else { "response" },
+                });
             };
             self.digester.feed(&self.buf[..n], &mut self.fed);
             self.evbuf.extend(self.fed.drain(..));
@@ -843,27 +824,25 @@ impl Task {
     /// Wait `d` while handling URCs (between registration polls).
     async fn idle_for(&mut self, d: Duration) -> Result<(), ModemError> {
         let deadline = Instant::now() + d;
-        loop {
-            let io = self.io.as_mut().ok_or(ModemError::Disconnected {
-                maybe_sent: false,
-                reason: "port closed".into(),
-            })?;
-            match tokio::time::timeout_at(deadline, io.read(&mut self.buf)).await {
-                Err(_) => return Ok(()),
-                Ok(Ok(0)) => {
-                    return Err(ModemError::Disconnected {
-                        maybe_sent: false,
-                        reason: "end of stream".into(),
-                    })
-                }
-                Ok(Err(e)) => {
-                    return Err(ModemError::Disconnected {
-                        maybe_sent: false,
-                        reason: e.to_string(),
-                    })
-                }
-                Ok(Ok(n)) => self.digest(n),
-            }
+        while let Some(n) = self.read_before(deadline).await? {
+            self.digest(n);
+        }
+        Ok(())
+    }
+
+    /// Read into `buf` until `deadline`: `Some(n)` bytes, `None` when the
+    /// deadline passed, an error when the port is gone (end of stream too).
+    async fn read_before(&mut self, deadline: Instant) -> Result<Option<usize>, ModemError> {
+        let gone = |reason: String| ModemError::Disconnected {
+            maybe_sent: false,
+            reason,
+        };
+        let io = self.io.as_mut().ok_or_else(|| gone("port closed".into()))?;
+        match tokio::time::timeout_at(deadline, io.read(&mut self.buf)).await {
+            Err(_) => Ok(None),
+            Ok(Ok(0)) => Err(gone("end of stream".into())),
+            Ok(Err(e)) => Err(gone(e.to_string())),
+            Ok(Ok(n)) => Ok(Some(n)),
         }
     }
 
