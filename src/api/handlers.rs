@@ -1,5 +1,6 @@
-//! The endpoint handlers. Store access runs on the blocking pool (SQLite
-//! commits wait for the disk), never across an `.await`.
+//! The endpoint handlers. Submissions go through the gateway's group
+//! commit; reads run on the blocking pool, never holding the store across
+//! an `.await`.
 
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
@@ -56,14 +57,7 @@ pub async fn submit(
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
     let b = body(b)?;
     let req: SubmitRequest = parse_submit(&b)?;
-    let gw2 = gw.clone();
-    let done = tokio::task::spawn_blocking(move || gw2.submit(&req))
-        .await
-        .map_err(|e| {
-            tracing::error!(%e, "submit task failed");
-            ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        })?;
-    match done {
+    match gw.submit_batched(req).await {
         Ok(s) => Ok((StatusCode::ACCEPTED, Json(s))),
         Err(SubmitError::Invalid { field, reason }) => Err(ApiError::field(field, reason)),
         Err(e @ SubmitError::UnknownModem(_)) => Err(ApiError::field("modem", e.to_string())),

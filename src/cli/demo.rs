@@ -204,6 +204,7 @@ async fn demo(args: DemoArgs) -> CliResult {
     for w in workers {
         let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
     }
+    gw.flush().await;
     for s in &sims {
         s.stop();
     }

@@ -193,6 +193,8 @@ pub async fn serve(config: Config) -> CliResult {
     for t in tasks {
         let _ = tokio::time::timeout_at(deadline, t).await;
     }
+    // What the workers recorded last (answers, reports) reaches the disk.
+    gw.flush().await;
     match api_result {
         Some(Ok(Err(e))) => return Err(CliError::runtime(e)),
         Some(Err(e)) => return Err(CliError::runtime(e)),

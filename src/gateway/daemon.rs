@@ -15,7 +15,9 @@ use crate::pdu::address::Address;
 use crate::pdu::split::{encode_submit, ConcatRef, SubmitOptions};
 use crate::pdu::validity::Validity;
 use crate::pdu::PduError;
-use crate::store::{unix_now, MessageOptions, Store, StoreError, DEFAULT_VALIDITY_SECS};
+use crate::store::{
+    unix_now, GroupCommit, MessageOptions, Store, StoreError, DEFAULT_VALIDITY_SECS,
+};
 
 /// Sending defaults of the daemon.
 #[derive(Debug, Clone)]
@@ -65,6 +67,15 @@ pub struct SubmitRequest {
     pub flash: bool,
 }
 
+/// A submission checked and ready to queue.
+struct Prepared {
+    /// The recipient, normalised.
+    to: String,
+    parts: u8,
+    opts: MessageOptions,
+    now: i64,
+}
+
 /// A queued message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Submitted {
@@ -110,7 +121,9 @@ pub(crate) struct Slot {
 }
 
 pub(crate) struct Inner {
-    pub store: Mutex<Store>,
+    pub store: Arc<Mutex<Store>>,
+    /// The writer thread that batches store work into group commits.
+    pub commits: GroupCommit,
     pub settings: GatewaySettings,
     /// Work was queued (or a modem came back): workers look for it.
     pub wake: Notify,
@@ -142,9 +155,11 @@ impl Gateway {
             })
             .collect();
         let (shutdown, _) = watch::channel(false);
+        let store = Arc::new(Mutex::new(store));
         Gateway {
             inner: Arc::new(Inner {
-                store: Mutex::new(store),
+                commits: GroupCommit::start(store.clone()),
+                store,
                 settings,
                 wake: Notify::new(),
                 slots: Mutex::new(slots),
@@ -154,9 +169,37 @@ impl Gateway {
         }
     }
 
-    /// Short synchronous access to the store (never hold it across an .await).
+    /// Short synchronous access to the store (never hold it across an
+    /// .await). The hot paths use [`Gateway::write`] instead.
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.inner.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Run `op` in the next group commit (see [`GroupCommit`]) and wait
+    /// until it is on disk.
+    pub async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.commits.run(op).await
+    }
+
+    /// Run `op` in the next group commit without waiting; `done` gets the
+    /// result once it is on disk (on the store's writer thread: keep it
+    /// short). One caller's operations are applied in the order given.
+    pub fn write_then<T, F, D>(&self, op: F, done: D)
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+        D: FnOnce(Result<T, StoreError>) + Send + 'static,
+    {
+        self.inner.commits.submit(op, done);
+    }
+
+    /// Wait until all store work given so far is on disk.
+    pub async fn flush(&self) {
+        self.inner.commits.flush().await;
     }
 
     pub fn settings(&self) -> &GatewaySettings {
@@ -165,6 +208,34 @@ impl Gateway {
 
     /// Validate, split (to count the parts), queue, and wake the workers.
     pub fn submit(&self, req: &SubmitRequest) -> Result<Submitted, SubmitError> {
+        let p = self.prepare(req)?;
+        let created = self
+            .store()
+            .enqueue_message(&p.to, &req.text, p.parts, &p.opts, p.now)?;
+        Ok(self.queued(created.id.0, p.parts))
+    }
+
+    /// [`Gateway::submit`] through the group commit: answers once the
+    /// message is on disk, sharing the disk sync with concurrent work.
+    pub async fn submit_batched(&self, req: SubmitRequest) -> Result<Submitted, SubmitError> {
+        let p = self.prepare(&req)?;
+        let parts = p.parts;
+        let created = self
+            .write(move |s| s.enqueue_message(&p.to, &req.text, p.parts, &p.opts, p.now))
+            .await?;
+        Ok(self.queued(created.id.0, parts))
+    }
+
+    fn queued(&self, id: i64, parts: u8) -> Submitted {
+        self.inner.wake.notify_waiters();
+        Submitted {
+            id: id.to_string(),
+            parts,
+        }
+    }
+
+    /// Check a submission and work out its sending options.
+    fn prepare(&self, req: &SubmitRequest) -> Result<Prepared, SubmitError> {
         if self.is_shutting_down() {
             return Err(SubmitError::ShuttingDown);
         }
@@ -234,15 +305,11 @@ impl Gateway {
             modem: req.modem.clone(),
             concat_ref: self.next_concat_ref(),
         };
-        let id = self
-            .store()
-            .enqueue_message(&to.to_string(), &req.text, parts, &mopts, now)?
-            .id
-            .0;
-        self.inner.wake.notify_waiters();
-        Ok(Submitted {
-            id: id.to_string(),
+        Ok(Prepared {
+            to: to.to_string(),
             parts,
+            opts: mopts,
+            now,
         })
     }
 

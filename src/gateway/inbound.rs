@@ -30,6 +30,15 @@ pub enum InboundError {
     Store(#[from] StoreError),
 }
 
+/// What an inbound PDU decodes to, before anything is stored.
+#[derive(Debug, Clone)]
+pub enum Decoded {
+    /// A status report, ready for [`Store::record_report`].
+    Report(IncomingReport),
+    /// An SMS.
+    Sms(Box<Deliver>),
+}
+
 /// Decode `inbound` and, for a status report, store and apply it in one
 /// transaction. Only after `Ok` may the modem drop its copy
 /// ([`crate::modem::Modem::handed_on`]).
@@ -38,6 +47,15 @@ pub fn apply_inbound(
     modem: ModemId,
     inbound: &Inbound,
 ) -> Result<InboundOutcome, InboundError> {
+    match decode_inbound(modem, inbound)? {
+        Decoded::Report(report) => Ok(InboundOutcome::Report(store.record_report(&report)?)),
+        Decoded::Sms(d) => Ok(InboundOutcome::Sms(d)),
+    }
+}
+
+/// Decode `inbound` (from the modem with store id `modem`): a status report
+/// or an SMS, or an error that says what it was instead.
+pub fn decode_inbound(modem: ModemId, inbound: &Inbound) -> Result<Decoded, InboundError> {
     let pdu_hex = hex::encode(&inbound.pdu);
     let (_, tpdu) = parse_with_smsc(&inbound.pdu).map_err(|source| InboundError::Decode {
         modem: inbound.modem.clone(),
@@ -56,9 +74,9 @@ pub fn apply_inbound(
                 pdu_hex,
                 received_at: unix_now(),
             };
-            Ok(InboundOutcome::Report(store.record_report(&report)?))
+            Ok(Decoded::Report(report))
         }
-        (InboundKind::Deliver, Tpdu::Deliver(d)) => Ok(InboundOutcome::Sms(Box::new(d))),
+        (InboundKind::Deliver, Tpdu::Deliver(d)) => Ok(Decoded::Sms(Box::new(d))),
         (InboundKind::StatusReport, Tpdu::Deliver(_)) => Err(InboundError::WrongType {
             modem: inbound.modem.clone(),
             found: "SMS-DELIVER",

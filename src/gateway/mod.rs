@@ -12,7 +12,7 @@ pub mod worker;
 
 pub use connect::{connect, ConnectError, ConnectOptions};
 pub use daemon::{Gateway, GatewaySettings, ModemStatus, SubmitError, SubmitRequest, Submitted};
-pub use inbound::{apply_inbound, InboundError, InboundOutcome};
+pub use inbound::{apply_inbound, decode_inbound, Decoded, InboundError, InboundOutcome};
 pub use send::{send_message, OutboundMessage, PartOutcome, SendError, SentMessage};
 
 use crate::at::{FinalResult, RetryClass};

@@ -16,17 +16,17 @@ use tokio::time::Instant;
 
 use super::connect::{connect, ConnectOptions};
 use super::daemon::Gateway;
-use super::inbound::{apply_inbound, InboundOutcome};
+use super::inbound::{decode_inbound, Decoded};
 use super::refusal;
 use crate::at::RetryClass;
 use crate::modem::reassembly::{Message as Reassembled, Part, Reassembler, ReassemblyConfig};
 use crate::modem::{Inbound, Modem, ModemError, ModemEvent, Origin};
 use crate::pdu::address::Address;
-use crate::pdu::split::{encode_submit, ConcatRef, SubmitOptions};
+use crate::pdu::split::{encode_submit, ConcatRef, EncodedPart, SubmitOptions};
 use crate::pdu::validity::Validity;
 use crate::router::{ModemId, Resolution};
 use crate::state::MessageState;
-use crate::store::{unix_now, IncomingSms, QueuedMessage};
+use crate::store::{unix_now, IncomingSms, QueuedMessage, Store, StoreError};
 
 /// What a worker needs to know about its modem.
 #[derive(Debug, Clone)]
@@ -233,18 +233,9 @@ impl Worker {
             wake.as_mut().enable();
             let mut retry_at = Instant::now() + Duration::from_secs(1);
             if self.connected && Instant::now() >= self.next_send {
-                let claimed = {
-                    let prefixes = &self.cfg.prefixes;
-                    let accept = |to: &str| {
-                        prefixes.is_empty() || prefixes.iter().any(|p| to.starts_with(p.as_str()))
-                    };
-                    self.gw
-                        .store()
-                        .claim_next(&self.cfg.name, unix_now(), &accept)
-                };
-                match claimed {
-                    Ok(Some(msg)) => {
-                        self.send(msg).await;
+                match self.claim().await {
+                    Ok(Some(claim)) => {
+                        self.send(claim).await;
                         continue;
                     }
                     Ok(None) => {}
@@ -300,24 +291,27 @@ impl Worker {
     }
 
     fn on_inbound(&mut self, inb: Inbound) {
-        let result = apply_inbound(&mut self.gw.store(), self.modem_id, &inb);
-        match result {
-            Ok(InboundOutcome::Report(outcome)) => {
-                self.modem.handed_on(&inb.origin);
-                if let Resolution::Matched(m) = &outcome.resolution {
-                    if m.outcome.is_final {
-                        let mut slots = self.gw.slots();
-                        if let Some(s) = slots.get_mut(&self.cfg.name) {
-                            if m.outcome.state == MessageState::Delivered {
-                                s.delivered += 1;
-                            } else {
-                                s.failed += 1;
-                            }
+        match decode_inbound(self.modem_id, &inb) {
+            Ok(Decoded::Report(report)) => {
+                // Stored in the next group commit; the modem lets go of it
+                // (AT+CNMA / AT+CMGD) only once that is on disk. Meanwhile
+                // the worker goes on sending.
+                let (gw, modem, name) =
+                    (self.gw.clone(), self.modem.clone(), self.cfg.name.clone());
+                self.gw.write_then(
+                    move |s| s.record_report(&report),
+                    move |done| match done {
+                        Ok(outcome) => {
+                            modem.handed_on(&inb.origin);
+                            count_report(&gw, &name, &outcome.resolution);
                         }
-                    }
-                }
+                        // Left in the modem (stored) or unacknowledged
+                        // (pushed: the network sends it again).
+                        Err(e) => tracing::error!(modem = %name, "report kept in the modem: {e}"),
+                    },
+                );
             }
-            Ok(InboundOutcome::Sms(deliver)) => {
+            Ok(Decoded::Sms(deliver)) => {
                 let now_ms = unix_now() * 1000;
                 let (key, part) = match Part::from_deliver(&deliver) {
                     Some(part) => (part_key(&part), Some(part)),
@@ -399,58 +393,99 @@ impl Worker {
         }
     }
 
-    /// Send the parts of a claimed message still to send.
-    async fn send(&mut self, msg: QueuedMessage) {
-        let encoded = match encode(&msg) {
-            Ok(parts) => parts,
-            Err(e) => {
-                // Cannot happen for a message that passed submit; keep a trace.
+    /// Claim the next message for this modem, encode it, and mark its first
+    /// part in flight, all in one group commit (one wait for the disk
+    /// before AT+CMGS, not two).
+    async fn claim(&self) -> Result<Option<Claim>, StoreError> {
+        let (name, modem_id, prefixes) = (
+            self.cfg.name.clone(),
+            self.modem_id,
+            self.cfg.prefixes.clone(),
+        );
+        self.gw
+            .write(move |s: &mut Store| {
+                let accept = |to: &str| {
+                    prefixes.is_empty() || prefixes.iter().any(|p| to.starts_with(p.as_str()))
+                };
                 let now = unix_now();
-                let mut store = self.gw.store();
-                for p in &msg.parts {
-                    let _ = store.mark_rejected(p.id, 0, &format!("cannot encode: {e}"), now);
-                }
-                return;
-            }
-        };
+                let Some(msg) = s.claim_next(&name, now, &accept)? else {
+                    return Ok(None);
+                };
+                let encoded = match encode(&msg) {
+                    Ok(parts) => parts,
+                    Err(e) => {
+                        // Cannot happen for a message that passed submit;
+                        // keep a trace rather than retry forever.
+                        for p in &msg.parts {
+                            s.mark_rejected(p.id, 0, &format!("cannot encode: {e}"), now)?;
+                        }
+                        return Ok(None);
+                    }
+                };
+                let first_marked = match msg.parts.first() {
+                    Some(first) => {
+                        s.mark_sending(first.id, modem_id, now)?;
+                        true
+                    }
+                    None => false,
+                };
+                Ok(Some(Claim {
+                    msg,
+                    encoded,
+                    first_marked,
+                }))
+            })
+            .await
+    }
+
+    /// Send the parts of a claimed message still to send. Every part is
+    /// committed in flight before its AT+CMGS is written (the first one by
+    /// the claim); what the modem answered is recorded in the background,
+    /// in order, while the next part goes.
+    async fn send(&mut self, claim: Claim) {
+        let Claim {
+            msg,
+            encoded,
+            mut first_marked,
+        } = claim;
         let validity = msg.opts.validity_secs;
         for part in &msg.parts {
             let Some(enc) = encoded.iter().find(|e| e.seq == part.seq) else {
                 continue;
             };
-            if let Some(wait) = self.next_send.checked_duration_since(Instant::now()) {
-                let mut shutdown = self.gw.shutdown_signal();
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.wait_for(|s| *s) => {}
+            if !std::mem::take(&mut first_marked) {
+                if let Some(wait) = self.next_send.checked_duration_since(Instant::now()) {
+                    let mut shutdown = self.gw.shutdown_signal();
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = shutdown.wait_for(|s| *s) => {}
+                    }
                 }
-            }
-            if self.gw.is_shutting_down() {
-                // Parts not started stay queued for the next start.
-                return;
+                if self.gw.is_shutting_down() {
+                    // Parts not started stay queued for the next start.
+                    return;
+                }
+                let (id, modem) = (part.id, self.modem_id);
+                if let Err(e) = self
+                    .gw
+                    .write(move |s| s.mark_sending(id, modem, unix_now()))
+                    .await
+                {
+                    tracing::error!(modem = %self.cfg.name, "store: {e}; part not sent");
+                    return;
+                }
             }
             if let Some(rate) = self.cfg.rate_per_minute {
                 self.next_send =
                     Instant::now() + Duration::from_secs_f64(60.0 / f64::from(rate.max(1)));
             }
-            if let Err(e) = self
-                .gw
-                .store()
-                .mark_sending(part.id, self.modem_id, unix_now())
-            {
-                tracing::error!(modem = %self.cfg.name, "store: {e}; part not sent");
-                return;
-            }
             let result = self.modem.send_pdu(enc.tpdu_len, &enc.hex()).await;
             let now = unix_now();
-            let settings = self.gw.settings().clone();
-            let mut store = self.gw.store();
+            let settings = self.gw.settings();
+            let (id, modem_id, retries) = (part.id, self.modem_id, part.retries);
             let stop = match result {
                 Ok(mr) => {
-                    if let Err(e) = store.mark_sent(part.id, self.modem_id, mr, now, validity) {
-                        tracing::error!(modem = %self.cfg.name, "store: {e}");
-                    }
-                    drop(store);
+                    self.record(move |s| s.mark_sent(id, modem_id, mr, now, validity).map(|_| ()));
                     let mut slots = self.gw.slots();
                     if let Some(s) = slots.get_mut(&self.cfg.name) {
                         s.sent += 1;
@@ -458,7 +493,8 @@ impl Worker {
                     false
                 }
                 Err(e) if e.maybe_sent() => {
-                    let _ = store.mark_outcome_unknown(part.id, &e.to_string(), now);
+                    let why = e.to_string();
+                    self.record(move |s| s.mark_outcome_unknown(id, &why, now));
                     true
                 }
                 Err(ModemError::Failed { result, .. }) => {
@@ -467,18 +503,13 @@ impl Worker {
                         class,
                         RetryClass::Temporary | RetryClass::Unknown | RetryClass::Device
                     );
-                    if retryable && part.retries + 1 < settings.max_retries {
-                        let backoff = backoff_secs(settings.retry_backoff_s, part.retries);
-                        let _ = store.mark_retry(
-                            part.id,
-                            code,
-                            &name,
-                            part.retries + 1,
-                            now.saturating_add(backoff),
-                            now,
-                        );
+                    if retryable && retries + 1 < settings.max_retries {
+                        let at =
+                            now.saturating_add(backoff_secs(settings.retry_backoff_s, retries));
+                        self.record(move |s| s.mark_retry(id, code, &name, retries + 1, at, now));
                     } else {
-                        let _ = store.mark_rejected(part.id, code.unwrap_or(0), &name, now);
+                        let code = code.unwrap_or(0);
+                        self.record(move |s| s.mark_rejected(id, code, &name, now));
                     }
                     true
                 }
@@ -486,15 +517,9 @@ impl Worker {
                     // Nothing was written (no prompt, port gone first): the
                     // part goes back to the queue, not due at once, so a hung
                     // or vanished modem does not spin on it.
-                    let pause = backoff_secs(1, part.retries).min(60);
-                    let _ = store.mark_retry(
-                        part.id,
-                        None,
-                        &e.to_string(),
-                        part.retries,
-                        now.saturating_add(pause),
-                        now,
-                    );
+                    let at = now.saturating_add(backoff_secs(1, retries).min(60));
+                    let why = e.to_string();
+                    self.record(move |s| s.mark_retry(id, None, &why, retries, at, now));
                     if matches!(e, ModemError::Closed) {
                         self.closed = true;
                     }
@@ -504,6 +529,44 @@ impl Worker {
             if stop {
                 return;
             }
+        }
+    }
+
+    /// Record what became of a part in the next group commit, without
+    /// waiting (a failure is logged: the part then stays in flight and
+    /// becomes UNKNOWN at the next start, never sent twice).
+    fn record(&self, op: impl FnOnce(&mut Store) -> Result<(), StoreError> + Send + 'static) {
+        let name = self.cfg.name.clone();
+        self.gw.write_then(op, move |done| {
+            if let Err(e) = done {
+                tracing::error!(modem = %name, "store: {e}");
+            }
+        });
+    }
+}
+
+/// A claimed message, encoded, its first part possibly already in flight.
+struct Claim {
+    msg: QueuedMessage,
+    encoded: Vec<EncodedPart>,
+    /// The first part to send is committed in flight: write it at once.
+    first_marked: bool,
+}
+
+/// Count a matched final report in the modem's live counters.
+fn count_report(gw: &Gateway, name: &str, resolution: &Resolution) {
+    let Resolution::Matched(m) = resolution else {
+        return;
+    };
+    if !m.outcome.is_final {
+        return;
+    }
+    let mut slots = gw.slots();
+    if let Some(s) = slots.get_mut(name) {
+        if m.outcome.state == MessageState::Delivered {
+            s.delivered += 1;
+        } else {
+            s.failed += 1;
         }
     }
 }

@@ -5,7 +5,7 @@ use rusqlite::params;
 use serde_json::json;
 
 use super::webhooks::{self, rfc3339};
-use super::{Result, Store, StoreError};
+use super::{Result, Store, StoreError, Tx};
 use crate::router::ModemId;
 
 /// An incoming SMS as the gateway reassembled it.
@@ -60,7 +60,7 @@ impl Store {
                 reason: "empty sender".into(),
             });
         }
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let modem: String = tx
             .prepare_cached("SELECT name FROM modems WHERE id = ?1")?
             .query_row([sms.modem.0], |r| r.get(0))

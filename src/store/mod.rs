@@ -25,6 +25,7 @@ use crate::router::{message_state, ConfigError, ModemId, PartId, Router, RouterC
 use crate::state::MessageState;
 
 mod counters;
+mod group_commit;
 mod inbox;
 mod outcome;
 mod query;
@@ -35,6 +36,7 @@ mod submit;
 mod webhooks;
 
 pub use counters::{Counters, ModemCounters};
+pub use group_commit::GroupCommit;
 pub use inbox::{InboxRow, IncomingSms};
 pub use query::{
     CollisionRow, EventRow, MessageFilter, MessageRow, MessageView, PartRow, ReportFilter,
@@ -82,6 +84,13 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The change was made, but the group commit it was part of failed:
+    /// it is not stored.
+    #[error("database: not committed: {0}")]
+    NotCommitted(String),
+    /// The store's writer thread is gone (it can only stop by a bug).
+    #[error("database: the store's writer has stopped")]
+    WriterGone,
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -125,6 +134,11 @@ pub struct Store {
     webhooks: bool,
     /// Modem names already looked up (ids never change).
     modem_ids: HashMap<String, ModemId>,
+    /// Inside a group commit ([`Store::begin_batch`]): each operation is a
+    /// savepoint of the batch's one transaction.
+    batch: bool,
+    /// The database file as SQLite names it (None in memory).
+    path: Option<PathBuf>,
 }
 
 impl Store {
@@ -161,6 +175,15 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(64);
+        // Plans that do not depend on bound values: without this, SQLite
+        // re-prepares a cached statement at every new binding whenever a
+        // partial index might apply (most of ours), which cost the hot path
+        // more than its queries.
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(open_err)?;
         // Every transaction here writes: take the write lock at BEGIN, so
         // that a second connection waits (busy timeout) instead of failing
         // when it upgrades a read snapshot that went stale.
@@ -172,7 +195,16 @@ impl Store {
             recovery: Recovery::default(),
             webhooks: false,
             modem_ids: HashMap::new(),
+            batch: false,
+            path: None,
         };
+        // The file name as SQLite resolved it (absolute, links followed):
+        // its write-ahead log is that name with "-wal".
+        store.path = store
+            .conn
+            .path()
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from);
         store.rebuild(now)?;
         Ok(store)
     }
@@ -273,16 +305,166 @@ impl Store {
     /// After a failed transaction: put the router back in step with the rows
     /// and return the original error.
     fn recover<T>(&mut self, err: StoreError) -> Result<T> {
+        self.resync();
+        Err(err)
+    }
+
+    /// Rebuild the router from the rows (after a failure), logging if even
+    /// that fails.
+    fn resync(&mut self) {
         if let Err(again) = self.rebuild(unix_now()) {
             tracing::error!(%again, "rebuilding the router after a failed transaction");
         }
-        Err(err)
+    }
+
+    /// The file whose sync makes committed transactions durable: the
+    /// write-ahead log (None for a database in memory).
+    pub(crate) fn wal_path(&self) -> Option<PathBuf> {
+        self.path.as_ref().map(|p| {
+            let mut wal = p.clone().into_os_string();
+            wal.push("-wal");
+            PathBuf::from(wal)
+        })
+    }
+
+    /// The database file itself (None in memory).
+    pub(crate) fn db_path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Start a group commit: until [`Store::commit_batch`], every operation
+    /// runs as a savepoint inside one transaction (a failing one is rolled
+    /// back alone).
+    ///
+    /// With `sync_later`, the commit only writes the log (synchronous =
+    /// NORMAL) and the caller syncs it ([`Store::wal_path`]) before it
+    /// tells anyone that the batch is done; otherwise the commit syncs.
+    /// Either way, callers must not report an operation as done before its
+    /// batch is on disk.
+    pub(crate) fn begin_batch(&mut self, sync_later: bool) -> Result<()> {
+        debug_assert!(!self.batch, "group commits do not nest");
+        if sync_later {
+            self.conn
+                .prepare_cached("PRAGMA synchronous = NORMAL")?
+                .execute([])?;
+        }
+        if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
+            self.full_sync()?;
+            return Err(e.into());
+        }
+        self.batch = true;
+        Ok(())
+    }
+
+    /// Back to syncing every commit (the store's default).
+    fn full_sync(&mut self) -> Result<()> {
+        self.conn
+            .prepare_cached("PRAGMA synchronous = FULL")?
+            .execute([])?;
+        Ok(())
+    }
+
+    /// True when SQLite ended the batch's transaction on its own (it does
+    /// for disk full, I/O errors and the like): what ran before is gone, and
+    /// nothing more may be added to the batch.
+    pub(crate) fn batch_aborted(&self) -> bool {
+        self.batch && self.conn.is_autocommit()
+    }
+
+    /// Commit the group commit's transaction (one disk sync for all its
+    /// operations). On failure everything in it is rolled back, the router
+    /// is rebuilt from the rows, and the error says why.
+    pub(crate) fn commit_batch(&mut self) -> Result<()> {
+        self.batch = false;
+        let result = if self.conn.is_autocommit() {
+            Err(StoreError::NotCommitted(
+                "the database ended the transaction after an error".into(),
+            ))
+        } else {
+            self.conn.execute_batch("COMMIT").map_err(StoreError::from)
+        };
+        if let Err(e) = result {
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            let _ = self.full_sync();
+            return self.recover(e);
+        }
+        self.full_sync()
+    }
+}
+
+/// One operation's transaction: its own (IMMEDIATE, see [`Store::open_at`]),
+/// or inside a group commit a savepoint of the batch's transaction. Dropped
+/// without [`Tx::commit`], it is rolled back.
+pub(crate) enum Tx<'c> {
+    Own(Transaction<'c>),
+    InBatch(Savepoint<'c>),
+}
+
+/// A savepoint inside the batch's transaction, rolled back (alone) if
+/// dropped before [`Savepoint::release`]. Its statements are prepared once
+/// (cached), not parsed at each of the many operations of a batch.
+pub(crate) struct Savepoint<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl Savepoint<'_> {
+    fn release(mut self) -> rusqlite::Result<()> {
+        self.conn.prepare_cached("RELEASE op")?.execute([])?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Drop for Savepoint<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let undo = self
+                .conn
+                .prepare_cached("ROLLBACK TO op")
+                .and_then(|mut s| s.execute([]))
+                .and_then(|_| self.conn.prepare_cached("RELEASE op")?.execute([]));
+            if let Err(e) = undo {
+                tracing::error!("cannot roll back a store operation: {e}");
+            }
+        }
+    }
+}
+
+impl<'c> Tx<'c> {
+    fn begin(conn: &'c mut Connection, batch: bool) -> rusqlite::Result<Tx<'c>> {
+        if batch {
+            conn.prepare_cached("SAVEPOINT op")?.execute([])?;
+            Ok(Tx::InBatch(Savepoint { conn, open: true }))
+        } else {
+            conn.transaction().map(Tx::Own)
+        }
+    }
+
+    fn commit(self) -> rusqlite::Result<()> {
+        match self {
+            Tx::Own(t) => t.commit(),
+            Tx::InBatch(s) => s.release(),
+        }
+    }
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Tx::Own(t) => t,
+            Tx::InBatch(s) => s.conn,
+        }
     }
 }
 
 /// Append one event row.
 fn event(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     at: i64,
     message: i64,
     part: Option<i64>,
@@ -304,7 +486,7 @@ fn event(
 /// the queue. With `hooks`, the change also goes to the webhook outbox, in
 /// the same transaction. Returns the new state when it changed.
 fn refresh_message(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     hooks: bool,
     message: i64,
     part: Option<i64>,

@@ -3,7 +3,7 @@
 
 use rusqlite::params;
 
-use super::{event, refresh_message, waiting_part, Result, Store};
+use super::{event, refresh_message, waiting_part, Result, Store, Tx};
 use crate::router::PartId;
 use crate::state::MessageState;
 
@@ -12,7 +12,7 @@ impl Store {
     /// resent (at most once on the radio) and no report can be matched to
     /// it, since its TP-MR is unknown.
     pub fn mark_outcome_unknown(&mut self, part: PartId, reason: &str, at: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let message = waiting_part(&tx, part)?;
         tx.prepare_cached(
             "UPDATE parts SET state = 'UNKNOWN', error = ?2, done_at = ?3, next_attempt = NULL, \

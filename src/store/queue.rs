@@ -13,10 +13,10 @@
 //! the caller writes AT+CMGS; a part still marked at the next start was
 //! written but never answered, and [`Store::recover_in_flight`] settles it.
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection};
 
 use super::submit::NewMessage;
-use super::{event, part_message, refresh_message, MessageId, Result, Store, StoreError};
+use super::{event, part_message, refresh_message, MessageId, Result, Store, StoreError, Tx};
 use crate::router::{ModemId, PartId};
 use crate::state::MessageState;
 
@@ -127,7 +127,7 @@ impl Store {
         for r in reqs {
             check_request(r)?;
         }
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let mut out = Vec::with_capacity(reqs.len());
         for r in reqs {
             out.push(enqueue_tx(&tx, r, at)?);
@@ -147,7 +147,7 @@ impl Store {
     ) -> Result<NewMessage> {
         check_request(req)?;
         let modem_id = self.modem(modem)?;
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let created = enqueue_tx(&tx, req, at)?;
         tx.prepare_cached("UPDATE messages SET claimed_by = ?2, claimed_at = ?3 WHERE id = ?1")?
             .execute(params![created.id.0, modem_id.0, at])?;
@@ -176,7 +176,7 @@ impl Store {
     ) -> Result<Option<QueuedMessage>> {
         let modem_id = self.modem(modem)?;
         self.relaxed(|s| {
-            let tx = s.conn.transaction()?;
+            let tx = Tx::begin(&mut s.conn, s.batch)?;
             let found = claim_tx(&tx, modem_id, modem, now, accept)?;
             tx.commit()?;
             Ok(found)
@@ -210,7 +210,7 @@ impl Store {
     /// [`Store::mark_sending`] for several parts (of several modems) in one
     /// transaction and one disk sync: all or none.
     pub fn mark_sending_parts(&mut self, parts: &[(PartId, ModemId)], at: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         for &(part, modem) in parts {
             let (message, _, state) = part_message(&tx, part)?;
             if state != MessageState::Accepted.as_str() {
@@ -254,7 +254,7 @@ impl Store {
     /// once), or with `resend` are queued again (the recipient may then get
     /// them twice); each gets an event saying which. Returns them.
     pub fn recover_in_flight(&mut self, resend: bool, at: i64) -> Result<Vec<PartId>> {
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let mut found = Vec::new();
         {
             let mut stmt = tx.prepare(
@@ -313,7 +313,7 @@ impl Store {
     /// the message become EXPIRED, with an event. Parts in flight are left
     /// to their answer. Returns the expired messages.
     pub fn expire_queued(&mut self, now: i64) -> Result<Vec<MessageId>> {
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let mut found = Vec::new();
         {
             let mut stmt = tx.prepare_cached(
@@ -376,6 +376,10 @@ impl Store {
     /// later durable change never survives without it). Only for changes
     /// whose loss in a power cut is harmless.
     pub(super) fn relaxed<T>(&mut self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        if self.batch {
+            // The batch's one commit is synced anyway.
+            return f(self);
+        }
         self.conn
             .prepare_cached("PRAGMA synchronous = NORMAL")?
             .execute([])?;
@@ -418,7 +422,7 @@ fn check_request(r: &EnqueueRequest<'_>) -> Result<()> {
     Ok(())
 }
 
-fn enqueue_tx(tx: &Transaction<'_>, r: &EnqueueRequest<'_>, at: i64) -> Result<NewMessage> {
+fn enqueue_tx(tx: &Connection, r: &EnqueueRequest<'_>, at: i64) -> Result<NewMessage> {
     let o = r.opts;
     tx.prepare_cached(
         "INSERT INTO messages (recipient, text, parts, state, created_at, report, validity_secs, \
@@ -457,7 +461,7 @@ fn enqueue_tx(tx: &Transaction<'_>, r: &EnqueueRequest<'_>, at: i64) -> Result<N
 }
 
 fn claim_tx(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     modem_id: ModemId,
     modem: &str,
     now: i64,
@@ -534,7 +538,7 @@ fn not_waiting(part: PartId, state: &str) -> StoreError {
 }
 
 /// Set the message's `queued` flag from its parts (after a part changed).
-pub(super) fn sync_queued(tx: &Transaction<'_>, message: i64) -> Result<()> {
+pub(super) fn sync_queued(tx: &Connection, message: i64) -> Result<()> {
     tx.prepare_cached(&format!(
         "UPDATE messages AS m SET queued = ( \
            m.state IN ('ACCEPTED', 'ENROUTE') AND EXISTS ( \
@@ -547,7 +551,7 @@ pub(super) fn sync_queued(tx: &Transaction<'_>, message: i64) -> Result<()> {
 
 /// Give back the claim on `message` if none of its parts was sent or is in
 /// flight (so any modem may take it).
-pub(super) fn release_if_unbound(tx: &Transaction<'_>, message: i64) -> Result<()> {
+pub(super) fn release_if_unbound(tx: &Connection, message: i64) -> Result<()> {
     tx.prepare_cached(
         "UPDATE messages SET claimed_by = NULL, claimed_at = NULL \
          WHERE id = ?1 AND claimed_by IS NOT NULL AND NOT EXISTS ( \

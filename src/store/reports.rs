@@ -1,8 +1,8 @@
 //! The receive path: status reports stored, matched and applied; expiry.
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, Connection};
 
-use super::{event, refresh_message, MessageId, Result, Store, StoreError};
+use super::{event, refresh_message, MessageId, Result, Store, StoreError, Tx};
 use crate::pdu::status::TpStatus;
 use crate::router::{Basis, ModemId, PartId, Report, Resolution, Router};
 use crate::state::MessageState;
@@ -62,7 +62,7 @@ impl Store {
         &mut self,
         reports: impl IntoIterator<Item = IncomingReport>,
     ) -> Result<Vec<ReportOutcome>> {
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let mut out = Vec::new();
         let mut settled_keys = Vec::new();
         let mut offset_changed = false;
@@ -121,7 +121,7 @@ impl Store {
 
     /// Retry waiting (orphan) reports; returns (retried, resolved).
     pub(super) fn retry_waiting(&mut self, key: Option<(ModemId, u8)>) -> Result<(usize, usize)> {
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let out = retry_waiting_tx(&tx, self.webhooks, &mut self.router, key)?;
         tx.commit()?;
         let resolved = out
@@ -141,7 +141,7 @@ impl Store {
     }
 
     fn expire_tx(&mut self, now: i64) -> Result<Vec<PartId>> {
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let expired = self.router.expire(now);
         for part in &expired {
             let message: Option<i64> = tx
@@ -177,7 +177,7 @@ impl Store {
 /// Resolve the waiting reports (all, or those under one modem and TP-MR)
 /// again and apply the ones that now find their part.
 pub(super) fn retry_waiting_tx(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     hooks: bool,
     router: &mut Router,
     key: Option<(ModemId, u8)>,
@@ -307,7 +307,7 @@ impl Verdict {
 
 /// Apply a report (row `id`, verdict already written) to its part and message.
 fn apply(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     hooks: bool,
     id: i64,
     rep: &IncomingReport,

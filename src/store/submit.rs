@@ -5,7 +5,7 @@ use rusqlite::params;
 use super::queue::{release_if_unbound, sync_queued, MessageOptions};
 use super::reports::ReportOutcome;
 use super::{
-    event, part_message, refresh_message, waiting_part, MessageId, Result, Store, StoreError,
+    event, part_message, refresh_message, waiting_part, MessageId, Result, Store, StoreError, Tx,
 };
 use crate::router::{Collision, ModemId, PartId};
 use crate::state::MessageState;
@@ -74,7 +74,7 @@ impl Store {
         submitted_at: i64,
         validity: i64,
     ) -> Result<Sent> {
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let (message, recipient, state) = part_message(&tx, part)?;
         if state != MessageState::Accepted.as_str() {
             return Err(StoreError::Invalid {
@@ -155,7 +155,7 @@ impl Store {
     /// The modem refused `part` with `+CMS ERROR <code>` (`name` its meaning)
     /// and it will not be retried: the part is REJECTD, and so is its message.
     pub fn mark_rejected(&mut self, part: PartId, code: u16, name: &str, at: i64) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let message = waiting_part(&tx, part)?;
         tx.prepare_cached(
             "UPDATE parts SET state = 'REJECTD', cms_error = ?2, error = ?3, done_at = ?4, \
@@ -198,7 +198,7 @@ impl Store {
         next_attempt: i64,
         at: i64,
     ) -> Result<()> {
-        let tx = self.conn.transaction()?;
+        let tx = Tx::begin(&mut self.conn, self.batch)?;
         let message = waiting_part(&tx, part)?;
         tx.prepare_cached(
             "UPDATE parts SET retries = ?2, next_attempt = ?3, cms_error = ?4, error = ?5, \

@@ -9,7 +9,7 @@
 //! `{"event":"sms.incoming","id":"<inbox id>","from":..,"text":..|null,"modem":..,
 //! "received_at":"<RFC 3339>","scts":"<RFC 3339>","parts":n,"partial":bool,"data_hex":..}`.
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::json;
 
 use super::{Result, Store, StoreError};
@@ -110,7 +110,7 @@ pub(super) fn rfc3339(t: i64) -> String {
 }
 
 /// Queue a notification.
-pub(super) fn enqueue(tx: &Transaction<'_>, kind: &str, payload: &str, at: i64) -> Result<()> {
+pub(super) fn enqueue(tx: &Connection, kind: &str, payload: &str, at: i64) -> Result<()> {
     tx.prepare_cached(
         "INSERT INTO webhooks (kind, payload, created_at, next_attempt) VALUES (?1, ?2, ?3, ?3)",
     )?
@@ -121,7 +121,7 @@ pub(super) fn enqueue(tx: &Transaction<'_>, kind: &str, payload: &str, at: i64) 
 /// Queue the notification of a message state change (`part` the part whose
 /// change decided it, `error` the code of a failure).
 pub(super) fn message_changed(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     message: i64,
     previous: MessageState,
     state: MessageState,
