@@ -207,8 +207,9 @@ pub fn run(args: SimArgs) -> CliResult {
             ))
         }
     };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One serial line, one thread: no hand-offs between workers on the way
+    // from a command to its answer.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(CliError::runtime)?;

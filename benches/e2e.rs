@@ -1,0 +1,282 @@
+//! End to end through the daemon: `smsgw serve` (a real child process) with
+//! N simulated zero-latency modems (`smsgw sim`, each its own process, on
+//! ptys), loaded by C keep-alive HTTP clients. Measures messages per second
+//! from the first POST until every part is DELIVRD with its report matched,
+//! everything durable (WAL, synchronous=FULL), plus the daemon's RSS and
+//! CPU time per message.
+//!
+//!   cargo bench --bench e2e -- [MESSAGES] [MODEMS] [CLIENTS]   (5000 8 8)
+//!
+//! `scripts/bench-e2e.sh` runs exactly this. Under `cargo test` (no
+//! `--bench` flag) it runs a small batch as a smoke test and fails unless
+//! every message is delivered with its report matched.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const TOKEN: &str = "bench-token";
+
+/// Children killed when the benchmark ends, however it ends.
+struct Procs(Vec<Child>);
+
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_smsgw")
+}
+
+/// (utime + stime) seconds and RSS in kB of a process, from /proc.
+fn usage(pid: u32) -> (f64, u64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // Fields after the command: state is 0, utime 11, stime 12.
+    let cpu = (ticks(11) + ticks(12)) / 100.0;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let rss = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    (cpu, rss)
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+fn get(a: &ureq::Agent, port: u16, path: &str) -> Option<String> {
+    let mut r = a
+        .get(&format!("http://127.0.0.1:{port}{path}"))
+        .header("Authorization", &format!("Bearer {TOKEN}"))
+        .call()
+        .ok()?;
+    if r.status() != 200 {
+        return None;
+    }
+    r.body_mut().read_to_string().ok()
+}
+
+/// The value of an unlabelled metric on the /metrics page.
+fn metric(page: &str, name: &str) -> u64 {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn write_config(dir: &Path, port: u16, modems: usize) -> PathBuf {
+    let mut t = format!(
+        "[store]\npath = {:?}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n\n",
+        dir.join("bench.db").display().to_string()
+    );
+    for i in 0..modems {
+        let dev = dir.join(format!("sim{i}")).display().to_string();
+        t.push_str(&format!(
+            "[[modem]]\nname = \"sim{i}\"\ndevice = {dev:?}\nprofile = \"quectel-ec2x\"\n\n"
+        ));
+    }
+    let p = dir.join("smsgw.toml");
+    std::fs::write(&p, t).expect("write the config");
+    p
+}
+
+fn main() {
+    // `cargo bench` adds flags such as --bench: only numbers are ours.
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let smoke = !args.iter().any(|a| a == "--bench");
+    let nums: Vec<usize> = args.iter().filter_map(|a| a.parse().ok()).collect();
+    let (m, n, c) = if smoke { (200, 2, 4) } else { (5000, 8, 8) };
+    let messages = nums.first().copied().unwrap_or(m);
+    let modems = nums.get(1).copied().unwrap_or(n).max(1);
+    let clients = nums.get(2).copied().unwrap_or(c).max(1);
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+
+    let mut procs = Procs(Vec::new());
+    for i in 0..modems {
+        let link = dir.path().join(format!("sim{i}"));
+        let child = Command::new(bin())
+            .args([
+                "sim",
+                "--profile",
+                "quectel-ec2x",
+                "--report-delay-ms",
+                "0-20",
+            ])
+            .arg("--seed")
+            .arg((i + 1).to_string())
+            .arg("--link")
+            .arg(&link)
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start smsgw sim");
+        procs.0.push(child);
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for i in 0..modems {
+        let link = dir.path().join(format!("sim{i}"));
+        while !link.exists() {
+            assert!(Instant::now() < deadline, "simulator {i} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    let config = write_config(dir.path(), port, modems);
+    let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
+    let daemon = Command::new(bin())
+        .args(["serve", "--config"])
+        .arg(&config)
+        .env("RUST_LOG", "smsgw=warn")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("start smsgw serve");
+    let pid = daemon.id();
+    procs.0.push(daemon);
+
+    let a = agent();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let up = get(&a, port, "/v1/modems")
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| {
+                v["modems"]
+                    .as_array()
+                    .map(|m| m.iter().filter(|m| m["connected"] == true).count())
+            })
+            .unwrap_or(0);
+        if up == modems {
+            break;
+        }
+        if Instant::now() > deadline {
+            let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap_or_default();
+            panic!("the daemon did not get its {modems} modems ready:\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Let start-up work (listing stored SMS, registration) settle.
+    std::thread::sleep(Duration::from_millis(500));
+    let (cpu0, idle_rss) = usage(pid);
+    let sims_cpu0: f64 = procs.0[..modems].iter().map(|c| usage(c.id()).0).sum();
+
+    let per = messages / clients;
+    let total = per * clients;
+    let errors = Arc::new(AtomicU64::new(0));
+    let t0 = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|k| {
+            let errors = errors.clone();
+            std::thread::spawn(move || {
+                let a = agent();
+                let url = format!("http://127.0.0.1:{port}/v1/messages");
+                let auth = format!("Bearer {TOKEN}");
+                for i in 0..per {
+                    let n = k * per + i;
+                    let body =
+                        format!(r#"{{"to":"+39333{n:07}","text":"bench {n}","report":true}}"#);
+                    let ok = a
+                        .post(&url)
+                        .header("Authorization", &auth)
+                        .header("Content-Type", "application/json")
+                        .send(body)
+                        .map(|mut r| {
+                            let _ = r.body_mut().read_to_string();
+                            r.status() == 202
+                        })
+                        .unwrap_or(false);
+                    if !ok {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("client thread");
+    }
+    let posted = t0.elapsed();
+    let mut peak = idle_rss;
+    let mut page;
+    loop {
+        page = get(&a, port, "/metrics").unwrap_or_default();
+        peak = peak.max(usage(pid).1);
+        if metric(&page, "smsgw_parts_delivered_total") >= total as u64
+            || t0.elapsed() > Duration::from_secs(600)
+        {
+            break;
+        }
+        // Often enough to time a run of a second or more to a few percent,
+        // rarely enough not to load the daemon it measures.
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    let done = t0.elapsed();
+    let (cpu1, _) = usage(pid);
+    let sims_cpu: f64 = procs.0[..modems]
+        .iter()
+        .map(|c| usage(c.id()).0)
+        .sum::<f64>()
+        - sims_cpu0;
+    let delivered = metric(&page, "smsgw_parts_delivered_total");
+    let (orphans, ambiguous) = (
+        metric(&page, "smsgw_orphan_reports"),
+        metric(&page, "smsgw_ambiguous_reports"),
+    );
+    let per_msg = |s: f64| s * 1e6 / delivered.max(1) as f64;
+    println!(
+        "e2e: {total} messages over {modems} simulated modems, {clients} HTTP clients; \
+         errors: {}",
+        errors.load(Ordering::Relaxed)
+    );
+    println!(
+        "accepted (POST 202):  {:8.0} msg/s",
+        total as f64 / posted.as_secs_f64()
+    );
+    println!(
+        "POST -> DELIVRD:      {:8.0} msg/s  ({delivered} delivered in {:.2} s)",
+        delivered as f64 / done.as_secs_f64(),
+        done.as_secs_f64()
+    );
+    println!(
+        "reports: orphans {orphans}, ambiguous {ambiguous}, collisions {}",
+        metric(&page, "smsgw_collisions_total"),
+    );
+    println!(
+        "daemon: RSS idle {:.1} MB, peak {:.1} MB; CPU {:.0} us per message \
+         (simulators: {:.0} us per message)",
+        idle_rss as f64 / 1024.0,
+        peak as f64 / 1024.0,
+        per_msg(cpu1 - cpu0),
+        per_msg(sims_cpu),
+    );
+    let errors = errors.load(Ordering::Relaxed);
+    assert!(
+        errors == 0 && delivered == total as u64 && orphans == 0 && ambiguous == 0,
+        "not every message was delivered with its report matched: {errors} refused POSTs, \
+         {delivered} of {total} delivered, {orphans} orphans, {ambiguous} ambiguous"
+    );
+}
