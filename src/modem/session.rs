@@ -9,6 +9,13 @@
 //! stored ([`Modem::handed_on`]). When the port vanishes the session reports
 //! it, fails the job in flight (saying whether the PDU may have been sent),
 //! and reopens the same path until the device comes back.
+//!
+//! After a command it gave up on (a timed-out AT+CMGS above all), the
+//! session resynchronises before the next command, so that a late answer is
+//! never taken for another command's (`Task::resync`). A stored report or
+//! SMS whose read (AT+CMGR) fails is retried later with a growing delay,
+//! between the owner's jobs; if it keeps failing it stays in the modem for
+//! the next full listing.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -51,8 +58,14 @@ pub struct SessionConfig {
     pub reconnect: bool,
     /// After a command the session gave up on, how long the resync waits
     /// past the probe's OK for a late answer that has not come yet (see
-    /// [`Task::resync`]).
+    /// `Task::resync`).
     pub resync_quiet: Duration,
+    /// A stored report or SMS (+CDSI / +CMTI) whose AT+CMGR failed is read
+    /// again up to this many times, after `read_retry_delay`, then twice
+    /// that, and so on; if every attempt fails it stays in the modem for the
+    /// next full listing (AT+CMGL=4 at start and after a reconnect).
+    pub read_retries: u32,
+    pub read_retry_delay: Duration,
 }
 
 impl SessionConfig {
@@ -82,6 +95,8 @@ impl SessionConfig {
             registration_timeout: t.registration(),
             reconnect: true,
             resync_quiet: Duration::from_secs(1),
+            read_retries: 3,
+            read_retry_delay: Duration::from_secs(1),
         }
     }
 }
@@ -189,6 +204,8 @@ enum Internal {
         mem: String,
         index: u32,
         kind: InboundKind,
+        /// Earlier attempts that failed.
+        failed: u32,
     },
     Ack,
     Delete {
@@ -203,6 +220,10 @@ struct Task {
     digester: Digester,
     events: mpsc::UnboundedSender<ModemEvent>,
     internal: VecDeque<Internal>,
+    /// Reads (AT+CMGR) that failed, with the time their retry is due. The
+    /// main loop moves them back to `internal` when due, so a retry waits
+    /// without holding up the owner's jobs.
+    retries: Vec<(Instant, Internal)>,
     /// The storage AT+CMGR / AT+CMGD currently address (AT+CPMS mem1).
     read_mem: Option<String>,
     buf: Vec<u8>,
@@ -231,6 +252,7 @@ impl Task {
             digester: Digester::new(),
             events,
             internal: VecDeque::new(),
+            retries: Vec::new(),
             read_mem: None,
             buf: vec![0u8; 4096],
             evbuf: VecDeque::new(),
@@ -450,6 +472,7 @@ impl Task {
                 }
                 continue;
             }
+            let next_retry = self.retries.iter().map(|(due, _)| *due).min();
             let step = {
                 let Some(io) = self.io.as_mut() else { return };
                 tokio::select! {
@@ -458,10 +481,22 @@ impl Task {
                         None => return,
                     },
                     r = io.read(&mut self.buf) => Step::Read(r),
+                    _ = tokio::time::sleep_until(next_retry.unwrap_or_else(Instant::now)),
+                        if next_retry.is_some() => Step::Retry,
                 }
             };
             let result = match step {
                 Step::Job(job) => self.run_job(job).await,
+                Step::Retry => {
+                    // Due retries go to the follow-ups, run by the next settle.
+                    let now = Instant::now();
+                    let (due, later) = std::mem::take(&mut self.retries)
+                        .into_iter()
+                        .partition::<Vec<_>, _>(|(t, _)| *t <= now);
+                    self.retries = later;
+                    self.internal.extend(due.into_iter().map(|(_, job)| job));
+                    Ok(())
+                }
                 Step::Read(Ok(0)) => Err(ModemError::Disconnected {
                     maybe_sent: false,
                     reason: "end of stream".into(),
@@ -505,6 +540,9 @@ impl Task {
         // the owner already has must still happen, or it comes back twice.
         self.internal
             .retain(|job| matches!(job, Internal::Delete { .. }));
+        // Reads waiting for a retry are void too: the listing after the
+        // reconnect brings what they would have read.
+        self.retries.clear();
         let _ = self.events.send(ModemEvent::Disconnected {
             modem: self.cfg.name.clone(),
             reason: err.to_string(),
@@ -640,29 +678,18 @@ impl Task {
                     self.select_memory(&mem).await?;
                     self.exec(&format!("AT+CMGD={index}"), ct).await.map(|_| ())
                 }
-                Internal::Read { mem, index, kind } => {
-                    self.select_memory(&mem).await?;
-                    match self.exec(&format!("AT+CMGR={index}"), ct).await {
-                        Ok(resp) => match at::answers::cmgr(&resp.lines) {
-                            Ok(m) => {
-                                let kind = if m.pdu.is_empty() {
-                                    kind
-                                } else {
-                                    inbound_kind(&m.pdu)
-                                };
-                                self.emit_inbound(
-                                    kind,
-                                    m.pdu,
-                                    m.length,
-                                    Origin::Stored { mem, index },
-                                );
-                                Ok(())
-                            }
-                            Err(e) => Err(ModemError::Protocol(format!("AT+CMGR={index}: {e}"))),
-                        },
-                        Err(e) => Err(e),
+                Internal::Read {
+                    mem,
+                    index,
+                    kind,
+                    failed,
+                } => match self.read_stored_one(&mem, index, kind).await {
+                    Err(e) if !is_fatal_error(&e) => {
+                        self.read_failed(mem, index, kind, failed, &e);
+                        Ok(())
                     }
-                }
+                    r => r,
+                },
             };
             match r {
                 Ok(()) => {}
@@ -673,6 +700,78 @@ impl Task {
             }
         }
         Ok(())
+    }
+
+    /// AT+CMGR of one announced PDU (+CDSI / +CMTI), handed to the owner.
+    async fn read_stored_one(
+        &mut self,
+        mem: &str,
+        index: u32,
+        kind: InboundKind,
+    ) -> Result<(), ModemError> {
+        self.select_memory(mem).await?;
+        let cmd = format!("AT+CMGR={index}");
+        let resp = self.exec(&cmd, self.cfg.command_timeout).await?;
+        let m = at::answers::cmgr(&resp.lines)
+            .map_err(|e| ModemError::Protocol(format!("{cmd}: {e}")))?;
+        let kind = if m.pdu.is_empty() {
+            kind
+        } else {
+            inbound_kind(&m.pdu)
+        };
+        self.emit_inbound(
+            kind,
+            m.pdu,
+            m.length,
+            Origin::Stored {
+                mem: mem.to_string(),
+                index,
+            },
+        );
+        Ok(())
+    }
+
+    /// A read of an announced PDU failed (ERROR, timeout, an answer that
+    /// does not parse): retry it later, with a growing delay, or give up and
+    /// leave it in the modem. It is never deleted unread, so the next full
+    /// listing (AT+CMGL=4, at start and after every reconnect) brings it.
+    fn read_failed(
+        &mut self,
+        mem: String,
+        index: u32,
+        kind: InboundKind,
+        failed: u32,
+        err: &ModemError,
+    ) {
+        let what = match kind {
+            InboundKind::StatusReport => "status report",
+            InboundKind::Deliver => "SMS",
+        };
+        let failed = failed.saturating_add(1);
+        if failed > self.cfg.read_retries {
+            tracing::warn!(
+                modem = %self.cfg.name,
+                "reading stored {what} {mem}/{index} failed {failed} times (last: {err}); \
+                 left in the modem, it will be read by the next full listing \
+                 (AT+CMGL=4 at start or reconnect)"
+            );
+            return;
+        }
+        let delay = retry_delay(self.cfg.read_retry_delay, failed);
+        tracing::warn!(
+            modem = %self.cfg.name,
+            "reading stored {what} {mem}/{index} failed ({err}); retry {failed} of {} in {delay:?}",
+            self.cfg.read_retries
+        );
+        self.retries.push((
+            Instant::now() + delay,
+            Internal::Read {
+                mem,
+                index,
+                kind,
+                failed,
+            },
+        ));
     }
 
     async fn select_memory(&mut self, mem: &str) -> Result<(), ModemError> {
@@ -1039,11 +1138,13 @@ impl Task {
                 mem,
                 index,
                 kind: InboundKind::StatusReport,
+                failed: 0,
             }),
             Urc::MessageStored { mem, index } => self.internal.push_back(Internal::Read {
                 mem,
                 index,
                 kind: InboundKind::Deliver,
+                failed: 0,
             }),
             // The information line of a late AT+CMGS answer, come while no
             // command was pending: it belongs to no part any more.
@@ -1075,6 +1176,14 @@ impl Task {
 enum Step {
     Job(Job),
     Read(std::io::Result<usize>),
+    /// A failed read's retry is due.
+    Retry,
+}
+
+/// The delay before retry number `n` (1, 2, ...): `base`, twice that, four
+/// times... capped at 64 times `base`.
+fn retry_delay(base: Duration, n: u32) -> Duration {
+    base.saturating_mul(1u32 << n.saturating_sub(1).min(6))
 }
 
 fn failed(cmd: &str, r: Response) -> ModemError {
@@ -1086,11 +1195,18 @@ fn failed(cmd: &str, r: Response) -> ModemError {
 
 fn is_fatal<T>(r: &Result<T, ModemError>) -> Option<ModemError> {
     match r {
-        Err(e @ (ModemError::Disconnected { .. } | ModemError::NotResponding { .. })) => {
-            Some(e.clone())
-        }
+        Err(e) if is_fatal_error(e) => Some(e.clone()),
         _ => None,
     }
+}
+
+/// The port is gone or the modem does not answer at all: the session
+/// reconnects.
+fn is_fatal_error(e: &ModemError) -> bool {
+    matches!(
+        e,
+        ModemError::Disconnected { .. } | ModemError::NotResponding { .. }
+    )
 }
 
 /// The first storage of an AT+CPMS command (`AT+CPMS="SM","SM","SM"` -> SM).
@@ -1121,6 +1237,17 @@ mod tests {
         );
         assert_eq!(cpms_first_memory("AT+CPMS=\"ME\"").as_deref(), Some("ME"));
         assert_eq!(cpms_first_memory("AT+CPMS"), None);
+    }
+
+    #[test]
+    fn read_retry_delay_grows_and_is_capped() {
+        let base = Duration::from_millis(100);
+        let delays: Vec<u64> = (1..=4)
+            .map(|n| retry_delay(base, n).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [100, 200, 400, 800]);
+        assert_eq!(retry_delay(base, 40), base * 64);
+        assert_eq!(retry_delay(Duration::MAX, 3), Duration::MAX);
     }
 
     #[test]
