@@ -9,6 +9,13 @@
 //! stored ([`Modem::handed_on`]). When the port vanishes the session reports
 //! it, fails the job in flight (saying whether the PDU may have been sent),
 //! and reopens the same path until the device comes back.
+//!
+//! After a command it gave up on (a timed-out AT+CMGS above all), the
+//! session resynchronises before the next command, so that a late answer is
+//! never taken for another command's (`Task::resync`). A stored report or
+//! SMS whose read (AT+CMGR) fails is retried later with a growing delay,
+//! between the owner's jobs; if it keeps failing it stays in the modem for
+//! the next full listing.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -18,7 +25,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
 use crate::at::answers::PinState;
-use crate::at::{self, Digester, Event, RegDomain, Response, Urc};
+use crate::at::{self, DigestError, Digester, Event, RegDomain, Response, Urc};
 use crate::profile::{Profile, ReportMode};
 
 use super::transport::{Endpoint, SerialSettings, Transport};
@@ -49,6 +56,16 @@ pub struct SessionConfig {
     pub registration_timeout: Duration,
     /// Reopen the port after it vanished.
     pub reconnect: bool,
+    /// After a command the session gave up on, how long the resync waits
+    /// past the probe's OK for a late answer that has not come yet (see
+    /// `Task::resync`).
+    pub resync_quiet: Duration,
+    /// A stored report or SMS (+CDSI / +CMTI) whose AT+CMGR failed is read
+    /// again up to this many times, after `read_retry_delay`, then twice
+    /// that, and so on; if every attempt fails it stays in the modem for the
+    /// next full listing (AT+CMGL=4 at start and after a reconnect).
+    pub read_retries: u32,
+    pub read_retry_delay: Duration,
 }
 
 impl SessionConfig {
@@ -77,6 +94,9 @@ impl SessionConfig {
             send_timeout: t.send(),
             registration_timeout: t.registration(),
             reconnect: true,
+            resync_quiet: Duration::from_secs(1),
+            read_retries: 3,
+            read_retry_delay: Duration::from_secs(1),
         }
     }
 }
@@ -184,6 +204,8 @@ enum Internal {
         mem: String,
         index: u32,
         kind: InboundKind,
+        /// Earlier attempts that failed.
+        failed: u32,
     },
     Ack,
     Delete {
@@ -198,6 +220,10 @@ struct Task {
     digester: Digester,
     events: mpsc::UnboundedSender<ModemEvent>,
     internal: VecDeque<Internal>,
+    /// Reads (AT+CMGR) that failed, with the time their retry is due. The
+    /// main loop moves them back to `internal` when due, so a retry waits
+    /// without holding up the owner's jobs.
+    retries: Vec<(Instant, Internal)>,
     /// The storage AT+CMGR / AT+CMGD currently address (AT+CPMS mem1).
     read_mem: Option<String>,
     buf: Vec<u8>,
@@ -205,6 +231,11 @@ struct Task {
     evbuf: VecDeque<Event>,
     /// Reused output buffer of the digester.
     fed: Vec<Event>,
+    /// Commands the session gave up on (timeouts, an aborted prompt) whose
+    /// answers may still come. While non-zero, the next command is preceded
+    /// by a resync ([`Task::resync`]); each stray final result that arrives
+    /// while no command is pending counts one down.
+    stale: u32,
 }
 
 /// The outcome of waiting for a response.
@@ -221,10 +252,12 @@ impl Task {
             digester: Digester::new(),
             events,
             internal: VecDeque::new(),
+            retries: Vec::new(),
             read_mem: None,
             buf: vec![0u8; 4096],
             evbuf: VecDeque::new(),
             fed: Vec::new(),
+            stale: 0,
         }
     }
 
@@ -439,6 +472,7 @@ impl Task {
                 }
                 continue;
             }
+            let next_retry = self.retries.iter().map(|(due, _)| *due).min();
             let step = {
                 let Some(io) = self.io.as_mut() else { return };
                 tokio::select! {
@@ -447,10 +481,22 @@ impl Task {
                         None => return,
                     },
                     r = io.read(&mut self.buf) => Step::Read(r),
+                    _ = tokio::time::sleep_until(next_retry.unwrap_or_else(Instant::now)),
+                        if next_retry.is_some() => Step::Retry,
                 }
             };
             let result = match step {
                 Step::Job(job) => self.run_job(job).await,
+                Step::Retry => {
+                    // Due retries go to the follow-ups, run by the next settle.
+                    let now = Instant::now();
+                    let (due, later) = std::mem::take(&mut self.retries)
+                        .into_iter()
+                        .partition::<Vec<_>, _>(|(t, _)| *t <= now);
+                    self.retries = later;
+                    self.internal.extend(due.into_iter().map(|(_, job)| job));
+                    Ok(())
+                }
                 Step::Read(Ok(0)) => Err(ModemError::Disconnected {
                     maybe_sent: false,
                     reason: "end of stream".into(),
@@ -494,6 +540,9 @@ impl Task {
         // the owner already has must still happen, or it comes back twice.
         self.internal
             .retain(|job| matches!(job, Internal::Delete { .. }));
+        // Reads waiting for a retry are void too: the listing after the
+        // reconnect brings what they would have read.
+        self.retries.clear();
         let _ = self.events.send(ModemEvent::Disconnected {
             modem: self.cfg.name.clone(),
             reason: err.to_string(),
@@ -629,29 +678,18 @@ impl Task {
                     self.select_memory(&mem).await?;
                     self.exec(&format!("AT+CMGD={index}"), ct).await.map(|_| ())
                 }
-                Internal::Read { mem, index, kind } => {
-                    self.select_memory(&mem).await?;
-                    match self.exec(&format!("AT+CMGR={index}"), ct).await {
-                        Ok(resp) => match at::answers::cmgr(&resp.lines) {
-                            Ok(m) => {
-                                let kind = if m.pdu.is_empty() {
-                                    kind
-                                } else {
-                                    inbound_kind(&m.pdu)
-                                };
-                                self.emit_inbound(
-                                    kind,
-                                    m.pdu,
-                                    m.length,
-                                    Origin::Stored { mem, index },
-                                );
-                                Ok(())
-                            }
-                            Err(e) => Err(ModemError::Protocol(format!("AT+CMGR={index}: {e}"))),
-                        },
-                        Err(e) => Err(e),
+                Internal::Read {
+                    mem,
+                    index,
+                    kind,
+                    failed,
+                } => match self.read_stored_one(&mem, index, kind).await {
+                    Err(e) if !is_fatal_error(&e) => {
+                        self.read_failed(mem, index, kind, failed, &e);
+                        Ok(())
                     }
-                }
+                    r => r,
+                },
             };
             match r {
                 Ok(()) => {}
@@ -662,6 +700,78 @@ impl Task {
             }
         }
         Ok(())
+    }
+
+    /// AT+CMGR of one announced PDU (+CDSI / +CMTI), handed to the owner.
+    async fn read_stored_one(
+        &mut self,
+        mem: &str,
+        index: u32,
+        kind: InboundKind,
+    ) -> Result<(), ModemError> {
+        self.select_memory(mem).await?;
+        let cmd = format!("AT+CMGR={index}");
+        let resp = self.exec(&cmd, self.cfg.command_timeout).await?;
+        let m = at::answers::cmgr(&resp.lines)
+            .map_err(|e| ModemError::Protocol(format!("{cmd}: {e}")))?;
+        let kind = if m.pdu.is_empty() {
+            kind
+        } else {
+            inbound_kind(&m.pdu)
+        };
+        self.emit_inbound(
+            kind,
+            m.pdu,
+            m.length,
+            Origin::Stored {
+                mem: mem.to_string(),
+                index,
+            },
+        );
+        Ok(())
+    }
+
+    /// A read of an announced PDU failed (ERROR, timeout, an answer that
+    /// does not parse): retry it later, with a growing delay, or give up and
+    /// leave it in the modem. It is never deleted unread, so the next full
+    /// listing (AT+CMGL=4, at start and after every reconnect) brings it.
+    fn read_failed(
+        &mut self,
+        mem: String,
+        index: u32,
+        kind: InboundKind,
+        failed: u32,
+        err: &ModemError,
+    ) {
+        let what = match kind {
+            InboundKind::StatusReport => "status report",
+            InboundKind::Deliver => "SMS",
+        };
+        let failed = failed.saturating_add(1);
+        if failed > self.cfg.read_retries {
+            tracing::warn!(
+                modem = %self.cfg.name,
+                "reading stored {what} {mem}/{index} failed {failed} times (last: {err}); \
+                 left in the modem, it will be read by the next full listing \
+                 (AT+CMGL=4 at start or reconnect)"
+            );
+            return;
+        }
+        let delay = retry_delay(self.cfg.read_retry_delay, failed);
+        tracing::warn!(
+            modem = %self.cfg.name,
+            "reading stored {what} {mem}/{index} failed ({err}); retry {failed} of {} in {delay:?}",
+            self.cfg.read_retries
+        );
+        self.retries.push((
+            Instant::now() + delay,
+            Internal::Read {
+                mem,
+                index,
+                kind,
+                failed,
+            },
+        ));
     }
 
     async fn select_memory(&mut self, mem: &str) -> Result<(), ModemError> {
@@ -684,21 +794,35 @@ impl Task {
             },
             e => e,
         };
+        self.resync().await.map_err(not_sent)?;
         self.write_command(&cmd, &cmd).await.map_err(not_sent)?;
-        match self.wait(&cmd, self.cfg.prompt_timeout, true).await {
-            Ok(Waited::Prompt) => {}
-            Ok(Waited::Response(r)) => return Err(failed(&cmd, r)),
-            Err(ModemError::Timeout { .. }) => {
-                // No prompt: abort with ESC so the modem does not take the
-                // next command for PDU text. Nothing reached the network.
-                let _ = self.write_raw(b"\x1b").await;
-                self.digester.cancel();
-                return Err(ModemError::Timeout {
-                    command: cmd,
-                    phase: "prompt",
-                });
+        let prompt_deadline = Instant::now() + self.cfg.prompt_timeout;
+        loop {
+            let left = prompt_deadline.saturating_duration_since(Instant::now());
+            match self.wait(&cmd, left, true).await {
+                Ok(Waited::Prompt) => break,
+                // AT+CMGS=<n> never ends with OK before its prompt: this is
+                // the late answer of a command given up on that came after
+                // the resync. Dropped; the prompt is still awaited.
+                Ok(Waited::Response(r)) if r.result.is_ok() => {
+                    self.stale_answer(&r);
+                    self.digester.command_sent(&cmd);
+                }
+                Ok(Waited::Response(r)) => return Err(failed(&cmd, r)),
+                Err(ModemError::Timeout { .. }) => {
+                    // No prompt: abort with ESC so the modem does not take the
+                    // next command for PDU text. Nothing reached the network.
+                    // The prompt, or the answer to the ESC, may still come.
+                    let _ = self.write_raw(b"\x1b").await;
+                    self.digester.cancel();
+                    self.gave_up();
+                    return Err(ModemError::Timeout {
+                        command: cmd,
+                        phase: "prompt",
+                    });
+                }
+                Err(e) => return Err(not_sent(e)),
             }
-            Err(e) => return Err(not_sent(e)),
         }
         let mut body = Vec::with_capacity(hex.len() + 1);
         body.extend_from_slice(hex.as_bytes());
@@ -717,16 +841,21 @@ impl Task {
             command: cmd.clone(),
             reason,
         };
+        // On an unknown outcome the answer (+CMGS: <mr> / OK, or an error)
+        // may still come: `gave_up` makes the next command resynchronise
+        // first, so that it is never read as that command's answer.
         match self.wait(&cmd, self.cfg.send_timeout, false).await {
             Ok(Waited::Response(r)) if r.result.is_ok() => at::answers::cmgs(&r.lines)
                 .map_err(|e| unknown(format!("OK without a usable +CMGS line ({e})"))),
             Ok(Waited::Response(r)) => Err(failed(&cmd, r)),
             Ok(Waited::Prompt) => {
                 self.digester.cancel();
+                self.gave_up();
                 Err(unknown("a second prompt after the PDU".into()))
             }
             Err(ModemError::Timeout { .. }) => {
                 self.digester.cancel();
+                self.gave_up();
                 Err(unknown("no answer after the PDU was sent".into()))
             }
             Err(ModemError::Disconnected { reason, .. }) => Err(ModemError::Disconnected {
@@ -735,9 +864,127 @@ impl Task {
             }),
             Err(e) => {
                 self.digester.cancel();
+                self.gave_up();
                 Err(unknown(e.to_string()))
             }
         }
+    }
+
+    /// Note a command given up on: its answer may still come.
+    fn gave_up(&mut self) {
+        self.stale = self.stale.saturating_add(1);
+    }
+
+    /// A final result that is not the answer of the command now pending
+    /// (it belongs to one the session gave up on): logged and dropped.
+    fn stale_answer(&mut self, r: &Response) {
+        self.stale = self.stale.saturating_sub(1);
+        tracing::debug!(
+            modem = %self.cfg.name,
+            "stale answer dropped (taken while {} was pending): {:?} {}",
+            r.command,
+            r.lines,
+            r.result
+        );
+    }
+
+    /// Resynchronise with the modem after a command the session gave up on
+    /// (a timed-out AT+CMGS above all), before the next command is written.
+    ///
+    /// The late answer of that command (`+CMGS: <mr>` / `OK`, `+CMS ERROR`)
+    /// could otherwise be read as the answer of the next one, and give the
+    /// next part the wrong TP-MR. The approach, in three layers:
+    ///
+    /// 1. Probe with a bare `AT`, whose only answer is `OK` without
+    ///    information lines. The bytes are fed to the digester one at a
+    ///    time, re-arming the probe after each final result, so every final
+    ///    result comes with its own lines: one with lines (`+CMGS: 5`) or
+    ///    that is not OK is stale, logged at debug and dropped; the first bare
+    ///    OK ends the probe. URCs met on the way (+CDS, +CMT, +CDSI, +CMTI)
+    ///    are handled as always, so no report is lost.
+    /// 2. A modem executes commands in order, so a late answer normally
+    ///    comes before the probe's OK, and each stale final result counts
+    ///    `stale` down. If it is still non-zero after the probe's OK (the
+    ///    answer was lost, or this modem answers AT while AT+CMGS is still
+    ///    running), the session drains for up to `resync_quiet`, dropping
+    ///    stray final results and `+CMGS:` lines, until the count is zero.
+    ///    A stale bare OK taken for the probe's is also caught here: the
+    ///    probe's own OK then arrives as the stray one.
+    /// 3. What comes later still, while no command is pending, is dropped
+    ///    by [`Task::handle_event`]; an OK before the prompt of the next
+    ///    AT+CMGS is dropped by [`Task::send`]. Only an answer later than
+    ///    all that *and* after the next PDU was written could still be
+    ///    mistaken, and no host can tell that case apart.
+    ///
+    /// If the probe gets no OK within the command timeout, the command that
+    /// was to follow fails with a timeout (nothing was written for it) and
+    /// the next command probes again.
+    async fn resync(&mut self) -> Result<(), ModemError> {
+        // Stale answers that arrived while idle may have settled it already.
+        while let Some(ev) = self.evbuf.pop_front() {
+            self.handle_event(ev);
+        }
+        if self.stale == 0 {
+            return Ok(());
+        }
+        const PROBE: &str = "AT";
+        const SHOWN: &str = "AT (resync)";
+        tracing::debug!(modem = %self.cfg.name, "resynchronising: {} answer(s) may still come", self.stale);
+        self.write_command(PROBE, SHOWN).await?;
+        let deadline = Instant::now() + self.cfg.command_timeout;
+        let rest = 'probe: loop {
+            let Some(n) = self.read_before(deadline).await? else {
+                self.digester.cancel();
+                self.gave_up();
+                return Err(ModemError::Timeout {
+                    command: SHOWN.into(),
+                    phase: "response",
+                });
+            };
+            let chunk = self.buf[..n].to_vec();
+            for (i, byte) in chunk.iter().enumerate() {
+                self.digester
+                    .feed(std::slice::from_ref(byte), &mut self.fed);
+                let mut answered = false;
+                for ev in std::mem::take(&mut self.fed) {
+                    match ev {
+                        _ if answered => self.evbuf.push_back(ev),
+                        Event::Response(r)
+                            if r.command == PROBE && r.result.is_ok() && r.lines.is_empty() =>
+                        {
+                            answered = true
+                        }
+                        Event::Response(r) => {
+                            self.stale_answer(&r);
+                            self.digester.command_sent(PROBE);
+                        }
+                        other => self.handle_event(other),
+                    }
+                }
+                if answered {
+                    break 'probe chunk[i + 1..].to_vec();
+                }
+            }
+        };
+        self.digester.feed(&rest, &mut self.fed);
+        self.evbuf.extend(self.fed.drain(..));
+        while let Some(ev) = self.evbuf.pop_front() {
+            self.handle_event(ev);
+        }
+        if self.stale > 0 {
+            let until = Instant::now() + self.cfg.resync_quiet;
+            while self.stale > 0 {
+                let Some(n) = self.read_before(until).await? else {
+                    break;
+                };
+                self.digest(n);
+            }
+            if self.stale > 0 {
+                tracing::debug!(modem = %self.cfg.name, "resync: {} late answer(s) never came; going on", self.stale);
+            }
+        }
+        self.stale = 0;
+        Ok(())
     }
 
     async fn exec(&mut self, cmd: &str, timeout: Duration) -> Result<Response, ModemError> {
@@ -751,17 +998,23 @@ impl Task {
         shown: &str,
         timeout: Duration,
     ) -> Result<Response, ModemError> {
+        self.resync().await?;
         self.write_command(cmd, shown).await?;
         match self.wait(shown, timeout, false).await {
             Ok(Waited::Response(r)) if r.result.is_ok() => Ok(r),
             Ok(Waited::Response(r)) => Err(failed(shown, r)),
             Ok(Waited::Prompt) => {
+                // The ESC is answered (OK) on many modems.
                 let _ = self.write_raw(b"\x1b").await;
                 self.digester.cancel();
+                self.gave_up();
                 Err(ModemError::Protocol(format!("{shown}: unexpected prompt")))
             }
             Err(e) => {
                 self.digester.cancel();
+                if matches!(e, ModemError::Timeout { .. }) {
+                    self.gave_up();
+                }
                 Err(e)
             }
         }
@@ -858,11 +1111,14 @@ impl Task {
     fn handle_event(&mut self, ev: Event) {
         match ev {
             Event::Urc(urc) => self.handle_urc(urc),
+            Event::Error(e @ DigestError::UnexpectedResult(_)) => {
+                // The late answer of a command given up on.
+                self.stale = self.stale.saturating_sub(1);
+                tracing::debug!(modem = %self.cfg.name, "stale answer dropped: {e}")
+            }
             Event::Error(e) => tracing::debug!(modem = %self.cfg.name, "AT stream: {e}"),
             Event::Prompt => tracing::debug!(modem = %self.cfg.name, "stray prompt ignored"),
-            Event::Response(r) => {
-                tracing::debug!(modem = %self.cfg.name, "late response to {} ignored", r.command)
-            }
+            Event::Response(r) => self.stale_answer(&r),
         }
     }
 
@@ -882,12 +1138,19 @@ impl Task {
                 mem,
                 index,
                 kind: InboundKind::StatusReport,
+                failed: 0,
             }),
             Urc::MessageStored { mem, index } => self.internal.push_back(Internal::Read {
                 mem,
                 index,
                 kind: InboundKind::Deliver,
+                failed: 0,
             }),
+            // The information line of a late AT+CMGS answer, come while no
+            // command was pending: it belongs to no part any more.
+            Urc::Other(line) if line.starts_with("+CMGS:") => {
+                tracing::debug!(modem = %self.cfg.name, "stale answer line dropped: {line}")
+            }
             other => {
                 tracing::debug!(modem = %self.cfg.name, "URC {other:?}");
                 let _ = self.events.send(ModemEvent::Unsolicited {
@@ -913,6 +1176,14 @@ impl Task {
 enum Step {
     Job(Job),
     Read(std::io::Result<usize>),
+    /// A failed read's retry is due.
+    Retry,
+}
+
+/// The delay before retry number `n` (1, 2, ...): `base`, twice that, four
+/// times... capped at 64 times `base`.
+fn retry_delay(base: Duration, n: u32) -> Duration {
+    base.saturating_mul(1u32 << n.saturating_sub(1).min(6))
 }
 
 fn failed(cmd: &str, r: Response) -> ModemError {
@@ -924,11 +1195,18 @@ fn failed(cmd: &str, r: Response) -> ModemError {
 
 fn is_fatal<T>(r: &Result<T, ModemError>) -> Option<ModemError> {
     match r {
-        Err(e @ (ModemError::Disconnected { .. } | ModemError::NotResponding { .. })) => {
-            Some(e.clone())
-        }
+        Err(e) if is_fatal_error(e) => Some(e.clone()),
         _ => None,
     }
+}
+
+/// The port is gone or the modem does not answer at all: the session
+/// reconnects.
+fn is_fatal_error(e: &ModemError) -> bool {
+    matches!(
+        e,
+        ModemError::Disconnected { .. } | ModemError::NotResponding { .. }
+    )
 }
 
 /// The first storage of an AT+CPMS command (`AT+CPMS="SM","SM","SM"` -> SM).
@@ -959,6 +1237,17 @@ mod tests {
         );
         assert_eq!(cpms_first_memory("AT+CPMS=\"ME\"").as_deref(), Some("ME"));
         assert_eq!(cpms_first_memory("AT+CPMS"), None);
+    }
+
+    #[test]
+    fn read_retry_delay_grows_and_is_capped() {
+        let base = Duration::from_millis(100);
+        let delays: Vec<u64> = (1..=4)
+            .map(|n| retry_delay(base, n).as_millis() as u64)
+            .collect();
+        assert_eq!(delays, [100, 200, 400, 800]);
+        assert_eq!(retry_delay(base, 40), base * 64);
+        assert_eq!(retry_delay(Duration::MAX, 3), Duration::MAX);
     }
 
     #[test]

@@ -8,8 +8,10 @@
 //! AT+CMGS with the `> ` prompt, +CDS (optionally needing +CNMA) or +CDSI
 //! with storage read back by +CMGR/+CMGL and deleted by +CMGD, incoming SMS
 //! as +CMT or +CMTI. Faults: latency, +CMS ERROR rate, garbage and URC noise,
-//! URCs inside a response, and an unplug after a number of commands. Every
-//! random choice comes from one seeded generator, so a run is reproducible.
+//! URCs inside a response, an unplug after a number of commands, a slow
+//! answer to one AT+CMGS ([`SimModem::answer_next_submit_after`]) and failing
+//! AT+CMGR reads ([`SimModem::fail_next_reads`]). Every random choice comes
+//! from one seeded generator, so a run is reproducible.
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -239,6 +241,10 @@ pub struct SimModem {
     unplugged: bool,
     /// Vanish right after the next PDU body is accepted (before answering).
     unplug_on_submit: bool,
+    /// Answer the next accepted PDU body only after this many ms.
+    slow_submit_ms: Option<u64>,
+    /// AT+CMGR commands still to be refused with +CMS ERROR 500.
+    failing_reads: u32,
     submits: Vec<SubmitRecord>,
     reports_sent: u64,
 }
@@ -269,6 +275,8 @@ impl SimModem {
             command_log: VecDeque::new(),
             unplugged: false,
             unplug_on_submit: false,
+            slow_submit_ms: None,
+            failing_reads: 0,
             submits: Vec::new(),
             reports_sent: 0,
             rng,
@@ -318,6 +326,22 @@ impl SimModem {
         self.unplug_on_submit = true;
     }
 
+    /// Answer the next accepted PDU body (`+CMGS: <mr>`, `OK`) only `ms`
+    /// after it came, as a modem waiting long for the network does. The part
+    /// is in the network at once (its report is scheduled as usual). Output
+    /// stays in order, so everything the modem says after it (answers to
+    /// commands typed meanwhile, URCs) comes after that late answer: the
+    /// modem is busy, as real ones are while AT+CMGS runs.
+    pub fn answer_next_submit_after(&mut self, ms: u64) {
+        self.slow_submit_ms = Some(ms);
+    }
+
+    /// Refuse the next `n` AT+CMGR commands with `+CMS ERROR: 500` (unknown
+    /// error), as a busy SIM does; the stored PDU stays where it is.
+    pub fn fail_next_reads(&mut self, n: u32) {
+        self.failing_reads = n;
+    }
+
     /// True once the configured unplug point is reached: the driver should
     /// close the port.
     pub fn unplugged(&self) -> bool {
@@ -343,6 +367,8 @@ impl SimModem {
         }
         self.cfg.unplug_after_commands = None;
         self.unplug_on_submit = false;
+        self.slow_submit_ms = None;
+        self.failing_reads = 0;
     }
 
     /// Bytes from the host.
@@ -769,6 +795,10 @@ impl SimModem {
             };
         }
         if let Some(arg) = ubody.strip_prefix("+CMGR=") {
+            if self.failing_reads > 0 {
+                self.failing_reads -= 1;
+                return Some((vec![], Final::Cms(500)));
+            }
             let Ok(index) = arg.trim().parse::<u32>() else {
                 return Some((vec![], Final::Cms(321)));
             };
@@ -886,7 +916,11 @@ impl SimModem {
             self.out.clear();
             return;
         }
-        self.respond(now_ms, &[format!("+CMGS: {mr}")], Final::Ok);
+        let answer = [format!("+CMGS: {mr}")];
+        match self.slow_submit_ms.take() {
+            Some(ms) => self.respond_at(now_ms.saturating_add(ms as i64), &answer, Final::Ok),
+            None => self.respond(now_ms, &answer, Final::Ok),
+        }
     }
 
     fn pick_status(&mut self, recipient: &str) -> u8 {
@@ -921,7 +955,11 @@ impl SimModem {
     /// Queue a response: information lines, then the final result, after the
     /// configured latency, with the configured faults mixed in.
     fn respond(&mut self, now_ms: i64, lines: &[String], fin: Final) {
-        let at = now_ms + self.cfg.latency_ms as i64;
+        self.respond_at(now_ms + self.cfg.latency_ms as i64, lines, fin);
+    }
+
+    /// [`Self::respond`], due at `at`.
+    fn respond_at(&mut self, at: i64, lines: &[String], fin: Final) {
         let mut text = Vec::new();
         if self.cfg.garbage_rate > 0.0 && self.rng.random_bool(self.cfg.garbage_rate.min(1.0)) {
             text.extend_from_slice(b"\r\n\x7f\x10~garbage~\xfe\r\n");
