@@ -235,7 +235,7 @@ impl Worker {
             if self.connected && Instant::now() >= self.next_send {
                 match self.claim().await {
                     Ok(Some(claim)) => {
-                        self.send(claim).await;
+                        self.send(claim, &mut events).await;
                         continue;
                     }
                     Ok(None) => {}
@@ -341,11 +341,21 @@ impl Worker {
                     self.store_incoming(msg);
                 }
             }
-            Err(e) => {
-                // Left in the modem (stored) or unacknowledged (pushed: the
-                // network sends it again): never dropped silently.
-                tracing::error!(modem = %self.cfg.name, "{e}");
-            }
+            Err(e) => match inb.origin {
+                // A pushed PDU left unacknowledged makes the modem turn
+                // delivery to us off (27.005 +CNMA): every later report
+                // would be lost for one undecodable one. It is acknowledged;
+                // the error line carries its hex.
+                Origin::Direct { needs_ack: true } => {
+                    tracing::error!(
+                        modem = %self.cfg.name,
+                        "{e}; acknowledged anyway so that the modem keeps pushing reports"
+                    );
+                    self.modem.handed_on(&inb.origin);
+                }
+                // Stored ones stay in the modem (and in its next listing).
+                _ => tracing::error!(modem = %self.cfg.name, "{e}; left in the modem"),
+            },
         }
     }
 
@@ -442,7 +452,12 @@ impl Worker {
     /// committed in flight before its AT+CMGS is written (the first one by
     /// the claim); what the modem answered is recorded in the background,
     /// in order, while the next part goes.
-    async fn send(&mut self, claim: Claim) {
+    ///
+    /// What the modem hands over meanwhile (`events`) is taken in between
+    /// parts and during a rate-limit pause, so that reports and SMS are
+    /// stored and acknowledged (AT+CNMA has a deadline) while a long message
+    /// goes out.
+    async fn send(&mut self, claim: Claim, events: &mut UnboundedReceiver<ModemEvent>) {
         let Claim {
             msg,
             encoded,
@@ -454,10 +469,18 @@ impl Worker {
                 continue;
             };
             if !std::mem::take(&mut first_marked) {
-                if let Some(wait) = self.next_send.checked_duration_since(Instant::now()) {
-                    let mut shutdown = self.gw.shutdown_signal();
+                while let Ok(ev) = events.try_recv() {
+                    self.on_event(ev);
+                }
+                let mut shutdown = self.gw.shutdown_signal();
+                while Instant::now() < self.next_send && !self.gw.is_shutting_down() {
                     tokio::select! {
-                        _ = tokio::time::sleep(wait) => {}
+                        _ = tokio::time::sleep_until(self.next_send) => {}
+                        ev = events.recv() => match ev {
+                            Some(ev) => self.on_event(ev),
+                            // The session ended: the next send says so.
+                            None => break,
+                        },
                         _ = shutdown.wait_for(|s| *s) => {}
                     }
                 }
