@@ -147,7 +147,14 @@ pub async fn run(gw: Gateway, cfg: WebhookConfig, mut shutdown: watch::Receiver<
             tokio::task::spawn_blocking(move || gw.store().due_webhooks(unix_now(), BATCH)).await
         };
         let rows = match rows {
-            Ok(Ok(rows)) => rows,
+            Ok(Ok(rows)) => {
+                // What was read may come from a group commit whose disk sync
+                // is still running: announce only what is on disk.
+                if !rows.is_empty() {
+                    gw.flush().await;
+                }
+                rows
+            }
             Ok(Err(e)) => {
                 tracing::error!(%e, "reading the webhook outbox");
                 Vec::new()

@@ -115,15 +115,21 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
 }
 
 /// Hand the messages this modem claimed but never started to the others.
+/// Through the group commit, in order after what the worker recorded last
+/// (a part put back in the queue must be released with the rest).
 fn release(gw: &Gateway, name: &str) {
-    match gw.store().release_claims(name) {
-        Ok(0) => {}
-        Ok(n) => {
-            tracing::info!(modem = %name, "{n} queued message(s) handed to other modems");
-            gw.inner.wake.notify_waiters();
-        }
-        Err(e) => tracing::error!(modem = %name, "store: {e}"),
-    }
+    let (woken, name, op_name) = (gw.clone(), name.to_string(), name.to_string());
+    gw.write_then(
+        move |s| s.release_claims(&op_name),
+        move |done| match done {
+            Ok(0) => {}
+            Ok(n) => {
+                tracing::info!(modem = %name, "{n} queued message(s) handed to other modems");
+                woken.inner.wake.notify_waiters();
+            }
+            Err(e) => tracing::error!(modem = %name, "store: {e}"),
+        },
+    );
 }
 
 /// Seconds before retry `retries + 1`: `base` doubling, at most a day,
@@ -412,8 +418,14 @@ impl Worker {
             self.modem_id,
             self.cfg.prefixes.clone(),
         );
+        let gw = self.gw.clone();
         self.gw
             .write(move |s: &mut Store| {
+                if gw.is_shutting_down() {
+                    // Decided here, in order with the claim: nothing is
+                    // marked in flight once the gateway stops.
+                    return Ok(None);
+                }
                 let accept = |to: &str| {
                     prefixes.is_empty() || prefixes.iter().any(|p| to.starts_with(p.as_str()))
                 };
@@ -432,7 +444,13 @@ impl Worker {
                         return Ok(None);
                     }
                 };
-                let first_marked = match msg.parts.first() {
+                // The first part to send must be one that encoded (the loop
+                // in `send` relies on it); otherwise nothing is pre-marked.
+                let first = msg
+                    .parts
+                    .first()
+                    .filter(|p| encoded.iter().any(|e| e.seq == p.seq));
+                let first_marked = match first {
                     Some(first) => {
                         s.mark_sending(first.id, modem_id, now)?;
                         true
@@ -465,10 +483,12 @@ impl Worker {
         } = claim;
         let validity = msg.opts.validity_secs;
         for part in &msg.parts {
+            // Only the first part in the list was marked by the claim.
+            let marked = std::mem::take(&mut first_marked);
             let Some(enc) = encoded.iter().find(|e| e.seq == part.seq) else {
                 continue;
             };
-            if !std::mem::take(&mut first_marked) {
+            if !marked {
                 while let Ok(ev) = events.try_recv() {
                     self.on_event(ev);
                 }

@@ -17,6 +17,7 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -132,17 +133,34 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>) {
         s.wal_path().zip(s.db_path().map(Path::to_path_buf))
     };
     let sync_later = target.is_some();
+    // Set for good when the disk failed us (a sync, or putting the store
+    // back to syncing every commit): from then on nothing is stored, every
+    // operation fails (its caller sees the writer gone), and the daemon must
+    // be restarted, since what was written since the last good sync may not
+    // be on disk, and a later sync would not say so. What made it is
+    // recovered at the next open; parts marked in flight become UNKNOWN
+    // there, never resent.
+    let broken = Arc::new(AtomicBool::new(false));
     let (synced_tx, synced_rx) = mpsc::channel::<Written>();
+    let syncer_broken = broken.clone();
     let syncer = target.and_then(|(wal, db)| {
         std::thread::Builder::new()
             .name("smsgw-sync".into())
-            .spawn(move || syncer(&wal, &db, &synced_rx))
+            .spawn(move || syncer(&wal, &db, &synced_rx, &syncer_broken))
             .map_err(|e| tracing::error!("cannot start the store sync thread ({e})"))
             .ok()
     });
     // Without a sync thread, commits sync themselves.
     let sync_later = sync_later && syncer.is_some();
     while let Ok(first) = rx.recv() {
+        if broken.load(Ordering::SeqCst) {
+            let mut jobs = vec![first];
+            jobs.extend(rx.try_iter());
+            for job in jobs {
+                drop(job);
+            }
+            continue;
+        }
         let mut s = lock(store);
         let batched = match s.begin_batch(sync_later) {
             Ok(()) => true,
@@ -166,6 +184,15 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>) {
         } else {
             None
         };
+        if sync_later {
+            if let Err(e) = s.full_sync() {
+                tracing::error!(
+                    "the database cannot be put back to syncing every commit ({e}): \
+                     no more work is stored; restart smsgw"
+                );
+                broken.store(true, Ordering::SeqCst);
+            }
+        }
         drop(s);
         if let Some(why) = &failed {
             tracing::error!(
@@ -174,7 +201,8 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>) {
             );
         }
         let written = Written { finishers, failed };
-        if sync_later && batched {
+        // Through the sync thread even unbatched (a commit under NORMAL).
+        if sync_later {
             if let Err(mpsc::SendError(written)) = synced_tx.send(written) {
                 settle(written, Some("the store sync thread has stopped"));
             }
@@ -198,20 +226,25 @@ fn settle(w: Written, unsynced: Option<&str>) {
 
 /// The sync thread: one sync of the log for every batch written since the
 /// last, then their callers are answered, in order.
-fn syncer(wal: &Path, db: &Path, rx: &mpsc::Receiver<Written>) {
+fn syncer(wal: &Path, db: &Path, rx: &mpsc::Receiver<Written>, broken: &AtomicBool) {
     while let Ok(first) = rx.recv() {
         let mut batches = vec![first];
         while let Ok(more) = rx.try_recv() {
             batches.push(more);
         }
-        let error = if batches.iter().any(|b| b.failed.is_none()) {
+        let error = if broken.load(Ordering::SeqCst) {
+            Some(std::io::Error::other("an earlier sync failed"))
+        } else if batches.iter().any(|b| b.failed.is_none()) {
             sync(wal, db).err()
         } else {
             None
         };
-
         if let Some(e) = &error {
-            tracing::error!("cannot sync {}: {e}", wal.display());
+            tracing::error!(
+                "cannot sync {}: {e}; no more work is stored: restart smsgw",
+                wal.display()
+            );
+            broken.store(true, Ordering::SeqCst);
         }
         let why = error.map(|e| format!("cannot sync the database log: {e}"));
         for b in batches {

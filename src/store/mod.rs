@@ -305,6 +305,8 @@ impl Store {
     /// After a failed transaction: put the router back in step with the rows
     /// and return the original error.
     fn recover<T>(&mut self, err: StoreError) -> Result<T> {
+        // A modem row created in the failed transaction is gone too.
+        self.modem_ids.clear();
         self.resync();
         Err(err)
     }
@@ -349,7 +351,7 @@ impl Store {
                 .execute([])?;
         }
         if let Err(e) = self.conn.execute_batch("BEGIN IMMEDIATE") {
-            self.full_sync()?;
+            let _ = self.full_sync();
             return Err(e.into());
         }
         self.batch = true;
@@ -357,7 +359,7 @@ impl Store {
     }
 
     /// Back to syncing every commit (the store's default).
-    fn full_sync(&mut self) -> Result<()> {
+    pub(crate) fn full_sync(&mut self) -> Result<()> {
         self.conn
             .prepare_cached("PRAGMA synchronous = FULL")?
             .execute([])?;
@@ -387,10 +389,9 @@ impl Store {
             if !self.conn.is_autocommit() {
                 let _ = self.conn.execute_batch("ROLLBACK");
             }
-            let _ = self.full_sync();
             return self.recover(e);
         }
-        self.full_sync()
+        Ok(())
     }
 }
 
