@@ -227,6 +227,7 @@ fn settle(w: Written, unsynced: Option<&str>) {
 /// The sync thread: one sync of the log for every batch written since the
 /// last, then their callers are answered, in order.
 fn syncer(wal: &Path, db: &Path, rx: &mpsc::Receiver<Written>, broken: &AtomicBool) {
+    let mut log = LogFile::default();
     while let Ok(first) = rx.recv() {
         let mut batches = vec![first];
         while let Ok(more) = rx.try_recv() {
@@ -235,7 +236,7 @@ fn syncer(wal: &Path, db: &Path, rx: &mpsc::Receiver<Written>, broken: &AtomicBo
         let error = if broken.load(Ordering::SeqCst) {
             Some(std::io::Error::other("an earlier sync failed"))
         } else if batches.iter().any(|b| b.failed.is_none()) {
-            sync(wal, db).err()
+            log.sync(wal, db).err()
         } else {
             None
         };
@@ -253,13 +254,37 @@ fn syncer(wal: &Path, db: &Path, rx: &mpsc::Receiver<Written>, broken: &AtomicBo
     }
 }
 
-/// Sync the log to disk. With no log file, everything was checkpointed into
-/// the database file (SQLite syncs the log before it does), so sync that.
-fn sync(wal: &Path, db: &Path) -> std::io::Result<()> {
-    match std::fs::File::open(wal) {
-        Ok(f) => f.sync_data(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::File::open(db)?.sync_data(),
-        Err(e) => Err(e),
+/// The log file last synced, to know when its directory entry needs a sync
+/// too (a log SQLite created since, which under synchronous = NORMAL it does
+/// not sync itself until a checkpoint).
+#[derive(Default)]
+struct LogFile {
+    inode: Option<u64>,
+}
+
+impl LogFile {
+    /// Sync the log to disk (and its directory, the first time this log
+    /// file is seen). With no log file, everything was checkpointed into
+    /// the database file (SQLite syncs the log before it does), so sync that.
+    fn sync(&mut self, wal: &Path, db: &Path) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let f = match std::fs::File::open(wal) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                self.inode = None;
+                return std::fs::File::open(db)?.sync_data();
+            }
+            Err(e) => return Err(e),
+        };
+        f.sync_data()?;
+        let inode = f.metadata()?.ino();
+        if self.inode != Some(inode) {
+            if let Some(dir) = wal.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            self.inode = Some(inode);
+        }
+        Ok(())
     }
 }
 
@@ -394,7 +419,9 @@ mod tests {
             "{} is not the log SQLite writes",
             wal.display()
         );
-        assert!(sync(&wal, lock(&store).db_path().unwrap()).is_ok());
+        let mut log = LogFile::default();
+        assert!(log.sync(&wal, lock(&store).db_path().unwrap()).is_ok());
+        assert!(log.inode.is_some(), "the log's directory was synced once");
         // In memory there is nothing to sync.
         let mem = Store::open_at(Path::new(":memory:"), RouterConfig::default(), 0).unwrap();
         assert_eq!(mem.wal_path(), None);
