@@ -87,6 +87,64 @@ fn metric(page: &str, name: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// A minimal HTTP/1.1 keep-alive client for the load (requests of our own
+/// making, answers with Content-Length, as the daemon sends them).
+struct Client {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+    port: u16,
+}
+
+impl Client {
+    async fn connect(port: u16) -> std::io::Result<Client> {
+        let s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        s.set_nodelay(true)?;
+        Ok(Client {
+            stream: tokio::io::BufReader::new(s),
+            port,
+        })
+    }
+
+    /// POST `body` as JSON; the answer's status.
+    async fn post(&mut self, path: &str, body: &str) -> std::io::Result<u16> {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+        let req = format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        self.stream.get_mut().write_all(req.as_bytes()).await?;
+        let bad =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+        let mut line = String::new();
+        self.stream.read_line(&mut line).await?;
+        let status: u16 = line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| bad("no status line"))?;
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            if self.stream.read_line(&mut line).await? == 0 {
+                return Err(bad("connection closed in the headers"));
+            }
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((name, value)) = header.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().map_err(|_| bad("content-length"))?;
+                }
+            }
+        }
+        let mut answer = vec![0u8; length];
+        self.stream.read_exact(&mut answer).await?;
+        Ok(status)
+    }
+}
+
 fn write_config(dir: &Path, port: u16, modems: usize, profile: &str) -> PathBuf {
     let mut t = format!(
         "[store]\npath = {:?}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n\n",
@@ -122,20 +180,28 @@ fn main() {
         .map(|a| a.port())
         .expect("a free port");
 
+    // The simulated modems live in E2E_SIM_PROCESSES processes (default
+    // one: a real modem costs the host no CPU, so the simulators should
+    // take as little of it as they can; one thread serves them all).
+    let groups = std::env::var("E2E_SIM_PROCESSES")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, modems);
     let mut procs = Procs(Vec::new());
-    for i in 0..modems {
-        let link = dir.path().join(format!("sim{i}"));
-        let child = Command::new(bin())
-            .args(["sim", "--profile", &profile, "--report-delay-ms", "0-20"])
+    for g in 0..groups {
+        let mut cmd = Command::new(bin());
+        cmd.args(["sim", "--profile", &profile, "--report-delay-ms", "0-20"])
             .arg("--seed")
-            .arg((i + 1).to_string())
-            .arg("--link")
-            .arg(&link)
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start smsgw sim");
-        procs.0.push(child);
+            .arg((g * modems + 1).to_string());
+        for i in (g..modems).step_by(groups) {
+            cmd.arg("--link").arg(dir.path().join(format!("sim{i}")));
+        }
+        procs
+            .0
+            .push(cmd.stdout(Stdio::null()).spawn().expect("start smsgw sim"));
     }
+    let sims = groups;
     let deadline = Instant::now() + Duration::from_secs(30);
     for i in 0..modems {
         let link = dir.path().join(format!("sim{i}"));
@@ -181,43 +247,45 @@ fn main() {
     std::thread::sleep(Duration::from_millis(500));
     let (cpu0, idle_rss) = usage(pid);
     let (me0, _) = usage(std::process::id());
-    let sims_cpu0: f64 = procs.0[..modems].iter().map(|c| usage(c.id()).0).sum();
+    let sims_cpu0: f64 = procs.0[..sims].iter().map(|c| usage(c.id()).0).sum();
 
     let per = messages / clients;
     let total = per * clients;
     let errors = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
-    let threads: Vec<_> = (0..clients)
-        .map(|k| {
-            let errors = errors.clone();
-            std::thread::spawn(move || {
-                let a = agent();
-                let url = format!("http://127.0.0.1:{port}/v1/messages");
-                let auth = format!("Bearer {TOKEN}");
-                for i in 0..per {
-                    let n = k * per + i;
-                    let body =
-                        format!(r#"{{"to":"+39333{n:07}","text":"bench {n}","report":true}}"#);
-                    let ok = a
-                        .post(&url)
-                        .header("Authorization", &auth)
-                        .header("Content-Type", "application/json")
-                        .send(body)
-                        .map(|mut r| {
-                            let _ = r.body_mut().read_to_string();
-                            r.status() == 202
-                        })
-                        .unwrap_or(false);
-                    if !ok {
-                        errors.fetch_add(1, Ordering::Relaxed);
+    // The clients: keep-alive connections driven by one thread, so that the
+    // load generator takes little of the machine it measures.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("client runtime");
+    rt.block_on(async {
+        let tasks: Vec<_> = (0..clients)
+            .map(|k| {
+                let errors = errors.clone();
+                tokio::spawn(async move {
+                    let mut conn = match Client::connect(port).await {
+                        Ok(c) => c,
+                        Err(_) => {
+                            errors.fetch_add(per as u64, Ordering::Relaxed);
+                            return;
+                        }
+                    };
+                    for i in 0..per {
+                        let n = k * per + i;
+                        let body =
+                            format!(r#"{{"to":"+39333{n:07}","text":"bench {n}","report":true}}"#);
+                        if conn.post("/v1/messages", &body).await.ok() != Some(202) {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                        }
                     }
-                }
+                })
             })
-        })
-        .collect();
-    for t in threads {
-        t.join().expect("client thread");
-    }
+            .collect();
+        for t in tasks {
+            t.await.expect("client task");
+        }
+    });
     let posted = t0.elapsed();
     let mut peak = idle_rss;
     let mut page;
@@ -236,11 +304,7 @@ fn main() {
     let done = t0.elapsed();
     let (cpu1, _) = usage(pid);
     let (me1, _) = usage(std::process::id());
-    let sims_cpu: f64 = procs.0[..modems]
-        .iter()
-        .map(|c| usage(c.id()).0)
-        .sum::<f64>()
-        - sims_cpu0;
+    let sims_cpu: f64 = procs.0[..sims].iter().map(|c| usage(c.id()).0).sum::<f64>() - sims_cpu0;
     let delivered = metric(&page, "smsgw_parts_delivered_total");
     let (orphans, ambiguous) = (
         metric(&page, "smsgw_orphan_reports"),
@@ -248,7 +312,8 @@ fn main() {
     );
     let per_msg = |s: f64| s * 1e6 / delivered.max(1) as f64;
     println!(
-        "e2e: {total} messages over {modems} simulated {profile} modems, {clients} HTTP clients; \
+        "e2e: {total} messages over {modems} simulated {profile} modems ({sims} process(es)), \
+         {clients} HTTP clients; \
          errors: {}",
         errors.load(Ordering::Relaxed)
     );

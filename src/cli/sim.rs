@@ -11,9 +11,11 @@ use crate::sim::{self, OutcomeMix, ReportMode, SimConfig, SimEndpoint, SimModem}
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
-    /// Create a pty and a symlink to it at PATH (open PATH as the modem's port).
+    /// Create a pty and a symlink to it at PATH (open PATH as the modem's
+    /// port). Repeat it for several modems in this one process (the n-th
+    /// gets seed SEED + n - 1).
     #[arg(long, value_name = "PATH", conflicts_with = "listen")]
-    pub link: Option<PathBuf>,
+    pub link: Vec<PathBuf>,
     /// Listen on TCP instead, e.g. tcp:127.0.0.1:7000 (one host at a time).
     #[arg(long, value_name = "tcp:HOST:PORT")]
     pub listen: Option<String>,
@@ -193,20 +195,19 @@ impl SimArgs {
 
 pub fn run(args: SimArgs) -> CliResult {
     let cfg = args.config()?;
-    let endpoint = match (&args.link, &args.listen) {
-        (Some(link), None) => SimEndpoint::Pty(link.clone()),
-        (None, Some(listen)) => {
-            let addr = listen.strip_prefix("tcp:").ok_or_else(|| {
-                CliError::input(format!("--listen {listen:?}: expected tcp:HOST:PORT"))
-            })?;
-            SimEndpoint::Tcp(addr.to_string())
-        }
-        _ => {
-            return Err(CliError::input(
-                "give --link PATH (a pty) or --listen tcp:HOST:PORT",
-            ))
-        }
-    };
+    let endpoints: Vec<SimEndpoint> =
+        match (args.link.is_empty(), &args.listen) {
+            (false, None) => args.link.iter().cloned().map(SimEndpoint::Pty).collect(),
+            (true, Some(listen)) => {
+                let addr = listen.strip_prefix("tcp:").ok_or_else(|| {
+                    CliError::input(format!("--listen {listen:?}: expected tcp:HOST:PORT"))
+                })?;
+                vec![SimEndpoint::Tcp(addr.to_string())]
+            }
+            _ => return Err(CliError::input(
+                "give --link PATH (a pty; repeat it for several modems) or --listen tcp:HOST:PORT",
+            )),
+        };
     // One serial line, one thread: no hand-offs between workers on the way
     // from a command to its answer.
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -214,18 +215,29 @@ pub fn run(args: SimArgs) -> CliResult {
         .build()
         .map_err(CliError::runtime)?;
     rt.block_on(async move {
-        let handle = sim::spawn(SimModem::new(cfg), endpoint)
-            .await
-            .map_err(|e| CliError::runtime(format!("cannot start the simulated modem: {e}")))?;
-        say(format_args!(
-            "simulated modem ({} dialect) at {}\nstop with Ctrl-C",
-            args.profile,
-            handle.device()
-        ));
+        let mut handles = Vec::new();
+        for (i, endpoint) in endpoints.into_iter().enumerate() {
+            let cfg = SimConfig {
+                seed: cfg.seed.wrapping_add(i as u64),
+                ..cfg.clone()
+            };
+            let handle = sim::spawn(SimModem::new(cfg), endpoint)
+                .await
+                .map_err(|e| CliError::runtime(format!("cannot start the simulated modem: {e}")))?;
+            say(format_args!(
+                "simulated modem ({} dialect) at {}",
+                args.profile,
+                handle.device()
+            ));
+            handles.push(handle);
+        }
+        say(format_args!("stop with Ctrl-C"));
         wait_for_signal().await;
-        let n = handle.submits().len();
-        handle.stop();
-        // Give the driver a moment to remove the link.
+        let n: usize = handles.iter().map(|h| h.submits().len()).sum();
+        for h in &handles {
+            h.stop();
+        }
+        // Give the drivers a moment to remove the links.
         tokio::time::sleep(Duration::from_millis(50)).await;
         say(format_args!("stopped after {n} submitted part(s)"));
         Ok(())
