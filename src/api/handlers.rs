@@ -130,7 +130,7 @@ pub async fn inbox(
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let counters = with_store(&gw, |s| s.counters().map_err(|e| ApiError::internal(&e))).await?;
-    let page = super::metrics::render(&counters, &gw.modems(), gw.is_shutting_down());
+    let page = super::metrics::render(&counters, &modems_of(&gw).await?, gw.is_shutting_down());
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -142,8 +142,20 @@ pub async fn metrics(State(gw): State<Gateway>) -> Result<Response, ApiError> {
 }
 
 /// `GET /v1/modems`: every configured modem, connected or not.
-pub async fn modems(State(gw): State<Gateway>) -> Json<Value> {
-    Json(json!({ "modems": gw.modems() }))
+pub async fn modems(State(gw): State<Gateway>) -> Answer {
+    Ok(Json(json!({ "modems": modems_of(&gw).await? })))
+}
+
+/// The modems with their queue depths, read on the blocking pool (the
+/// depths come from the store, whose lock may be held by a group commit).
+async fn modems_of(gw: &Gateway) -> Result<Vec<crate::gateway::ModemStatus>, ApiError> {
+    let gw = gw.clone();
+    tokio::task::spawn_blocking(move || gw.modems())
+        .await
+        .map_err(|e| {
+            tracing::error!(%e, "API store task failed");
+            ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        })
 }
 
 /// `GET /v1/collisions?limit=`: newest first, each with its parts and how
@@ -175,7 +187,10 @@ pub async fn collisions(
 /// `GET /healthz` (no authentication): 200 with the modems' connectivity,
 /// 503 once shutting down.
 pub async fn healthz(State(gw): State<Gateway>) -> Response {
-    let modems = gw.modems();
+    let modems = match modems_of(&gw).await {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
     let connected = modems.iter().filter(|m| m.connected).count();
     let shutting_down = gw.is_shutting_down();
     let body = json!({

@@ -374,16 +374,17 @@ pub async fn housekeeping(gw: Gateway, every: std::time::Duration) {
             _ = tokio::time::sleep(every) => {}
             _ = shutdown.changed() => return,
         }
+        // Through the group commit: in order with the workers' work, and no
+        // tokio thread blocked on the store's lock meanwhile.
         let now = unix_now();
-        let mut store = gw.store();
-        match store.expire(now) {
+        match gw.write(move |s| s.expire(now)).await {
             Ok(parts) if !parts.is_empty() => {
                 tracing::info!("{} part(s) got no report in time: UNKNOWN", parts.len())
             }
             Ok(_) => {}
             Err(e) => tracing::error!("expiry: {e}"),
         }
-        match store.expire_queued(now) {
+        match gw.write(move |s| s.expire_queued(now)).await {
             Ok(msgs) if !msgs.is_empty() => {
                 tracing::info!("{} queued message(s) expired before sending", msgs.len())
             }
