@@ -221,6 +221,11 @@ struct StagedIn {
     received_ms: i64,
 }
 
+/// An incoming part held until its message is stored: its PDU, and what
+/// the modem must be told then (None: a staged part, already acknowledged;
+/// its staged row goes with the message).
+type HeldPart = (Vec<u8>, Option<Origin>);
+
 /// What a worker waits on besides its timers.
 struct Inputs {
     /// From the modem session.
@@ -241,9 +246,8 @@ struct Worker {
     /// The session task has ended: nothing more can be sent through it.
     closed: bool,
     /// PDUs and origins of incoming parts until their message is stored,
-    /// by (sender, concatenation reference). No origin: a staged part,
-    /// already acknowledged (its staged row goes with the message).
-    held: HashMap<SetKey, Vec<(Vec<u8>, Option<Origin>)>>,
+    /// by (sender, concatenation reference).
+    held: HashMap<SetKey, Vec<HeldPart>>,
     /// Where the writer says a part's stage committed.
     staged_tx: UnboundedSender<StagedIn>,
 }
