@@ -6,12 +6,19 @@
 //! store commits "sending" for it; a crash or unplug between that and the
 //! answer leaves the part UNKNOWN (or queued again when configured), never
 //! silently resent.
+//!
+//! At least once from the modem: an incoming SMS or report is released by
+//! the modem (AT+CNMA / AT+CMGD) only once it is on disk. A pushed part of a
+//! concatenated SMS is staged in the store and acknowledged then, and the
+//! message is reassembled from the parts whose stage committed (the modem
+//! holds the next pushed part until the previous one is acknowledged); parts
+//! stored in the modem are deleted there once their whole message is stored.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 
 use super::connect::{connect, ConnectOptions};
@@ -26,7 +33,7 @@ use crate::pdu::split::{encode_submit, ConcatRef, EncodedPart, SubmitOptions};
 use crate::pdu::validity::Validity;
 use crate::router::{ModemId, Resolution};
 use crate::state::MessageState;
-use crate::store::{unix_now, IncomingSms, QueuedMessage, Store, StoreError};
+use crate::store::{unix_now, IncomingSms, QueuedMessage, Staged, Store, StoreError};
 
 /// What a worker needs to know about its modem.
 #[derive(Debug, Clone)]
@@ -95,6 +102,7 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
             }
         }
         set_connected(&gw, &cfg.name, true, modem.info());
+        let (staged_tx, staged) = unbounded_channel();
         let mut w = Worker {
             gw: gw.clone(),
             cfg: cfg.clone(),
@@ -105,8 +113,12 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
             reassembler: Reassembler::new(ReassemblyConfig::default()),
             closed: false,
             held: HashMap::new(),
+            staged_tx,
         };
-        w.serve(events).await;
+        // Parts staged before (by an earlier session, or before a restart)
+        // go back into the reassembler before anything new comes in.
+        w.reload_staged().await;
+        w.serve(Inputs { events, staged }).await;
         set_connected(&gw, &cfg.name, false, None);
         if gw.is_shutting_down() {
             return;
@@ -201,6 +213,27 @@ fn deliver_of(pdu: &[u8]) -> Option<crate::pdu::deliver::Deliver> {
     }
 }
 
+/// A pushed part whose stage is on disk (and so acknowledged): it goes into
+/// the reassembler.
+struct StagedIn {
+    pdu: Vec<u8>,
+    /// When it arrived, unix ms.
+    received_ms: i64,
+}
+
+/// An incoming part held until its message is stored: its PDU, and what
+/// the modem must be told then (None: a staged part, already acknowledged;
+/// its staged row goes with the message).
+type HeldPart = (Vec<u8>, Option<Origin>);
+
+/// What a worker waits on besides its timers.
+struct Inputs {
+    /// From the modem session.
+    events: UnboundedReceiver<ModemEvent>,
+    /// From the store's writer, once a part's stage committed.
+    staged: UnboundedReceiver<StagedIn>,
+}
+
 struct Worker {
     gw: Gateway,
     cfg: WorkerConfig,
@@ -214,16 +247,19 @@ struct Worker {
     closed: bool,
     /// PDUs and origins of incoming parts until their message is stored,
     /// by (sender, concatenation reference).
-    held: HashMap<SetKey, Vec<(Vec<u8>, Origin)>>,
+    held: HashMap<SetKey, Vec<HeldPart>>,
+    /// Where the writer says a part's stage committed.
+    staged_tx: UnboundedSender<StagedIn>,
 }
 
 impl Worker {
-    async fn serve(&mut self, mut events: UnboundedReceiver<ModemEvent>) {
+    async fn serve(&mut self, mut inputs: Inputs) {
         let mut shutdown = self.gw.shutdown_signal();
         loop {
             // Everything the modem already handed over comes first.
+            self.take_staged(&mut inputs.staged);
             loop {
-                match events.try_recv() {
+                match inputs.events.try_recv() {
                     Ok(ev) => self.on_event(ev),
                     Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
                     // The session ended: start over with a new one.
@@ -241,7 +277,7 @@ impl Worker {
             if self.connected && Instant::now() >= self.next_send {
                 match self.claim().await {
                     Ok(Some(claim)) => {
-                        self.send(claim, &mut events).await;
+                        self.send(claim, &mut inputs).await;
                         continue;
                     }
                     Ok(None) => {}
@@ -260,10 +296,11 @@ impl Worker {
                 Instant::now() + Duration::from_millis(wait)
             });
             tokio::select! {
-                ev = events.recv() => match ev {
+                ev = inputs.events.recv() => match ev {
                     Some(ev) => self.on_event(ev),
                     None => return,
                 },
+                Some(part) = inputs.staged.recv() => self.on_staged(part),
                 _ = tokio::time::sleep_until(expiry.unwrap_or(retry_at)), if expiry.is_some() => {
                     let mut out = Vec::new();
                     self.reassembler.expire(unix_now() * 1000, &mut out);
@@ -318,34 +355,16 @@ impl Worker {
                 );
             }
             Ok(Decoded::Sms(deliver)) => {
-                let now_ms = unix_now() * 1000;
-                let (key, part) = match Part::from_deliver(&deliver) {
-                    Some(part) => (part_key(&part), Some(part)),
-                    // 8-bit data: stored as it came, one part.
-                    None => ((deliver.sender.to_string(), None), None),
-                };
-                let held = self.held.entry(key.clone()).or_default();
-                // A stored part listed twice (after a reconnect) is deleted once.
-                let listed_again = matches!(inb.origin, Origin::Stored { .. })
-                    && held.iter().any(|(_, o)| *o == inb.origin);
-                if !listed_again {
-                    held.push((inb.pdu.clone(), inb.origin.clone()));
+                let part = Part::from_deliver(&deliver);
+                let concatenated = part.as_ref().is_some_and(|p| part_key(p).1.is_some());
+                if concatenated && matches!(inb.origin, Origin::Direct { .. }) {
+                    // The modem pushes the next part only once this one is
+                    // acknowledged: staged now, acknowledged once on disk,
+                    // reassembled then (`on_staged`).
+                    self.stage(inb, deliver.sender.to_string());
+                    return;
                 }
-                let mut out = Vec::new();
-                match part {
-                    Some(part) => {
-                        self.reassembler.push(part, now_ms, &mut out);
-                    }
-                    None => out.push(Reassembled {
-                        sender: key.0,
-                        reference: None,
-                        parts: vec![],
-                        first_ms: now_ms,
-                    }),
-                }
-                for msg in out {
-                    self.store_incoming(msg);
-                }
+                self.take_part(inb.pdu, Some(inb.origin), part, &deliver, unix_now() * 1000);
             }
             Err(e) => match inb.origin {
                 // A pushed PDU left unacknowledged makes the modem turn
@@ -365,6 +384,141 @@ impl Worker {
         }
     }
 
+    /// Stage a pushed part of a concatenated SMS in the next group commit;
+    /// once that is on disk, acknowledge it and hand it to the reassembler
+    /// (unless the store already had it: staged, or part of a stored SMS).
+    fn stage(&self, inb: Inbound, sender: String) {
+        let received_ms = unix_now() * 1000;
+        let (modem, tx, name) = (
+            self.modem.clone(),
+            self.staged_tx.clone(),
+            self.cfg.name.clone(),
+        );
+        let (id, hex, origin, pdu) = (
+            self.modem_id,
+            crate::pdu::hex::encode(&inb.pdu),
+            inb.origin,
+            inb.pdu,
+        );
+        self.gw.write_then(
+            move |s| s.stage_part(id, &sender, &hex, received_ms / 1000),
+            move |done| match done {
+                Ok(staged) => {
+                    modem.handed_on(&origin);
+                    match staged {
+                        Staged::New(_) => {
+                            // A worker that ended meanwhile: the next one
+                            // finds the part staged.
+                            let _ = tx.send(StagedIn { pdu, received_ms });
+                        }
+                        Staged::Again(_) | Staged::Stored(_) => {
+                            tracing::info!(modem = %name, "incoming part delivered again: already stored");
+                        }
+                    }
+                }
+                // Unacknowledged: the network delivers it again.
+                Err(e) => tracing::error!(modem = %name, "incoming part not staged: {e}"),
+            },
+        );
+    }
+
+    /// A part whose stage committed goes into the reassembler.
+    fn on_staged(&mut self, staged: StagedIn) {
+        match deliver_of(&staged.pdu) {
+            Some(deliver) => {
+                let part = Part::from_deliver(&deliver);
+                self.take_part(staged.pdu, None, part, &deliver, staged.received_ms);
+            }
+            None => tracing::error!(modem = %self.cfg.name, "a staged part no longer decodes"),
+        }
+    }
+
+    fn take_staged(&mut self, rx: &mut UnboundedReceiver<StagedIn>) {
+        while let Ok(part) = rx.try_recv() {
+            self.on_staged(part);
+        }
+    }
+
+    /// Put the parts staged on this modem back into the reassembler (at
+    /// start: after a restart, or when a session ended with sets open).
+    /// Through the group commit, so after every stage given before.
+    async fn reload_staged(&mut self) {
+        let id = self.modem_id;
+        let staged = match self.gw.write(move |s| s.staged_parts(id)).await {
+            Ok(staged) => staged,
+            Err(e) => {
+                tracing::error!(modem = %self.cfg.name, "store: staged parts not reloaded: {e}");
+                return;
+            }
+        };
+        if !staged.is_empty() {
+            tracing::info!(modem = %self.cfg.name, "{} staged incoming part(s) reloaded", staged.len());
+        }
+        for p in staged {
+            let pdu = crate::pdu::hex::decode(&p.pdu_hex).ok();
+            match pdu.as_deref().and_then(deliver_of) {
+                Some(deliver) => {
+                    let part = Part::from_deliver(&deliver);
+                    self.take_part(
+                        pdu.unwrap_or_default(),
+                        None,
+                        part,
+                        &deliver,
+                        p.received_at.saturating_mul(1000),
+                    );
+                }
+                // Left staged (and in the log) rather than dropped.
+                None => {
+                    tracing::error!(modem = %self.cfg.name, staged = p.id, "a staged part does not decode")
+                }
+            }
+        }
+    }
+
+    /// Take one incoming SMS part (or an 8-bit SMS, `part` None): held until
+    /// its message is stored, which happens now if it completed one.
+    /// `origin`: what the modem must be told once it is stored (None: a
+    /// staged part, already acknowledged).
+    fn take_part(
+        &mut self,
+        pdu: Vec<u8>,
+        origin: Option<Origin>,
+        part: Option<Part>,
+        deliver: &crate::pdu::deliver::Deliver,
+        now_ms: i64,
+    ) {
+        let key = match &part {
+            Some(part) => part_key(part),
+            // 8-bit data: stored as it came, one part.
+            None => (deliver.sender.to_string(), None),
+        };
+        let held = self.held.entry(key.clone()).or_default();
+        // A stored part listed twice (after a reconnect) is deleted once.
+        let listed_again =
+            matches!(origin, Some(Origin::Stored { .. })) && held.iter().any(|(_, o)| *o == origin);
+        if !listed_again {
+            held.push((pdu, origin));
+        }
+        let mut out = Vec::new();
+        match part {
+            Some(part) => {
+                self.reassembler.push(part, now_ms, &mut out);
+            }
+            None => out.push(Reassembled {
+                sender: key.0,
+                reference: None,
+                parts: vec![],
+                first_ms: now_ms,
+            }),
+        }
+        for msg in out {
+            self.store_incoming(msg);
+        }
+    }
+
+    /// Store a reassembled (or expired, partial) SMS in the next group
+    /// commit, which also deletes its staged parts; once on disk, the parts
+    /// still in the modem are released.
     fn store_incoming(&mut self, sms: Reassembled) {
         let held = self.held.remove(&message_key(&sms)).unwrap_or_default();
         let delivers: Vec<_> = held.iter().filter_map(|(p, _)| deliver_of(p)).collect();
@@ -397,16 +551,23 @@ impl Worker {
                 .collect(),
             partial: !sms.is_complete(),
         };
-        match self.gw.store().store_incoming(&row) {
-            Ok(_) => {
-                for (_, origin) in &held {
-                    self.modem.handed_on(origin);
+        let origins: Vec<Origin> = held.into_iter().filter_map(|(_, o)| o).collect();
+        let (modem, name) = (self.modem.clone(), self.cfg.name.clone());
+        self.gw.write_then(
+            move |s| s.store_incoming(&row),
+            move |done| match done {
+                Ok(_) => {
+                    for origin in &origins {
+                        modem.handed_on(origin);
+                    }
                 }
-            }
-            Err(e) => {
-                tracing::error!(modem = %self.cfg.name, "incoming SMS kept in the modem: store failed: {e}");
-            }
-        }
+                // Staged parts stay staged (reloaded at the next start).
+                Err(e) => tracing::error!(
+                    modem = %name,
+                    "incoming SMS kept in the modem (or staged): store failed: {e}"
+                ),
+            },
+        );
     }
 
     /// Claim the next message for this modem, encode it, and mark its first
@@ -471,11 +632,11 @@ impl Worker {
     /// the claim); what the modem answered is recorded in the background,
     /// in order, while the next part goes.
     ///
-    /// What the modem hands over meanwhile (`events`) is taken in between
+    /// What the modem hands over meanwhile (`inputs`) is taken in between
     /// parts and during a rate-limit pause, so that reports and SMS are
     /// stored and acknowledged (AT+CNMA has a deadline) while a long message
     /// goes out.
-    async fn send(&mut self, claim: Claim, events: &mut UnboundedReceiver<ModemEvent>) {
+    async fn send(&mut self, claim: Claim, inputs: &mut Inputs) {
         let Claim {
             msg,
             encoded,
@@ -489,18 +650,20 @@ impl Worker {
                 continue;
             };
             if !marked {
-                while let Ok(ev) = events.try_recv() {
+                self.take_staged(&mut inputs.staged);
+                while let Ok(ev) = inputs.events.try_recv() {
                     self.on_event(ev);
                 }
                 let mut shutdown = self.gw.shutdown_signal();
                 while Instant::now() < self.next_send && !self.gw.is_shutting_down() {
                     tokio::select! {
                         _ = tokio::time::sleep_until(self.next_send) => {}
-                        ev = events.recv() => match ev {
+                        ev = inputs.events.recv() => match ev {
                             Some(ev) => self.on_event(ev),
                             // The session ended: the next send says so.
                             None => break,
                         },
+                        Some(part) = inputs.staged.recv() => self.on_staged(part),
                         _ = shutdown.wait_for(|s| *s) => {}
                     }
                 }

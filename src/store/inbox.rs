@@ -1,5 +1,6 @@
 //! Incoming SMS: stored once reassembled (or given up on), listed for the
-//! API, announced by webhook.
+//! API, announced by webhook. Storing one deletes its staged parts (see
+//! `staging`) in the same transaction.
 
 use rusqlite::params;
 use serde_json::json;
@@ -48,11 +49,13 @@ pub struct InboxRow {
 
 /// How far back (seconds of `received_at`) a stored SMS is looked for when
 /// the same PDUs come again.
-const DUPLICATE_WINDOW: i64 = 7 * 86_400;
+pub(super) const DUPLICATE_WINDOW: i64 = 7 * 86_400;
 
 impl Store {
     /// Store an incoming SMS (and, with webhooks on, its notification, in
-    /// the same transaction). Returns its inbox id.
+    /// the same transaction). Returns its inbox id. Its parts staged on the
+    /// modem ([`Store::stage_part`], matched by PDU) are deleted in the same
+    /// transaction, also when the SMS turns out to be stored already.
     pub fn store_incoming(&mut self, sms: &IncomingSms) -> Result<i64> {
         if sms.sender.trim().is_empty() {
             return Err(StoreError::Invalid {
@@ -97,8 +100,10 @@ impl Store {
                 rusqlite::Error::QueryReturnedNoRows => Ok(None),
                 e => Err(e),
             })?;
+        super::staging::unstage(&tx, sms.modem, &sms.pdus_hex)?;
         if let Some(id) = seen {
             tracing::info!(inbox = id, sender = %sms.sender, "incoming SMS read again: already stored");
+            tx.commit()?;
             return Ok(id);
         }
         tx.prepare_cached(

@@ -32,6 +32,7 @@ mod query;
 mod queue;
 mod reports;
 mod schema;
+mod staging;
 mod submit;
 mod webhooks;
 
@@ -45,6 +46,7 @@ pub use query::{
 pub use queue::{EnqueueRequest, MessageOptions, QueuedMessage, QueuedPart, DEFAULT_VALIDITY_SECS};
 pub use reports::{IncomingReport, ReportOutcome};
 pub use schema::{MIGRATIONS, VERSION as SCHEMA_VERSION};
+pub use staging::{Staged, StagedPart};
 pub use submit::{NewMessage, Sent};
 pub use webhooks::WebhookRow;
 

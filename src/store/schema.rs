@@ -9,7 +9,7 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this binary writes.
 pub const VERSION: u32 = MIGRATIONS.len() as u32;
@@ -197,6 +197,26 @@ CREATE TABLE webhooks (
     delivered_at INTEGER
 );
 CREATE INDEX webhooks_due ON webhooks (id, next_attempt) WHERE delivered_at IS NULL;
+";
+
+/// Version 3: parts of pushed concatenated SMS (+CMT) are stored as they
+/// come, in `staged_parts`, and only then acknowledged (AT+CNMA): the modem
+/// holds the next part until the previous one is acknowledged, so a message
+/// cannot wait in the modem for its last part. Storing the whole message in
+/// `inbox` deletes its staged parts in the same transaction. A PDU is staged
+/// at most once per modem (the network delivers an unacknowledged one again).
+/// Incoming SMS are also looked up by sender (the repeat checks).
+const V3: &str = "
+CREATE TABLE staged_parts (
+    id          INTEGER PRIMARY KEY,
+    modem_id    INTEGER NOT NULL REFERENCES modems (id),
+    sender      TEXT NOT NULL,        -- TP-OA, as in inbox.sender
+    pdu         TEXT NOT NULL,        -- SMSC prefix + TPDU as received, hex
+    received_at INTEGER NOT NULL,
+    UNIQUE (modem_id, pdu)
+);
+CREATE INDEX staged_parts_modem ON staged_parts (modem_id, id);
+CREATE INDEX inbox_sender ON inbox (modem_id, sender, received_at);
 ";
 
 /// Bring the schema to [`VERSION`], refusing databases from a newer smsgw.
