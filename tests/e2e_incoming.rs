@@ -233,64 +233,21 @@ async fn stored_then_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undecodable_pushed_pdu_does_not_stop_delivery() {
     let dir = tempfile::tempdir().unwrap();
-    let link = dir.path().join("sim0");
-    let cfg = sim_config_for(&Profile::by_name("quectel-ec2x").unwrap());
-    let smsc = cfg.smsc.clone();
-    let sim = sim::spawn(SimModem::new(cfg), SimEndpoint::Pty(link.clone()))
-        .await
-        .unwrap();
-    let store = Store::open(&dir.path().join("in.db"), RouterConfig::default()).unwrap();
-    let dev = link.display().to_string();
-    let gw = Gateway::new(
-        store,
-        GatewaySettings::default(),
-        &[("sim0".into(), dev.clone())],
-    );
-    let w = tokio::spawn(worker::run(
-        gw.clone(),
-        WorkerConfig {
-            name: "sim0".into(),
-            device: dev,
-            profile: "quectel-ec2x".into(),
-            pin: None,
-            rate_per_minute: None,
-            prefixes: vec![],
-            rescan: Duration::from_millis(200),
-        },
-    ));
+    let rig = Rig::start(dir.path(), "quectel-ec2x", &dir.path().join("in.db")).await;
     // A DELIVER whose user data is cut short: well framed, undecodable.
     let (mut bad, bad_len) =
-        codec::deliver_parts(&smsc, "+393471234568", "cut short", 1_795_860_000, 4, 2)
+        codec::deliver_parts(&rig.smsc, "+393471234568", "cut short", 1_795_860_000, 4, 2)
             .unwrap()
             .remove(0);
     bad.truncate(bad.len() - 4);
     let garbage = (bad, bad_len - 4);
     assert!(smsgw::pdu::parse_with_smsc(&garbage.0).is_err());
-    wait_connected(&gw).await;
-    let good = codec::deliver_parts(
-        &smsc,
-        "+393471234567",
-        "after the garbage",
-        1_795_860_000,
-        4,
-        1,
-    )
-    .unwrap();
+    let good =
+        codec::deliver_parts(&rig.smsc, SENDER, "after the garbage", 1_795_860_000, 4, 1).unwrap();
     let mut pdus = vec![garbage];
     pdus.extend(good);
-    sim.inject_incoming(pdus);
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    let row = loop {
-        if let Some(r) = gw.store().inbox(None, None).unwrap().into_iter().next() {
-            break r;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the SMS after an undecodable one never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    rig.sim.inject_incoming(pdus);
+    let row = rig.stored("the SMS after an undecodable one").await;
     assert_eq!(row.text.as_deref(), Some("after the garbage"));
-    gw.shutdown();
-    let _ = tokio::time::timeout(Duration::from_secs(30), w).await;
+    rig.stop().await;
 }
