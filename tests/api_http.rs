@@ -819,6 +819,7 @@ fn metrics_are_valid_prometheus_text() {
         "smsgw_ambiguous_reports",
         "smsgw_webhook_backlog",
         "smsgw_inbox_messages_total",
+        "smsgw_incoming_parts_staged",
         "smsgw_modem_registered",
     ] {
         assert!(m.iter().any(|s| s.name == name), "{name} missing");

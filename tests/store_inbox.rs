@@ -174,6 +174,7 @@ fn staged_parts_are_listed_and_deleted_with_their_message() {
         s.stage_part(other, from, &pdus[2], T0 + 1).unwrap(),
         Staged::New(_)
     ));
+    assert_eq!(s.counters().unwrap().staged_parts, 3);
     let listed = s.staged_parts(m).unwrap();
     assert_eq!(
         listed
@@ -190,6 +191,7 @@ fn staged_parts_are_listed_and_deleted_with_their_message() {
     let id = s.store_incoming(&row).unwrap();
     assert_eq!(s.staged_parts(m).unwrap(), vec![]);
     assert_eq!(s.staged_parts(other).unwrap().len(), 1);
+    assert_eq!(s.counters().unwrap().staged_parts, 1);
     // A part of it delivered again afterwards is recognised, not staged.
     assert_eq!(
         s.stage_part(m, from, &pdus[2], T0 + 60).unwrap(),

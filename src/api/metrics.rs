@@ -97,6 +97,12 @@ pub fn render(c: &Counters, modems: &[ModemStatus], shutting_down: bool) -> Stri
         "Incoming SMS stored.",
         c.inbox as f64,
     );
+    e.single(
+        "smsgw_incoming_parts_staged",
+        Kind::Gauge,
+        "Pushed parts of concatenated SMS stored while waiting for the rest.",
+        c.staged_parts as f64,
+    );
 
     e.family(
         "smsgw_modem_connected",

@@ -35,6 +35,8 @@ pub struct Counters {
     pub webhooks_pending: u64,
     /// Incoming SMS stored.
     pub inbox: u64,
+    /// Pushed parts of concatenated SMS staged, waiting for the rest.
+    pub staged_parts: u64,
 }
 
 /// One modem's share.
@@ -156,6 +158,7 @@ impl Store {
         c.ambiguous = one("SELECT count(*) FROM reports WHERE match = 'ambiguous'")?;
         c.webhooks_pending = one("SELECT count(*) FROM webhooks WHERE delivered_at IS NULL")?;
         c.inbox = one("SELECT count(*) FROM inbox")?;
+        c.staged_parts = one("SELECT count(*) FROM staged_parts")?;
         c.per_modem = modems.into_values().collect();
         Ok(c)
     }
