@@ -37,7 +37,7 @@ async fn receive(rig: &mut Rig, text: &str, reference: u8) -> (Message, Encoding
         // The profile's AT+CNMI <mt>: 2 pushes (+CMT), 1 stores (+CMTI).
         let cnmi = rig.profile.sms.cnmi_fields();
         match (&inb.origin, cnmi.get(1)) {
-            (Origin::Direct { needs_ack }, Some(2)) => assert_eq!(
+            (Origin::Direct { needs_ack, .. }, Some(2)) => assert_eq!(
                 *needs_ack,
                 rig.profile.sms.cnma_required && rig.profile.sms.csms == 1
             ),

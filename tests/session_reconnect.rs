@@ -169,3 +169,49 @@ async fn tcp_unplug_after_the_pdu() {
         unplugged_after_the_pdu(name, Link::Tcp).await;
     }
 }
+
+/// AT+CNMA acknowledges whatever push is pending: one for a push from
+/// before a reconnect must not go out on the new connection (it would
+/// acknowledge the push pending there, perhaps not yet stored).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledgement_from_before_a_reconnect_is_dropped() {
+    let mut rig = rig("quectel-ec2x", Link::Pty).await;
+    let cnmas = |rig: &Rig| {
+        rig.sim
+            .model()
+            .command_log()
+            .filter(|c| c.eq_ignore_ascii_case("AT+CNMA"))
+            .count()
+    };
+    let mr = rig.send(TO, "ack me later").await;
+    let (sr, old) = rig.next_report().await;
+    assert_eq!(sr.mr, mr);
+    assert!(matches!(
+        old.origin,
+        Origin::Direct {
+            needs_ack: true,
+            ..
+        }
+    ));
+    // Not acknowledged before the port goes away.
+    rig.sim.unplug(Duration::from_millis(300));
+    expect_disconnect_and_reconnect(&mut rig).await;
+    rig.modem.handed_on(&old.origin);
+    // Jobs run in order: once AT answers, the old hand-on was dealt with.
+    rig.modem.command("AT", WAIT).await.expect("AT");
+    assert_eq!(cnmas(&rig), 0, "an acknowledgement crossed the reconnect");
+    // The report comes again (stored by the modem while routing was off,
+    // or pushed again); that one is released as usual.
+    let (again, new) = rig.next_report().await;
+    assert_eq!(again.mr, mr);
+    assert_ne!(new.origin, old.origin);
+    rig.modem.handed_on(&new.origin);
+    rig.modem.command("AT", WAIT).await.expect("AT");
+    match &new.origin {
+        Origin::Stored { index, .. } => {
+            assert!(rig.sim_got(&format!("AT+CMGD={index}")));
+            assert_eq!(cnmas(&rig), 0);
+        }
+        Origin::Direct { .. } => assert_eq!(cnmas(&rig), 1),
+    }
+}

@@ -21,7 +21,13 @@ async fn send_with_report_over_tcp() {
             let (sr, inb) = rig.next_report().await;
             assert_eq!((sr.mr, sr.status.0), (mr, 0x00), "{name}");
             match (&inb.origin, p.sms.cnma_required) {
-                (Origin::Direct { needs_ack: true }, true) | (Origin::Stored { .. }, false) => {}
+                (
+                    Origin::Direct {
+                        needs_ack: true, ..
+                    },
+                    true,
+                )
+                | (Origin::Stored { .. }, false) => {}
                 (o, _) => panic!("{name}: origin {o:?}"),
             }
             rig.modem.handed_on(&inb.origin);

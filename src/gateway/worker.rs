@@ -371,7 +371,9 @@ impl Worker {
                 // delivery to us off (27.005 +CNMA): every later report
                 // would be lost for one undecodable one. It is acknowledged;
                 // the error line carries its hex.
-                Origin::Direct { needs_ack: true } => {
+                Origin::Direct {
+                    needs_ack: true, ..
+                } => {
                     tracing::error!(
                         modem = %self.cfg.name,
                         "{e}; acknowledged anyway so that the modem keeps pushing reports"
@@ -400,6 +402,7 @@ impl Worker {
             inb.origin,
             inb.pdu,
         );
+        let hex_again = hex.clone();
         self.gw.write_then(
             move |s| s.stage_part(id, &sender, &hex, received_ms / 1000),
             move |done| match done {
@@ -417,6 +420,16 @@ impl Worker {
                     }
                 }
                 // Unacknowledged: the network delivers it again.
+                // Refused for good (no sender, say): waiting for the network to
+                // send it again would only make the modem turn delivery off.
+                Err(e @ StoreError::Invalid { .. }) => {
+                    tracing::error!(
+                        modem = %name,
+                        "incoming part {hex_again} cannot be stored ({e}); acknowledged anyway \
+                         so that the modem keeps delivering"
+                    );
+                    modem.handed_on(&origin);
+                }
                 Err(e) => tracing::error!(modem = %name, "incoming part not staged: {e}"),
             },
         );
@@ -444,11 +457,21 @@ impl Worker {
     /// Through the group commit, so after every stage given before.
     async fn reload_staged(&mut self) {
         let id = self.modem_id;
-        let staged = match self.gw.write(move |s| s.staged_parts(id)).await {
-            Ok(staged) => staged,
-            Err(e) => {
-                tracing::error!(modem = %self.cfg.name, "store: staged parts not reloaded: {e}");
-                return;
+        let mut pause = Duration::from_secs(1);
+        let staged = loop {
+            match self.gw.write(move |s| s.staged_parts(id)).await {
+                Ok(staged) => break staged,
+                // Without them, their sets could never complete: retried
+                // (the store failing means nothing else works either).
+                Err(e) if !self.gw.is_shutting_down() => {
+                    tracing::error!(
+                        modem = %self.cfg.name,
+                        "store: staged parts not reloaded ({e}); again in {pause:?}"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(60));
+                }
+                Err(_) => return,
             }
         };
         if !staged.is_empty() {
@@ -551,8 +574,19 @@ impl Worker {
                 .collect(),
             partial: !sms.is_complete(),
         };
-        let origins: Vec<Origin> = held.into_iter().filter_map(|(_, o)| o).collect();
-        let (modem, name) = (self.modem.clone(), self.cfg.name.clone());
+        let (mut origins, mut staged) = (Vec::new(), Vec::new());
+        for (pdu, origin) in held {
+            match origin {
+                Some(o) => origins.push(o),
+                None => staged.push(pdu),
+            }
+        }
+        let (modem, name, retry) = (
+            self.modem.clone(),
+            self.cfg.name.clone(),
+            self.staged_tx.clone(),
+        );
+        let runtime = tokio::runtime::Handle::current();
         self.gw.write_then(
             move |s| s.store_incoming(&row),
             move |done| match done {
@@ -561,11 +595,33 @@ impl Worker {
                         modem.handed_on(origin);
                     }
                 }
-                // Staged parts stay staged (reloaded at the next start).
-                Err(e) => tracing::error!(
-                    modem = %name,
-                    "incoming SMS kept in the modem (or staged): store failed: {e}"
-                ),
+                Err(e) => {
+                    tracing::error!(
+                        modem = %name,
+                        "incoming SMS kept in the modem (or staged): store failed: {e}"
+                    );
+                    // Refused for good: pushed parts are acknowledged so that
+                    // the modem keeps delivering (their hex is in the row
+                    // logged above); stored ones stay in the modem.
+                    if matches!(e, StoreError::Invalid { .. }) {
+                        for origin in origins
+                            .iter()
+                            .filter(|o| matches!(o, Origin::Direct { .. }))
+                        {
+                            modem.handed_on(origin);
+                        }
+                    }
+                    // Staged parts go back into the reassembler a little
+                    // later, so that the message is stored once the store
+                    // works again (they are still staged meanwhile).
+                    runtime.spawn(async move {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                        let received_ms = unix_now() * 1000;
+                        for pdu in staged {
+                            let _ = retry.send(StagedIn { pdu, received_ms });
+                        }
+                    });
+                }
             },
         );
     }

@@ -37,8 +37,11 @@ pub enum InboundKind {
 /// Where an inbound PDU came from, and so what "handed on" means for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
-    /// Pushed (+CDS / +CMT); `needs_ack`: AT+CNMA must follow.
-    Direct { needs_ack: bool },
+    /// Pushed (+CDS / +CMT); `needs_ack`: AT+CNMA must follow. `link`
+    /// counts the session's connections to the port: an acknowledgement is
+    /// positional (it applies to whatever push is pending), so one for a push
+    /// of an earlier connection is dropped instead of acknowledging another.
+    Direct { needs_ack: bool, link: u32 },
     /// Stored in the modem (+CDSI / +CMTI / found at start-up): AT+CMGD follows.
     Stored { mem: String, index: u32 },
 }

@@ -231,6 +231,8 @@ struct Task {
     evbuf: VecDeque<Event>,
     /// Reused output buffer of the digester.
     fed: Vec<Event>,
+    /// Connections to the port so far (see [`Origin::Direct`]).
+    link: u32,
     /// Commands the session gave up on (timeouts, an aborted prompt) whose
     /// answers may still come. While non-zero, the next command is preceded
     /// by a resync ([`Task::resync`]); each stray final result that arrives
@@ -258,6 +260,7 @@ impl Task {
             evbuf: VecDeque::new(),
             fed: Vec::new(),
             stale: 0,
+            link: 0,
         }
     }
 
@@ -271,6 +274,7 @@ impl Task {
         self.io = Some(t);
         self.digester = Digester::new();
         self.read_mem = None;
+        self.link = self.link.wrapping_add(1);
         Ok(())
     }
 
@@ -643,8 +647,22 @@ impl Task {
             }
             Job::HandedOn(origin) => {
                 match origin {
-                    Origin::Direct { needs_ack: true } => self.internal.push_back(Internal::Ack),
-                    Origin::Direct { needs_ack: false } => {}
+                    Origin::Direct {
+                        needs_ack: true,
+                        link,
+                    } if link == self.link => self.internal.push_back(Internal::Ack),
+                    // Pushed on an earlier connection: acknowledging now
+                    // would acknowledge another push (the network sends an
+                    // unacknowledged one again).
+                    Origin::Direct {
+                        needs_ack: true, ..
+                    } => tracing::debug!(
+                        modem = %self.cfg.name,
+                        "acknowledgement of a push from before a reconnect dropped"
+                    ),
+                    Origin::Direct {
+                        needs_ack: false, ..
+                    } => {}
                     Origin::Stored { mem, index } => {
                         self.internal.push_back(Internal::Delete { mem, index })
                     }
@@ -1123,16 +1141,16 @@ impl Task {
     }
 
     fn handle_urc(&mut self, urc: Urc) {
-        let needs_ack = self.cfg.cnma_required && self.cfg.csms == 1;
+        let direct = Origin::Direct {
+            needs_ack: self.cfg.cnma_required && self.cfg.csms == 1,
+            link: self.link,
+        };
         match urc {
-            Urc::StatusReport { len, pdu } => self.emit_inbound(
-                InboundKind::StatusReport,
-                pdu,
-                len,
-                Origin::Direct { needs_ack },
-            ),
+            Urc::StatusReport { len, pdu } => {
+                self.emit_inbound(InboundKind::StatusReport, pdu, len, direct)
+            }
             Urc::Deliver { len, pdu, .. } => {
-                self.emit_inbound(InboundKind::Deliver, pdu, len, Origin::Direct { needs_ack })
+                self.emit_inbound(InboundKind::Deliver, pdu, len, direct)
             }
             Urc::StatusReportStored { mem, index } => self.internal.push_back(Internal::Read {
                 mem,
