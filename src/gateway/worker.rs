@@ -602,7 +602,8 @@ impl Worker {
                     );
                     // Refused for good: pushed parts are acknowledged so that
                     // the modem keeps delivering (their hex is in the row
-                    // logged above); stored ones stay in the modem.
+                    // logged above); stored ones stay in the modem, staged
+                    // ones staged. Nothing to try again.
                     if matches!(e, StoreError::Invalid { .. }) {
                         for origin in origins
                             .iter()
@@ -610,6 +611,7 @@ impl Worker {
                         {
                             modem.handed_on(origin);
                         }
+                        return;
                     }
                     // Staged parts go back into the reassembler a little
                     // later, so that the message is stored once the store
