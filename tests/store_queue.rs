@@ -76,6 +76,13 @@ fn claims_are_fifo_by_creation_time_and_exclusive_between_two_modems() {
     assert_eq!(s.queue_depth(None).unwrap(), 2);
     assert_eq!(s.queue_depth(Some("a")).unwrap(), 1);
     assert_eq!(s.queue_depth(Some("b")).unwrap(), 1);
+    // All at once, the same figures.
+    let (total, each) = s.queue_depths().unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(
+        each.into_iter().collect::<Vec<_>>(),
+        [("a".to_string(), 1), ("b".to_string(), 1)]
+    );
 }
 
 #[test]

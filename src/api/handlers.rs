@@ -20,13 +20,13 @@ use crate::store::{MessageFilter, MessageId, Store, StoreError};
 
 type Answer = Result<Json<Value>, ApiError>;
 
-/// Run `f` with the store on the blocking pool.
+/// Run `f` with the store's read connection on the blocking pool.
 async fn with_store<T: Send + 'static>(
     gw: &Gateway,
     f: impl FnOnce(&Store) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
     let gw = gw.clone();
-    tokio::task::spawn_blocking(move || f(&gw.store()))
+    tokio::task::spawn_blocking(move || f(&gw.read()))
         .await
         .map_err(|e| {
             tracing::error!(%e, "API store task failed");

@@ -122,6 +122,8 @@ pub(crate) struct Slot {
 
 pub(crate) struct Inner {
     pub store: Arc<Mutex<Store>>,
+    /// A read-only connection for the API's queries (None in memory).
+    pub reader: Option<Mutex<Store>>,
     /// The writer thread that batches store work into group commits.
     pub commits: GroupCommit,
     pub settings: GatewaySettings,
@@ -155,11 +157,21 @@ impl Gateway {
             })
             .collect();
         let (shutdown, _) = watch::channel(false);
+        let reader = match store.reader() {
+            Ok(r) => r.map(Mutex::new),
+            Err(e) => {
+                tracing::warn!(
+                    "no separate connection for reads ({e}): queries share the writer's"
+                );
+                None
+            }
+        };
         let store = Arc::new(Mutex::new(store));
         Gateway {
             inner: Arc::new(Inner {
                 commits: GroupCommit::start(store.clone()),
                 store,
+                reader,
                 settings,
                 wake: Notify::new(),
                 slots: Mutex::new(slots),
@@ -173,6 +185,16 @@ impl Gateway {
     /// .await). The hot paths use [`Gateway::write`] instead.
     pub fn store(&self) -> MutexGuard<'_, Store> {
         self.inner.store.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A connection for queries (read only): its own, so that reads neither
+    /// wait for a group commit nor hold one up; the store's for a database
+    /// in memory. Never hold it across an .await.
+    pub fn read(&self) -> MutexGuard<'_, Store> {
+        match &self.inner.reader {
+            Some(r) => r.lock().unwrap_or_else(|p| p.into_inner()),
+            None => self.store(),
+        }
     }
 
     /// Run `op` in the next group commit (see [`GroupCommit`]) and wait
@@ -324,7 +346,9 @@ impl Gateway {
 
     /// The configured modems with their live state and counters.
     pub fn modems(&self) -> Vec<ModemStatus> {
-        // Copy the slots first: never hold both locks at once.
+        // One pass over the queue for all modems, before the slots: never
+        // hold both locks at once.
+        let depths = self.read().queue_depths().map(|d| d.1).unwrap_or_default();
         let slots: Vec<(String, Slot)> = self
             .slots()
             .iter()
@@ -337,7 +361,7 @@ impl Gateway {
                 device: s.device.clone(),
                 connected: s.connected,
                 info: s.info.clone(),
-                queue_depth: self.store().queue_depth(Some(name)).unwrap_or(0),
+                queue_depth: depths.get(name).copied().unwrap_or(0),
                 sent: s.sent,
                 delivered: s.delivered,
                 failed: s.failed,

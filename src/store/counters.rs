@@ -58,6 +58,47 @@ fn count(n: i64) -> u64 {
 }
 
 impl Store {
+    /// Messages waiting to be sent: how many in all, and how many each
+    /// modem has claimed or is preferred for (as [`Store::queue_depth`]
+    /// counts them, all in one pass over the queue).
+    pub fn queue_depths(&self) -> Result<(u64, BTreeMap<String, u64>)> {
+        let mut names = BTreeMap::new();
+        {
+            let mut stmt = self.conn.prepare_cached("SELECT id, name FROM modems")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                names.insert(r.get::<_, i64>(0)?, r.get::<_, String>(1)?);
+            }
+        }
+        self.queued_by_modem(&names)
+    }
+
+    fn queued_by_modem(
+        &self,
+        names: &BTreeMap<i64, String>,
+    ) -> Result<(u64, BTreeMap<String, u64>)> {
+        let (mut total, mut by_modem) = (0, BTreeMap::new());
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT claimed_by, modem_pref, count(*) FROM messages WHERE queued = 1 \
+             GROUP BY claimed_by, modem_pref",
+        )?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let claimed: Option<i64> = r.get(0)?;
+            let pref: Option<String> = r.get(1)?;
+            let n = count(r.get(2)?);
+            total += n;
+            let owner = match claimed {
+                Some(id) => names.get(&id).cloned(),
+                None => pref,
+            };
+            if let Some(name) = owner {
+                *by_modem.entry(name).or_insert(0) += n;
+            }
+        }
+        Ok((total, by_modem))
+    }
+
     /// All counters, in a few small queries (none scans the parts).
     pub fn counters(&self) -> Result<Counters> {
         let mut c = Counters::default();
@@ -122,31 +163,16 @@ impl Store {
             .map(|(s, n)| (s.as_str().to_string(), n))
             .collect();
         c.rejected_by_code = rejected.into_iter().collect();
-        {
-            let mut stmt = self.conn.prepare_cached(
-                "SELECT claimed_by, modem_pref, count(*) FROM messages WHERE queued = 1 \
-                 GROUP BY claimed_by, modem_pref",
-            )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let claimed: Option<i64> = r.get(0)?;
-                let pref: Option<String> = r.get(1)?;
-                let n = count(r.get(2)?);
-                c.queue_depth += n;
-                let owner = match claimed {
-                    Some(id) => names.get(&id).cloned(),
-                    None => pref,
-                };
-                if let Some(name) = owner {
-                    modems
-                        .entry(name.clone())
-                        .or_insert_with(|| ModemCounters {
-                            name,
-                            ..Default::default()
-                        })
-                        .queued += n;
-                }
-            }
+        let (total, by_modem) = self.queued_by_modem(&names)?;
+        c.queue_depth = total;
+        for (name, n) in by_modem {
+            modems
+                .entry(name.clone())
+                .or_insert_with(|| ModemCounters {
+                    name,
+                    ..Default::default()
+                })
+                .queued += n;
         }
         let one = |sql: &str| -> Result<u64> {
             Ok(count(

@@ -428,6 +428,25 @@ mod tests {
     }
 
     #[test]
+    fn the_reader_sees_what_the_writer_committed_and_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("r.db"));
+        let mut reader = lock(&store).reader().unwrap().expect("a file has a reader");
+        let gc = GroupCommit::start(store.clone());
+        let id = rt()
+            .block_on(gc.run(|s| s.create_message("+393331234567", "hi", 1, 0)))
+            .unwrap()
+            .id;
+        // Committed (and synced) before the answer: the reader sees it.
+        assert_eq!(reader.message(id).unwrap().parts.len(), 1);
+        assert_eq!(reader.queue_depth(None).unwrap(), 1);
+        // Read only.
+        assert!(reader.create_message("+393331234568", "no", 1, 0).is_err());
+        let mem = Store::open_at(Path::new(":memory:"), RouterConfig::default(), 0).unwrap();
+        assert!(mem.reader().unwrap().is_none());
+    }
+
+    #[test]
     fn a_panicking_operation_does_not_stop_the_writer() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(&dir.path().join("g.db"));

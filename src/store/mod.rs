@@ -211,6 +211,44 @@ impl Store {
         Ok(store)
     }
 
+    /// A second, read-only connection to the same database file, for
+    /// queries (the HTTP API, metrics) that should neither wait for the
+    /// writer nor hold it up: in WAL mode readers and the writer do not
+    /// block each other, and a reader sees every committed transaction.
+    /// None for a database in memory (a second connection would see another
+    /// database). Its router is empty: it serves queries only.
+    pub fn reader(&self) -> Result<Option<Store>> {
+        let Some(path) = &self.path else {
+            return Ok(None);
+        };
+        let open_err = |source| StoreError::Open {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
+        conn.set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+            true,
+        )
+        .map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
+        Ok(Some(Store {
+            conn,
+            router: Router::new(self.router.config().clone())?,
+            recovery: Recovery::default(),
+            webhooks: false,
+            modem_ids: HashMap::new(),
+            batch: false,
+            path: Some(path.clone()),
+        }))
+    }
+
     /// What the rebuild at open found.
     pub fn recovery(&self) -> Recovery {
         self.recovery
