@@ -167,8 +167,7 @@ impl Store {
             source,
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(open_err)?;
+        tune(&conn).map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         let _mode: String = conn
@@ -176,16 +175,6 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
-        conn.set_prepared_statement_cache_capacity(64);
-        // Plans that do not depend on bound values: without this, SQLite
-        // re-prepares a cached statement at every new binding whenever a
-        // partial index might apply (most of ours), which cost the hot path
-        // more than its queries.
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-            true,
-        )
-        .map_err(open_err)?;
         // Every transaction here writes: take the write lock at BEGIN, so
         // that a second connection waits (busy timeout) instead of failing
         // when it upgrades a read snapshot that went stale.
@@ -230,14 +219,7 @@ impl Store {
             rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(open_err)?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))
-            .map_err(open_err)?;
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-            true,
-        )
-        .map_err(open_err)?;
-        conn.set_prepared_statement_cache_capacity(64);
+        tune(&conn).map_err(open_err)?;
         Ok(Some(Store {
             conn,
             router: Router::new(self.router.config().clone())?,
@@ -501,6 +483,21 @@ impl std::ops::Deref for Tx<'_> {
             Tx::InBatch(s) => s.conn,
         }
     }
+}
+
+/// What every connection of the store gets: a busy timeout (another
+/// connection's transaction is waited for), the statement cache, and plans
+/// that do not depend on bound values (without that, SQLite re-prepares a
+/// cached statement at every new binding whenever a partial index might
+/// apply, most of ours, which cost the hot path more than its queries).
+fn tune(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
 }
 
 /// Append one event row.
