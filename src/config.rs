@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::cli::pdu::parse_validity;
 use crate::gateway::GatewaySettings;
+use crate::pdu::validity::parse_validity;
 use crate::pdu::validity::Validity;
 use crate::profile::ProfileSet;
 use crate::router::{ConfigError as RouterConfigError, RouterConfig};

@@ -7,6 +7,7 @@
 use clap::{Args, Subcommand};
 
 use super::{CliError, CliResult};
+use crate::pdu::validity::parse_validity;
 use crate::pdu::{
     self, encode_submit, hex, json, Address, ConcatRef, SubmitOptions, Tpdu, Validity,
 };
@@ -59,30 +60,6 @@ pub struct EncodeArgs {
     pub concat_ref: u16,
 }
 
-/// Parses `90m`, `12h`, `1d`, `2w` into the smallest relative TP-VP that lasts that long.
-pub fn parse_validity(s: &str) -> Result<Validity, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: u32 = num
-        .parse()
-        .map_err(|_| format!("{s:?}: expected a number and a unit (90m, 12h, 1d, 2w)"))?;
-    let per = match unit {
-        "m" | "min" => 1,
-        "h" => 60,
-        "d" => 1440,
-        "w" => 10080,
-        _ => return Err(format!("{s:?}: unit must be m, h, d or w")),
-    };
-    let minutes = n
-        .checked_mul(per)
-        .filter(|&m| m > 0)
-        .ok_or_else(|| format!("{s:?}: validity must be above zero"))?;
-    Validity::relative_from_minutes(minutes)
-        .map(Validity::Relative)
-        .ok_or_else(|| format!("{s:?}: longer than the 63 weeks a relative TP-VP allows"))
-}
-
 pub fn run(args: PduArgs) -> CliResult {
     match args.command {
         PduCommand::Decode { no_smsc, hex } => decode(&hex, no_smsc),
@@ -125,21 +102,4 @@ fn encode(a: EncodeArgs) -> CliResult {
     }
     print!("{out}");
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validity_units() {
-        assert_eq!(parse_validity("90m"), Ok(Validity::Relative(17)));
-        assert_eq!(parse_validity("1d"), Ok(Validity::Relative(167)));
-        assert_eq!(parse_validity("2w"), Ok(Validity::Relative(180)));
-        assert_eq!(parse_validity("5w"), Ok(Validity::Relative(197)));
-        assert!(parse_validity("0m").is_err());
-        assert!(parse_validity("64w").is_err());
-        assert!(parse_validity("1y").is_err());
-        assert!(parse_validity("d").is_err());
-    }
 }

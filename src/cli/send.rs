@@ -14,13 +14,13 @@ use tokio::time::Instant;
 
 use super::db::DbArgs;
 use super::modem_args::ModemArgs;
-use super::pdu::parse_validity;
 use super::{CliError, CliResult};
 use crate::gateway::{
     apply_inbound, send_message, InboundOutcome, OutboundMessage, PartOutcome, SentMessage,
 };
 use crate::modem::transport::Endpoint;
 use crate::modem::{Modem, ModemEvent};
+use crate::pdu::validity::parse_validity;
 use crate::pdu::validity::Validity;
 use crate::profile::Profile;
 use crate::router::ModemId;

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
-use crate::cli::pdu::parse_validity;
 use crate::modem::ModemInfo;
 use crate::pdu::address::Address;
 use crate::pdu::split::{encode_submit, ConcatRef, SubmitOptions};
+use crate::pdu::validity::parse_validity;
 use crate::pdu::validity::Validity;
 use crate::pdu::PduError;
 use crate::store::{
@@ -310,11 +310,7 @@ impl Gateway {
         })?
         .len() as u8;
         let now = unix_now();
-        let validity_secs = match validity {
-            Validity::Relative(v) => i64::from(Validity::relative_minutes(v)) * 60,
-            Validity::Absolute(t) => (t.unix_seconds() - now).max(0),
-            Validity::None | Validity::Enhanced(_) => DEFAULT_VALIDITY_SECS,
-        };
+        let validity_secs = validity.lifetime_secs(now).unwrap_or(DEFAULT_VALIDITY_SECS);
         let mopts = MessageOptions {
             report: req.report.unwrap_or(self.inner.settings.report),
             validity_secs,

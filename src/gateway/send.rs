@@ -11,7 +11,9 @@ use crate::pdu::split::{encode_submit, SubmitOptions};
 use crate::pdu::validity::Validity;
 use crate::pdu::PduError;
 use crate::router::{ModemId, PartId};
-use crate::store::{unix_now, EnqueueRequest, MessageId, MessageOptions, Store, StoreError};
+use crate::store::{
+    unix_now, EnqueueRequest, MessageId, MessageOptions, Store, StoreError, DEFAULT_VALIDITY_SECS,
+};
 
 /// What to send.
 #[derive(Debug, Clone)]
@@ -27,18 +29,13 @@ pub struct OutboundMessage {
     pub concat_ref: u16,
 }
 
-/// Validity assumed for the router when the message sets none (the SMSC's
-/// default is unknown to us; most keep messages for a few days).
-pub const DEFAULT_VALIDITY_SECS: i64 = 3 * 86_400;
-
 impl OutboundMessage {
-    /// The validity period in seconds, for expiry of parts with no report.
+    /// The validity period in seconds, for expiry of parts with no report
+    /// ([`DEFAULT_VALIDITY_SECS`] when the SMSC's default applies).
     pub fn validity_secs(&self, now: i64) -> i64 {
-        match self.validity {
-            Validity::None | Validity::Enhanced(_) => DEFAULT_VALIDITY_SECS,
-            Validity::Relative(v) => i64::from(Validity::relative_minutes(v)) * 60,
-            Validity::Absolute(t) => (t.unix_seconds() - now).max(0),
-        }
+        self.validity
+            .lifetime_secs(now)
+            .unwrap_or(DEFAULT_VALIDITY_SECS)
     }
 }
 
