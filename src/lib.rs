@@ -4,6 +4,7 @@
 //! Module map (see `docs/architecture.md`):
 //! - [`api`]: the HTTP API (axum) over the gateway.
 //! - [`at`]: the AT protocol engine (sans-IO): host-side digester, modem-side reader.
+//! - [`backoff`]: the exponential backoff every retry uses.
 //! - [`pdu`]: 3GPP TS 23.040 / 23.038 wire formats (pure, no IO).
 //! - [`profile`]: hardware profiles (modem families) from `hw-profiles/*.toml`.
 //! - [`state`]: SMPP-style message states and the TP-ST table.
@@ -16,6 +17,7 @@
 
 pub mod api;
 pub mod at;
+pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod gateway;

@@ -25,6 +25,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use tokio::sync::watch;
 
+use crate::backoff::Backoff;
 use crate::config::WebhookConfig;
 use crate::gateway::Gateway;
 use crate::store::{unix_now, WebhookRow};
@@ -58,17 +59,6 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
         out.push_str(&format!("{b:02x}"));
     }
     out
-}
-
-/// The pause after the `failures`-th failure of a row (1-based): 1 s
-/// doubling, capped at `max`, times `jitter` (expected in 0.8..1.2), and
-/// never above `max` nor below 1 ms.
-pub fn backoff(failures: u32, max: Duration, jitter: f64) -> Duration {
-    let exp = failures.saturating_sub(1).min(40);
-    let base = Duration::from_secs(1u64 << exp).min(max);
-    base.mul_f64(jitter.clamp(0.0, 10.0))
-        .min(max)
-        .max(Duration::from_millis(1))
 }
 
 /// The event name of a payload (its `"event"` field), else the row kind.
@@ -136,7 +126,10 @@ fn post(agent: &ureq::Agent, cfg: &WebhookConfig, row: &WebhookRow) -> Result<()
 /// stays in the outbox and is sent again at the next start.
 pub async fn run(gw: Gateway, cfg: WebhookConfig, mut shutdown: watch::Receiver<bool>) {
     let agent = agent(&cfg);
-    let max = Duration::from_secs(cfg.max_backoff_s.max(1));
+    let backoff = Backoff::new(
+        Duration::from_secs(1),
+        Duration::from_secs(cfg.max_backoff_s.max(1)),
+    );
     tracing::info!(url = %cfg.url, signed = cfg.secret.is_some(), "webhook delivery started");
     loop {
         if *shutdown.borrow() {
@@ -198,7 +191,8 @@ pub async fn run(gw: Gateway, cfg: WebhookConfig, mut shutdown: watch::Receiver<
                     }
                 }
                 Err(failure) => {
-                    let delay = backoff(row.attempts + 1, max, 0.8 + 0.4 * rand::random::<f64>());
+                    // Failure number attempts + 1: 1 s after the first.
+                    let delay = backoff.jittered(row.attempts, 0.8 + 0.4 * rand::random::<f64>());
                     // The outbox keeps whole seconds: due again after at least 1 s.
                     let next = now.saturating_add(delay.as_secs().clamp(1, i64::MAX as u64) as i64);
                     tracing::warn!(
@@ -245,16 +239,5 @@ mod tests {
             signature("Jefe", b"what do ya want for nothing?"),
             "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-    }
-
-    #[test]
-    fn backoff_doubles_from_one_second_up_to_the_cap() {
-        let max = Duration::from_secs(60);
-        let secs: Vec<u64> = (1..=9).map(|n| backoff(n, max, 1.0).as_secs()).collect();
-        assert_eq!(secs, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
-        assert_eq!(backoff(u32::MAX, max, 1.0), max);
-        assert_eq!(backoff(1, max, 0.8), Duration::from_millis(800));
-        assert_eq!(backoff(7, max, 1.2), max);
-        assert_eq!(backoff(0, max, 0.0), Duration::from_millis(1));
     }
 }
