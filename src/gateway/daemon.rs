@@ -9,12 +9,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
+use super::encode::encode_message;
 use crate::modem::ModemInfo;
 use crate::pdu::address::Address;
-use crate::pdu::split::{encode_submit, ConcatRef, SubmitOptions};
 use crate::pdu::validity::parse_validity;
 use crate::pdu::validity::Validity;
-use crate::pdu::PduError;
 use crate::store::{
     unix_now, GroupCommit, MessageOptions, Store, StoreError, DEFAULT_VALIDITY_SECS,
 };
@@ -283,37 +282,10 @@ impl Gateway {
                 return Err(SubmitError::UnknownModem(m.clone()));
             }
         }
-        let opts = SubmitOptions {
-            force_ucs2: req.ucs2,
-            flash: req.flash,
-            ..SubmitOptions::default()
-        };
-        // Encoding here only counts the parts (and rejects what cannot be
-        // sent); the worker encodes again with the final concat reference.
-        let parts = encode_submit(
-            &to,
-            &req.text,
-            &SubmitOptions {
-                concat_ref: ConcatRef::Eight(0),
-                ..opts
-            },
-        )
-        .map_err(|e| match e {
-            PduError::EmptyText | PduError::TooManyParts { .. } => SubmitError::Invalid {
-                field: "text",
-                reason: e.to_string(),
-            },
-            other => SubmitError::Invalid {
-                field: "text",
-                reason: other.to_string(),
-            },
-        })?
-        .len() as u8;
         let now = unix_now();
-        let validity_secs = validity.lifetime_secs(now).unwrap_or(DEFAULT_VALIDITY_SECS);
-        let mopts = MessageOptions {
+        let opts = MessageOptions {
             report: req.report.unwrap_or(self.inner.settings.report),
-            validity_secs,
+            validity_secs: validity.lifetime_secs(now).unwrap_or(DEFAULT_VALIDITY_SECS),
             vp_relative: match validity {
                 Validity::Relative(v) => Some(v),
                 _ => None,
@@ -323,10 +295,19 @@ impl Gateway {
             modem: req.modem.clone(),
             concat_ref: self.next_concat_ref(),
         };
+        // Encoding here counts the parts and rejects what cannot be sent;
+        // the worker encodes the same way (`encode::encode_message`) when
+        // it sends.
+        let parts = encode_message(&to, &req.text, &opts)
+            .map_err(|e| SubmitError::Invalid {
+                field: "text",
+                reason: e.to_string(),
+            })?
+            .len() as u8;
         Ok(Prepared {
             to: to.to_string(),
             parts,
-            opts: mopts,
+            opts,
             now,
         })
     }

@@ -1,13 +1,10 @@
 //! Send one message on one modem: encode, store, AT+CMGS each part, record
 //! the TP-MR (which registers the part with the router) or the refusal.
 
-use std::time::Duration;
-
-use super::refusal;
-use crate::at::RetryClass;
-use crate::modem::{Modem, ModemError};
+use super::encode::encode_message;
+use super::policy::{self, Decision, RetryPolicy};
+use crate::modem::Modem;
 use crate::pdu::address::Address;
-use crate::pdu::split::{encode_submit, SubmitOptions};
 use crate::pdu::validity::Validity;
 use crate::pdu::PduError;
 use crate::router::{ModemId, PartId};
@@ -22,6 +19,9 @@ pub struct OutboundMessage {
     pub text: String,
     /// Ask for a status report on every part (TP-SRR).
     pub report: bool,
+    /// Sent as TP-VP when relative (the form the store keeps, so that a
+    /// resend is encoded the same); an absolute or enhanced period only
+    /// sets how long the part is expected to live.
     pub validity: Validity,
     pub force_ucs2: bool,
     pub flash: bool,
@@ -80,14 +80,12 @@ pub enum SendError {
     Store(#[from] StoreError),
 }
 
-/// How often a temporarily refused part is tried again, and the first pause.
-const ATTEMPTS: u32 = 3;
-const FIRST_BACKOFF: Duration = Duration::from_secs(2);
-
 /// Send `msg` on `modem` (known to the store as `modem_id`), recording it
-/// all in `store`. Parts go out in order; a temporary refusal is retried
-/// with backoff; a permanent one rejects the part (and so the message) and
-/// the remaining parts are not sent.
+/// all in `store`. Parts go out in order; what each answer means is decided
+/// by [`policy::decide`] under [`RetryPolicy::interactive`]: a refusal
+/// worth retrying is tried again on this modem after a pause, one that is
+/// not (or out of attempts) rejects the part (and so the message), and the
+/// remaining parts are not sent.
 pub async fn send_message(
     store: &mut Store,
     modem: &Modem,
@@ -98,15 +96,6 @@ pub async fn send_message(
         to: msg.to.clone(),
         source,
     })?;
-    let opts = SubmitOptions {
-        status_report: msg.report,
-        validity: msg.validity,
-        force_ucs2: msg.force_ucs2,
-        flash: msg.flash,
-        concat_ref: crate::pdu::split::ConcatRef::from_value(msg.concat_ref),
-        ..SubmitOptions::default()
-    };
-    let encoded = encode_submit(&to, &msg.text, &opts).map_err(SendError::Encode)?;
     let now = unix_now();
     let validity = msg.validity_secs(now);
     let opts = MessageOptions {
@@ -121,6 +110,7 @@ pub async fn send_message(
         modem: None,
         concat_ref: msg.concat_ref,
     };
+    let encoded = encode_message(&to, &msg.text, &opts).map_err(SendError::Encode)?;
     let to_text = to.to_string();
     let req = EnqueueRequest {
         to: &to_text,
@@ -178,50 +168,51 @@ async fn send_part(
     hex: &str,
     validity: i64,
 ) -> Result<PartOutcome, SendError> {
-    let mut backoff = FIRST_BACKOFF;
-    for attempt in 1..=ATTEMPTS {
+    let policy = RetryPolicy::interactive();
+    let mut retries = 0;
+    loop {
         // Committed before AT+CMGS: a crash from here on leaves the part
         // UNKNOWN at the next start, never sent twice.
         store.mark_sending(part, modem_id, unix_now())?;
         let result = modem.send_pdu(tpdu_len, hex).await;
         let now = unix_now();
-        match result {
-            Ok(mr) => {
+        match policy::decide(&result, retries, &policy) {
+            Decision::Sent { mr } => {
                 let sent = store.mark_sent(part, modem_id, mr, now, validity)?;
                 let collision_with = sent.collision.map(|c| c.pending).unwrap_or_default();
                 return Ok(PartOutcome::Sent { mr, collision_with });
             }
-            Err(e) if e.maybe_sent() => {
-                let reason = e.to_string();
+            Decision::Unknown { reason } => {
                 store.mark_outcome_unknown(part, &reason, now)?;
                 return Ok(PartOutcome::OutcomeUnknown { reason });
             }
-            Err(ModemError::Failed { result, .. }) => {
-                let (code, name, class) = refusal(&result);
-                let retryable = matches!(class, RetryClass::Temporary | RetryClass::Unknown);
-                if retryable && attempt < ATTEMPTS {
-                    let next = now + backoff.as_secs() as i64;
-                    store.mark_retry(part, code, &name, attempt, next, now)?;
-                    tracing::info!(
-                        part = part.0,
-                        attempt,
-                        "temporary refusal ({name}); retrying in {backoff:?}"
-                    );
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    continue;
-                }
-                store.mark_rejected(part, code.unwrap_or(0), &name, now)?;
-                return Ok(PartOutcome::Rejected { code, reason: name });
+            Decision::Retry {
+                code,
+                reason,
+                retries: next,
+                after,
+            } => {
+                let due = now.saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
+                store.mark_retry(part, code, &reason, next, due, now)?;
+                tracing::info!(
+                    part = part.0,
+                    attempt = next + 1,
+                    "refused ({reason}); retrying in {after:?}"
+                );
+                tokio::time::sleep(after).await;
+                retries = next;
             }
-            Err(e) => {
-                // Nothing reached the network (no prompt, port gone before the
-                // PDU was written): the part stays queued.
-                let reason = e.to_string();
-                store.mark_retry(part, None, &reason, attempt - 1, now, now)?;
+            Decision::Reject { code, reason } => {
+                store.mark_rejected(part, code.unwrap_or(0), &reason, now)?;
+                return Ok(PartOutcome::Rejected { code, reason });
+            }
+            Decision::NotSent { reason, after, .. } => {
+                // Nothing reached the network (no prompt, port gone before
+                // the PDU was written): the part stays queued.
+                let due = now.saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
+                store.mark_retry(part, None, &reason, retries, due, now)?;
                 return Ok(PartOutcome::NotSent { reason });
             }
         }
     }
-    unreachable!("the last attempt always returns")
 }

@@ -23,14 +23,13 @@ use tokio::time::Instant;
 
 use super::connect::{connect, ConnectOptions};
 use super::daemon::Gateway;
+use super::encode::encode_message;
 use super::inbound::{decode_inbound, Decoded};
-use super::refusal;
-use crate::at::RetryClass;
+use super::policy::{decide, Decision, RetryPolicy};
 use crate::modem::reassembly::{Message as Reassembled, Part, Reassembler, ReassemblyConfig};
-use crate::modem::{Inbound, Modem, ModemError, ModemEvent, Origin};
+use crate::modem::{Inbound, Modem, ModemEvent, Origin};
 use crate::pdu::address::Address;
-use crate::pdu::split::{encode_submit, ConcatRef, EncodedPart, SubmitOptions};
-use crate::pdu::validity::Validity;
+use crate::pdu::split::EncodedPart;
 use crate::router::{ModemId, Resolution};
 use crate::state::MessageState;
 use crate::store::{unix_now, IncomingSms, QueuedMessage, Staged, Store, StoreError};
@@ -144,13 +143,9 @@ fn release(gw: &Gateway, name: &str) {
     );
 }
 
-/// Seconds before retry `retries + 1`: `base` doubling, at most a day,
-/// without overflow for any configured base.
-fn backoff_secs(base: u64, retries: u32) -> i64 {
-    i64::try_from(base)
-        .unwrap_or(i64::MAX)
-        .saturating_mul(1_i64 << retries.min(20))
-        .min(86_400)
+/// Whole seconds of a pause, for due times in unix seconds.
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// The device to open now: the path itself, the first match of a glob, or
@@ -746,9 +741,13 @@ impl Worker {
             let result = self.modem.send_pdu(enc.tpdu_len, &enc.hex()).await;
             let now = unix_now();
             let settings = self.gw.settings();
+            let policy = RetryPolicy::daemon(
+                settings.max_retries,
+                Duration::from_secs(settings.retry_backoff_s),
+            );
             let (id, modem_id, retries) = (part.id, self.modem_id, part.retries);
-            let stop = match result {
-                Ok(mr) => {
+            let stop = match decide(&result, retries, &policy) {
+                Decision::Sent { mr } => {
                     self.record(move |s| s.mark_sent(id, modem_id, mr, now, validity).map(|_| ()));
                     let mut slots = self.gw.slots();
                     if let Some(s) = slots.get_mut(&self.cfg.name) {
@@ -756,35 +755,35 @@ impl Worker {
                     }
                     false
                 }
-                Err(e) if e.maybe_sent() => {
-                    let why = e.to_string();
-                    self.record(move |s| s.mark_outcome_unknown(id, &why, now));
+                Decision::Unknown { reason } => {
+                    self.record(move |s| s.mark_outcome_unknown(id, &reason, now));
                     true
                 }
-                Err(ModemError::Failed { result, .. }) => {
-                    let (code, name, class) = refusal(&result);
-                    let retryable = matches!(
-                        class,
-                        RetryClass::Temporary | RetryClass::Unknown | RetryClass::Device
-                    );
-                    if retryable && retries + 1 < settings.max_retries {
-                        let at =
-                            now.saturating_add(backoff_secs(settings.retry_backoff_s, retries));
-                        self.record(move |s| s.mark_retry(id, code, &name, retries + 1, at, now));
-                    } else {
-                        let code = code.unwrap_or(0);
-                        self.record(move |s| s.mark_rejected(id, code, &name, now));
-                    }
+                Decision::Retry {
+                    code,
+                    reason,
+                    retries,
+                    after,
+                } => {
+                    let at = now.saturating_add(secs(after));
+                    self.record(move |s| s.mark_retry(id, code, &reason, retries, at, now));
                     true
                 }
-                Err(e) => {
-                    // Nothing was written (no prompt, port gone first): the
-                    // part goes back to the queue, not due at once, so a hung
-                    // or vanished modem does not spin on it.
-                    let at = now.saturating_add(backoff_secs(1, retries).min(60));
-                    let why = e.to_string();
-                    self.record(move |s| s.mark_retry(id, None, &why, retries, at, now));
-                    if matches!(e, ModemError::Closed) {
+                Decision::Reject { code, reason } => {
+                    let code = code.unwrap_or(0);
+                    self.record(move |s| s.mark_rejected(id, code, &reason, now));
+                    true
+                }
+                Decision::NotSent {
+                    reason,
+                    after,
+                    session_ended,
+                } => {
+                    // Back to the queue, not due at once, so a hung or
+                    // vanished modem does not spin on it.
+                    let at = now.saturating_add(secs(after));
+                    self.record(move |s| s.mark_retry(id, None, &reason, retries, at, now));
+                    if session_ended {
                         self.closed = true;
                     }
                     true
@@ -835,35 +834,14 @@ fn count_report(gw: &Gateway, name: &str, resolution: &Resolution) {
     }
 }
 
-fn encode(
-    msg: &QueuedMessage,
-) -> Result<Vec<crate::pdu::split::EncodedPart>, crate::pdu::PduError> {
+fn encode(msg: &QueuedMessage) -> Result<Vec<EncodedPart>, crate::pdu::PduError> {
     let to = Address::parse_number(&msg.to)?;
-    let opts = SubmitOptions {
-        status_report: msg.opts.report,
-        validity: msg
-            .opts
-            .vp_relative
-            .map_or(Validity::None, Validity::Relative),
-        force_ucs2: msg.opts.ucs2,
-        flash: msg.opts.flash,
-        concat_ref: ConcatRef::from_value(msg.opts.concat_ref),
-        ..SubmitOptions::default()
-    };
-    encode_submit(&to, &msg.text, &opts)
+    encode_message(&to, &msg.text, &msg.opts)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backoff_doubles_and_is_bounded() {
-        assert_eq!(backoff_secs(30, 0), 30);
-        assert_eq!(backoff_secs(30, 3), 240);
-        assert_eq!(backoff_secs(30, 50), 86_400);
-        assert_eq!(backoff_secs(u64::MAX, 5), 86_400);
-    }
 
     #[test]
     fn devices_by_path_glob_and_tcp() {
