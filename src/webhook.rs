@@ -55,9 +55,7 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     let tag = mac.finalize().into_bytes();
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256=");
-    for b in tag {
-        out.push_str(&format!("{b:02x}"));
-    }
+    out.push_str(&crate::pdu::hex::encode_lower(&tag));
     out
 }
 

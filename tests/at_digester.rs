@@ -7,8 +7,9 @@ mod load;
 use load::Step;
 use proptest::prelude::*;
 use smsgw::at::{
-    hex, DigestError, Digester, Event, FinalResult, Limits, RegDomain, Response, RetryClass, Urc,
+    DigestError, Digester, Event, FinalResult, Limits, RegDomain, Response, RetryClass, Urc,
 };
+use smsgw::pdu::hex;
 
 const HUAWEI: &str = include_str!("transcripts/huawei_e173_echo_on.at");
 const GENERIC: &str = include_str!("transcripts/generic_echo_off.at");

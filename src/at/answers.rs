@@ -7,8 +7,8 @@ use std::str::FromStr;
 use thiserror::Error;
 
 use super::fields::{name_and_args, split, Field};
-use super::hex;
 use super::urc::{RegDomain, Registration};
+use crate::pdu::hex;
 
 /// An answer that does not have the expected shape.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
@@ -101,8 +101,7 @@ fn pdu_line(answer: &'static str, line: Option<&str>, at: usize) -> Result<Vec<u
     let line = line
         .map(str::trim)
         .ok_or_else(|| error(answer, format!("no PDU line after the header (line {at})")))?;
-    hex::decode(line.as_bytes())
-        .map_err(|e| error(answer, format!("bad PDU line (line {at}): {e}")))
+    hex::decode(line).map_err(|e| error(answer, format!("bad PDU line (line {at}): {e}")))
 }
 
 /// `+CMGR: <stat>,[<alpha>],<length>` followed by the PDU line.

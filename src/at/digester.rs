@@ -12,9 +12,9 @@
 
 use thiserror::Error;
 
-use super::hex::{self, HexError};
 use super::result::FinalResult;
 use super::urc::{classify, Classified, Urc, UrcHeader};
+use crate::pdu::hex::{self, HexError};
 
 /// Size bounds of the digester's buffers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,9 +2,9 @@
 //! lines, final results, the prompt and URCs, in the verbose (V1) format of
 //! V.250: `<CR><LF>text<CR><LF>`.
 
-use super::hex;
 use super::result::FinalResult;
 use super::urc::Urc;
+use crate::pdu::hex;
 
 /// Writes an information line: `\r\n<text>\r\n`.
 pub fn line(out: &mut Vec<u8>, text: &str) {
@@ -25,7 +25,7 @@ pub fn prompt(out: &mut Vec<u8>) {
 
 /// Writes a PDU line in upper-case hex followed by `\r\n`.
 pub fn pdu_line(out: &mut Vec<u8>, pdu: &[u8]) {
-    hex::encode_upper(pdu, out);
+    hex::encode_into(pdu, out);
     out.extend_from_slice(b"\r\n");
 }
 

@@ -15,7 +15,6 @@ pub mod digester;
 pub mod error_codes;
 mod fields;
 pub mod format;
-pub mod hex;
 pub mod reader;
 pub mod result;
 pub mod urc;

@@ -34,12 +34,9 @@ pub enum PduError {
     /// The message type indicator is the reserved value 11.
     #[error("reserved TP-MTI 3 in first octet 0x{value:02X} at offset {offset}")]
     ReservedMti { offset: usize, value: u8 },
-    /// Hex text that is not an even number of hex digits.
-    #[error("invalid hex at character {position}: {reason}")]
-    Hex {
-        position: usize,
-        reason: &'static str,
-    },
+    /// Hex text that is not hex digits in pairs.
+    #[error(transparent)]
+    Hex(#[from] super::hex::HexError),
     /// A number (or sender name) that cannot be put in an address field.
     #[error("bad number {input:?}: {reason}")]
     BadNumber { input: String, reason: &'static str },

@@ -5,13 +5,14 @@
 use crate::pdu::address::Address;
 use crate::pdu::dcs::Dcs;
 use crate::pdu::deliver::Deliver;
+use crate::pdu::hex::{self, HexError};
 use crate::pdu::split::{split, ConcatRef};
 use crate::pdu::status::TpStatus;
 use crate::pdu::status_report::StatusReport;
 use crate::pdu::timestamp::Timestamp;
 use crate::pdu::udh::{Concat, Udh};
 use crate::pdu::user_data::{Body, UserData};
-use crate::pdu::{emit_with_smsc, hex, parse_with_smsc, PduError, Tpdu};
+use crate::pdu::{emit_with_smsc, parse_with_smsc, PduError, Tpdu};
 
 /// The fields of a submitted part the network acts on.
 #[derive(Debug, Clone)]
@@ -26,7 +27,7 @@ pub struct SubmitInfo {
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitRejected {
     #[error("bad hex: {0}")]
-    Hex(PduError),
+    Hex(HexError),
     #[error("length mismatch: AT+CMGS said {said} octets, the TPDU has {actual}")]
     Length { said: usize, actual: usize },
     #[error("not an SMS-SUBMIT: {0}")]

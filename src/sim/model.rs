@@ -469,8 +469,12 @@ impl SimModem {
                         self.held.push_back(Scheduled::Report { pdu, tpdu_len });
                         return None;
                     }
-                    let text =
-                        format!("\r\n+CDS: {}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes();
+                    let text = format!(
+                        "\r\n+CDS: {}\r\n{}\r\n",
+                        tpdu_len,
+                        crate::pdu::hex::encode(&pdu)
+                    )
+                    .into_bytes();
                     if self.expect_cnma(now_ms) {
                         self.unacked = Some(Scheduled::Report { pdu, tpdu_len });
                     }
@@ -495,8 +499,12 @@ impl SimModem {
                         self.held.push_back(Scheduled::Incoming { pdu, tpdu_len });
                         return None;
                     }
-                    let text =
-                        format!("\r\n+CMT: ,{}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes();
+                    let text = format!(
+                        "\r\n+CMT: ,{}\r\n{}\r\n",
+                        tpdu_len,
+                        crate::pdu::hex::encode(&pdu)
+                    )
+                    .into_bytes();
                     if self.expect_cnma(now_ms) {
                         self.unacked = Some(Scheduled::Incoming { pdu, tpdu_len });
                     }
@@ -806,7 +814,7 @@ impl SimModem {
                 Some(item) => {
                     let lines = vec![
                         format!("+CMGR: {},,{}", item.stat, item.tpdu_len),
-                        hex_upper(&item.pdu),
+                        crate::pdu::hex::encode(&item.pdu),
                     ];
                     item.stat = 1;
                     ok(lines)
@@ -835,7 +843,7 @@ impl SimModem {
             for (index, item) in self.storage.iter_mut() {
                 if which == 4 || which == item.stat {
                     lines.push(format!("+CMGL: {},{},,{}", index, item.stat, item.tpdu_len));
-                    lines.push(hex_upper(&item.pdu));
+                    lines.push(crate::pdu::hex::encode(&item.pdu));
                     item.stat = 1;
                 }
             }
@@ -1010,16 +1018,6 @@ impl Final {
             (Final::Cme(n), _) => format!("+CME ERROR: {n}"),
         }
     }
-}
-
-fn hex_upper(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0F)]));
-    }
-    s
 }
 
 #[cfg(test)]
