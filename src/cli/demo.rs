@@ -143,13 +143,26 @@ async fn demo(args: DemoArgs) -> CliResult {
 
     // The batch.
     let mut ids = Vec::new();
-    let submit = |req: SubmitRequest| gw.submit(&req).map(|s| s.id).map_err(CliError::runtime);
+    // Through the group commit: the workers (on this runtime) are not held
+    // up by a submit waiting on the store's lock.
+    let submit = |req: SubmitRequest| {
+        let gw = gw.clone();
+        async move {
+            gw.submit_batched(req)
+                .await
+                .map(|s| s.id)
+                .map_err(CliError::runtime)
+        }
+    };
     for n in 0..args.same_number {
-        ids.push(submit(request(
-            SAME_NUMBER,
-            &format!("Same number, message {n}"),
-            Some("sim0"),
-        ))?);
+        ids.push(
+            submit(request(
+                SAME_NUMBER,
+                &format!("Same number, message {n}"),
+                Some("sim0"),
+            ))
+            .await?,
+        );
     }
     for n in 0..args.others {
         let to = format!("+3934{:08}", 10_000 + n * 7);
@@ -166,7 +179,7 @@ async fn demo(args: DemoArgs) -> CliResult {
             ),
             _ => (to, format!("Hello {n} from the smsgw demo")),
         };
-        ids.push(submit(request(&to, &text, None))?);
+        ids.push(submit(request(&to, &text, None)).await?);
     }
     let total = ids.len() as u64;
     println!("submitted {total} messages; waiting for delivery reports...");
@@ -180,18 +193,19 @@ async fn demo(args: DemoArgs) -> CliResult {
     );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(args.timeout);
     loop {
-        let (finals, delivered) = {
-            let store = gw.store();
-            let all = store
-                .messages(&MessageFilter::default())
+        // On the blocking pool, with the read connection: the workers
+        // share this runtime.
+        let reader = gw.clone();
+        let all =
+            tokio::task::spawn_blocking(move || reader.read().messages(&MessageFilter::default()))
+                .await
+                .map_err(CliError::runtime)?
                 .map_err(CliError::runtime)?;
-            (
-                all.iter().filter(|m| m.state.is_final()).count() as u64,
-                all.iter()
-                    .filter(|m| m.state == MessageState::Delivered)
-                    .count(),
-            )
-        };
+        let finals = all.iter().filter(|m| m.state.is_final()).count() as u64;
+        let delivered = all
+            .iter()
+            .filter(|m| m.state == MessageState::Delivered)
+            .count();
         bar.set_position(finals);
         bar.set_message(format!("{delivered} delivered"));
         if finals >= total || tokio::time::Instant::now() >= deadline {

@@ -3,8 +3,10 @@
 use std::time::Duration;
 
 use clap::Args;
+use tracing::Instrument;
 
 use super::CliError;
+
 use crate::gateway::{connect, ConnectError, ConnectOptions};
 use crate::modem::{Modem, ModemError, ModemEvent};
 use crate::profile::Profile;
@@ -40,7 +42,8 @@ impl ModemArgs {
             registration_timeout,
             reconnect,
         };
-        connect(&opts).await.map_err(|e| match e {
+        let span = tracing::info_span!("modem", name = %name);
+        connect(&opts).instrument(span).await.map_err(|e| match e {
             ConnectError::BadDevice { .. } | ConnectError::UnknownProfile { .. } => {
                 CliError::input(e)
             }

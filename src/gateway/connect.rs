@@ -46,7 +46,12 @@ pub async fn connect(
         reason,
     })?;
     let explicit = if opts.profile == "auto" {
-        usb_profile(&opts.device)
+        // Listing ports reads sysfs: on the blocking pool.
+        let device = opts.device.clone();
+        tokio::task::spawn_blocking(move || usb_profile(&device))
+            .await
+            .ok()
+            .flatten()
     } else {
         Some(Profile::by_name(&opts.profile).ok_or_else(|| {
             ConnectError::UnknownProfile {
@@ -78,7 +83,10 @@ pub async fn connect(
     if best.name == first.name {
         return Ok((modem, events, first));
     }
-    tracing::info!(modem = %opts.name, "identified as {}: restarting the session with that profile", best.name);
+    tracing::info!(
+        "identified as {}: restarting the session with that profile",
+        best.name
+    );
     drop(modem);
     drop(events);
     let (modem, events) = start_with(opts, endpoint, &best).await?;

@@ -110,33 +110,46 @@ pub struct ModemStatus {
 
 /// Live state of one configured modem, kept by its worker.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct Slot {
-    pub device: String,
-    pub connected: bool,
-    pub info: Option<ModemInfo>,
-    pub sent: u64,
-    pub delivered: u64,
-    pub failed: u64,
+struct Slot {
+    device: String,
+    connected: bool,
+    info: Option<ModemInfo>,
+    sent: u64,
+    delivered: u64,
+    failed: u64,
 }
 
-pub(crate) struct Inner {
-    pub store: Arc<Mutex<Store>>,
+struct Inner {
+    store: Arc<Mutex<Store>>,
     /// A read-only connection for the API's queries (None in memory).
-    pub reader: Option<Mutex<Store>>,
+    reader: Option<Mutex<Store>>,
     /// The writer thread that batches store work into group commits.
-    pub commits: GroupCommit,
-    pub settings: GatewaySettings,
+    commits: GroupCommit,
+    settings: GatewaySettings,
     /// Work was queued (or a modem came back): workers look for it.
-    pub wake: Notify,
-    pub slots: Mutex<BTreeMap<String, Slot>>,
-    pub shutdown: watch::Sender<bool>,
-    pub concat_ref: std::sync::atomic::AtomicU32,
+    wake: Notify,
+    slots: Mutex<BTreeMap<String, Slot>>,
+    shutdown: watch::Sender<bool>,
+    concat_ref: std::sync::atomic::AtomicU32,
 }
 
-/// The running gateway. Cheap to clone.
+/// The running gateway. Cheap to clone. Its state is reached through
+/// methods only: the store (`write`, `write_then`, `read`), the live
+/// status of each modem (`set_connected`, `count_*`, `modems`), and the
+/// wake-up and shutdown signals.
 #[derive(Clone)]
 pub struct Gateway {
-    pub(crate) inner: Arc<Inner>,
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("settings", &self.inner.settings)
+            .field("modems", &self.slots().keys().collect::<Vec<_>>())
+            .field("shutting_down", &self.is_shutting_down())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Gateway {
@@ -209,13 +222,20 @@ impl Gateway {
     /// Run `op` in the next group commit without waiting; `done` gets the
     /// result once it is on disk (on the store's writer thread: keep it
     /// short). One caller's operations are applied in the order given.
+    /// Both run in the caller's tracing span (a worker's `modem` span), so
+    /// what they log names the modem although another thread runs them.
     pub fn write_then<T, F, D>(&self, op: F, done: D)
     where
         T: Send + 'static,
         F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
         D: FnOnce(Result<T, StoreError>) + Send + 'static,
     {
-        self.inner.commits.submit(op, done);
+        let span = tracing::Span::current();
+        let op_span = span.clone();
+        self.inner.commits.submit(
+            move |s| op_span.in_scope(|| op(s)),
+            move |r| span.in_scope(|| done(r)),
+        );
     }
 
     /// Wait until all store work given so far is on disk.
@@ -248,7 +268,7 @@ impl Gateway {
     }
 
     fn queued(&self, id: i64, parts: u8) -> Submitted {
-        self.inner.wake.notify_waiters();
+        self.wake_workers();
         Submitted {
             id: id.to_string(),
             parts,
@@ -346,14 +366,67 @@ impl Gateway {
             .collect()
     }
 
-    pub(crate) fn slots(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
+    fn slots(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
         self.inner.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Change the live state of modem `name` (a configured one; others are
+    /// ignored).
+    fn update_slot(&self, name: &str, f: impl FnOnce(&mut Slot)) {
+        if let Some(s) = self.slots().get_mut(name) {
+            f(s);
+        }
+    }
+
+    /// Modem `name` is open on `device` now (a glob may name another port
+    /// than the last time).
+    pub(crate) fn set_device(&self, name: &str, device: &str) {
+        self.update_slot(name, |s| s.device = device.to_string());
+    }
+
+    /// Modem `name` is (dis)connected; `info`, when given, replaces what is
+    /// known of it. A connected modem wakes the workers: the queue may hold
+    /// work only it can take.
+    pub(crate) fn set_connected(&self, name: &str, connected: bool, info: Option<ModemInfo>) {
+        self.update_slot(name, |s| {
+            s.connected = connected;
+            if info.is_some() {
+                s.info = info;
+            }
+        });
+        if connected {
+            self.wake_workers();
+        }
+    }
+
+    /// Modem `name` sent a part (it got a TP-MR).
+    pub(crate) fn count_sent(&self, name: &str) {
+        self.update_slot(name, |s| s.sent += 1);
+    }
+
+    /// A part sent by modem `name` got its final report.
+    pub(crate) fn count_final(&self, name: &str, delivered: bool) {
+        self.update_slot(name, |s| match delivered {
+            true => s.delivered += 1,
+            false => s.failed += 1,
+        });
+    }
+
+    /// Tell the workers to look at the queue again.
+    pub(crate) fn wake_workers(&self) {
+        self.inner.wake.notify_waiters();
+    }
+
+    /// Completes at the next [`Gateway::wake_workers`] (call `enable` on it
+    /// before looking at the queue, so that a wake-up in between is kept).
+    pub(crate) fn woken(&self) -> tokio::sync::futures::Notified<'_> {
+        self.inner.wake.notified()
     }
 
     /// Stop taking work: workers finish the part in flight and stop.
     pub fn shutdown(&self) {
         self.inner.shutdown.send_replace(true);
-        self.inner.wake.notify_waiters();
+        self.wake_workers();
     }
 
     pub fn is_shutting_down(&self) -> bool {

@@ -15,17 +15,19 @@
 //! stored in the modem are deleted there once their whole message is stored.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
+use tracing::Instrument;
 
 use super::connect::{connect, ConnectOptions};
 use super::daemon::Gateway;
 use super::encode::encode_message;
 use super::inbound::{decode_inbound, Decoded};
 use super::policy::{decide, Decision, RetryPolicy};
+use crate::backoff::Backoff;
+use crate::config::resolve_device;
 use crate::modem::reassembly::{Message as Reassembled, Part, Reassembler, ReassemblyConfig};
 use crate::modem::{Inbound, Modem, ModemEvent, Origin};
 use crate::pdu::address::Address;
@@ -50,13 +52,22 @@ pub struct WorkerConfig {
     pub rescan: Duration,
 }
 
-/// Run the worker until the gateway shuts down.
+/// Run the worker until the gateway shuts down. Everything it logs (and
+/// what its store work logs on the writer thread) is in a `modem` span
+/// whose `name` is the modem's.
 pub async fn run(gw: Gateway, cfg: WorkerConfig) {
+    let span = tracing::info_span!("modem", name = %cfg.name);
+    serve_modem(gw, cfg).instrument(span).await
+}
+
+async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
     let mut shutdown = gw.shutdown_signal();
-    let modem_id = match gw.store().modem(&cfg.name) {
+    let name = cfg.name.clone();
+    // Through the writer: no tokio thread waits on the store's lock.
+    let modem_id = match gw.write(move |s| s.modem(&name)).await {
         Ok(id) => id,
         Err(e) => {
-            tracing::error!(modem = %cfg.name, "cannot register the modem in the store: {e}");
+            tracing::error!("cannot register the modem in the store: {e}");
             return;
         }
     };
@@ -64,8 +75,8 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
         if gw.is_shutting_down() {
             return;
         }
-        let Some(device) = find_device(&cfg.device) else {
-            set_connected(&gw, &cfg.name, false, None);
+        let Some(device) = find_device(&cfg.device).await else {
+            gw.set_connected(&cfg.name, false, None);
             release(&gw, &cfg.name);
             tokio::select! {
                 _ = tokio::time::sleep(cfg.rescan) => {}
@@ -84,7 +95,7 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
         let (modem, events, profile) = match connect(&opts).await {
             Ok(ok) => ok,
             Err(e) => {
-                tracing::warn!(modem = %cfg.name, device = %device, "cannot start: {e}");
+                tracing::warn!(device = %device, "cannot start: {e}");
                 release(&gw, &cfg.name);
                 tokio::select! {
                     _ = tokio::time::sleep(cfg.rescan) => {}
@@ -93,14 +104,9 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
                 continue;
             }
         };
-        tracing::info!(modem = %cfg.name, device = %device, profile = %profile.name, "modem ready");
-        {
-            let mut slots = gw.slots();
-            if let Some(s) = slots.get_mut(&cfg.name) {
-                s.device = device.clone();
-            }
-        }
-        set_connected(&gw, &cfg.name, true, modem.info());
+        tracing::info!(device = %device, profile = %profile.name, "modem ready");
+        gw.set_device(&cfg.name, &device);
+        gw.set_connected(&cfg.name, true, modem.info());
         let (staged_tx, staged) = unbounded_channel();
         let mut w = Worker {
             gw: gw.clone(),
@@ -118,7 +124,7 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
         // go back into the reassembler before anything new comes in.
         w.reload_staged().await;
         w.serve(Inputs { events, staged }).await;
-        set_connected(&gw, &cfg.name, false, None);
+        gw.set_connected(&cfg.name, false, None);
         if gw.is_shutting_down() {
             return;
         }
@@ -129,16 +135,16 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
 /// Through the group commit, in order after what the worker recorded last
 /// (a part put back in the queue must be released with the rest).
 fn release(gw: &Gateway, name: &str) {
-    let (woken, name, op_name) = (gw.clone(), name.to_string(), name.to_string());
+    let (woken, name) = (gw.clone(), name.to_string());
     gw.write_then(
-        move |s| s.release_claims(&op_name),
+        move |s| s.release_claims(&name),
         move |done| match done {
             Ok(0) => {}
             Ok(n) => {
-                tracing::info!(modem = %name, "{n} queued message(s) handed to other modems");
-                woken.inner.wake.notify_waiters();
+                tracing::info!("{n} queued message(s) handed to other modems");
+                woken.wake_workers();
             }
-            Err(e) => tracing::error!(modem = %name, "store: {e}"),
+            Err(e) => tracing::error!("store: {e}"),
         },
     );
 }
@@ -149,31 +155,24 @@ fn secs(d: Duration) -> i64 {
 }
 
 /// The device to open now: the path itself, the first match of a glob, or
-/// None when absent.
-fn find_device(pattern: &str) -> Option<String> {
+/// None when absent. Globbing and looking at the file system block: done on
+/// the blocking pool.
+async fn find_device(pattern: &str) -> Option<String> {
     if pattern.starts_with("tcp:") {
         return Some(pattern.to_string());
     }
-    if pattern.contains(['*', '?', '[']) {
-        let mut found: Vec<_> = glob::glob(pattern).ok()?.filter_map(Result::ok).collect();
-        found.sort();
-        return found.first().map(|p| p.display().to_string());
-    }
-    Path::new(pattern).exists().then(|| pattern.to_string())
+    let pattern = pattern.to_string();
+    tokio::task::spawn_blocking(move || find_device_now(&pattern))
+        .await
+        .ok()
+        .flatten()
 }
 
-fn set_connected(gw: &Gateway, name: &str, connected: bool, info: Option<crate::modem::ModemInfo>) {
-    let mut slots = gw.slots();
-    if let Some(s) = slots.get_mut(name) {
-        s.connected = connected;
-        if info.is_some() {
-            s.info = info;
-        }
-    }
-    drop(slots);
-    if connected {
-        gw.inner.wake.notify_waiters();
-    }
+fn find_device_now(pattern: &str) -> Option<String> {
+    resolve_device(pattern)
+        .into_iter()
+        .find(|p| p.exists())
+        .map(|p| p.display().to_string())
 }
 
 /// An incoming set: sender and concatenation reference (with its width).
@@ -265,7 +264,7 @@ impl Worker {
                 return;
             }
             let gw = self.gw.clone();
-            let wake = gw.inner.wake.notified();
+            let wake = gw.woken();
             tokio::pin!(wake);
             wake.as_mut().enable();
             let mut retry_at = Instant::now() + Duration::from_secs(1);
@@ -277,7 +276,7 @@ impl Worker {
                     }
                     Ok(None) => {}
                     Err(e) => {
-                        tracing::error!(modem = %self.cfg.name, "store: {e}");
+                        tracing::error!("store: {e}");
                         retry_at = Instant::now() + Duration::from_secs(5);
                     }
                 }
@@ -314,15 +313,15 @@ impl Worker {
         match ev {
             ModemEvent::Inbound(inb) => self.on_inbound(inb),
             ModemEvent::Disconnected { reason, .. } => {
-                tracing::warn!(modem = %self.cfg.name, "modem lost: {reason}");
+                tracing::warn!("modem lost: {reason}");
                 self.connected = false;
-                set_connected(&self.gw, &self.cfg.name, false, None);
+                self.gw.set_connected(&self.cfg.name, false, None);
                 release(&self.gw, &self.cfg.name);
             }
             ModemEvent::Reconnected(info) => {
-                tracing::info!(modem = %self.cfg.name, "modem back");
+                tracing::info!("modem back");
                 self.connected = true;
-                set_connected(&self.gw, &self.cfg.name, true, Some(info));
+                self.gw.set_connected(&self.cfg.name, true, Some(info));
             }
             ModemEvent::Unsolicited { .. } => {}
         }
@@ -345,7 +344,7 @@ impl Worker {
                         }
                         // Left in the modem (stored) or unacknowledged
                         // (pushed: the network sends it again).
-                        Err(e) => tracing::error!(modem = %name, "report kept in the modem: {e}"),
+                        Err(e) => tracing::error!("report kept in the modem: {e}"),
                     },
                 );
             }
@@ -370,13 +369,12 @@ impl Worker {
                     needs_ack: true, ..
                 } => {
                     tracing::error!(
-                        modem = %self.cfg.name,
                         "{e}; acknowledged anyway so that the modem keeps pushing reports"
                     );
                     self.modem.handed_on(&inb.origin);
                 }
                 // Stored ones stay in the modem (and in its next listing).
-                _ => tracing::error!(modem = %self.cfg.name, "{e}; left in the modem"),
+                _ => tracing::error!("{e}; left in the modem"),
             },
         }
     }
@@ -386,11 +384,7 @@ impl Worker {
     /// (unless the store already had it: staged, or part of a stored SMS).
     fn stage(&self, inb: Inbound, sender: String) {
         let received_ms = unix_now() * 1000;
-        let (modem, tx, name) = (
-            self.modem.clone(),
-            self.staged_tx.clone(),
-            self.cfg.name.clone(),
-        );
+        let (modem, tx) = (self.modem.clone(), self.staged_tx.clone());
         let (id, hex, origin, pdu) = (
             self.modem_id,
             crate::pdu::hex::encode(&inb.pdu),
@@ -410,7 +404,7 @@ impl Worker {
                             let _ = tx.send(StagedIn { pdu, received_ms });
                         }
                         Staged::Again(_) | Staged::Stored(_) => {
-                            tracing::info!(modem = %name, "incoming part delivered again: already stored");
+                            tracing::info!("incoming part delivered again: already stored");
                         }
                     }
                 }
@@ -419,13 +413,12 @@ impl Worker {
                 // send it again would only make the modem turn delivery off.
                 Err(e @ StoreError::Invalid { .. }) => {
                     tracing::error!(
-                        modem = %name,
                         "incoming part {hex_again} cannot be stored ({e}); acknowledged anyway \
                          so that the modem keeps delivering"
                     );
                     modem.handed_on(&origin);
                 }
-                Err(e) => tracing::error!(modem = %name, "incoming part not staged: {e}"),
+                Err(e) => tracing::error!("incoming part not staged: {e}"),
             },
         );
     }
@@ -437,7 +430,7 @@ impl Worker {
                 let part = Part::from_deliver(&deliver);
                 self.take_part(staged.pdu, None, part, &deliver, staged.received_ms);
             }
-            None => tracing::error!(modem = %self.cfg.name, "a staged part no longer decodes"),
+            None => tracing::error!("a staged part no longer decodes"),
         }
     }
 
@@ -452,25 +445,24 @@ impl Worker {
     /// Through the group commit, so after every stage given before.
     async fn reload_staged(&mut self) {
         let id = self.modem_id;
-        let mut pause = Duration::from_secs(1);
+        let backoff = Backoff::new(Duration::from_secs(1), Duration::from_secs(60));
+        let mut failures = 0;
         let staged = loop {
             match self.gw.write(move |s| s.staged_parts(id)).await {
                 Ok(staged) => break staged,
                 // Without them, their sets could never complete: retried
                 // (the store failing means nothing else works either).
                 Err(e) if !self.gw.is_shutting_down() => {
-                    tracing::error!(
-                        modem = %self.cfg.name,
-                        "store: staged parts not reloaded ({e}); again in {pause:?}"
-                    );
+                    let pause = backoff.delay(failures);
+                    failures += 1;
+                    tracing::error!("store: staged parts not reloaded ({e}); again in {pause:?}");
                     tokio::time::sleep(pause).await;
-                    pause = (pause * 2).min(Duration::from_secs(60));
                 }
                 Err(_) => return,
             }
         };
         if !staged.is_empty() {
-            tracing::info!(modem = %self.cfg.name, "{} staged incoming part(s) reloaded", staged.len());
+            tracing::info!("{} staged incoming part(s) reloaded", staged.len());
         }
         for p in staged {
             let pdu = crate::pdu::hex::decode(&p.pdu_hex).ok();
@@ -487,7 +479,7 @@ impl Worker {
                 }
                 // Left staged (and in the log) rather than dropped.
                 None => {
-                    tracing::error!(modem = %self.cfg.name, staged = p.id, "a staged part does not decode")
+                    tracing::error!(staged = p.id, "a staged part does not decode")
                 }
             }
         }
@@ -576,11 +568,7 @@ impl Worker {
                 None => staged.push(pdu),
             }
         }
-        let (modem, name, retry) = (
-            self.modem.clone(),
-            self.cfg.name.clone(),
-            self.staged_tx.clone(),
-        );
+        let (modem, retry) = (self.modem.clone(), self.staged_tx.clone());
         let runtime = tokio::runtime::Handle::current();
         self.gw.write_then(
             move |s| s.store_incoming(&row),
@@ -592,7 +580,6 @@ impl Worker {
                 }
                 Err(e) => {
                     tracing::error!(
-                        modem = %name,
                         "incoming SMS kept in the modem (or staged): store failed: {e}"
                     );
                     // Refused for good: pushed parts are acknowledged so that
@@ -730,7 +717,7 @@ impl Worker {
                     .write(move |s| s.mark_sending(id, modem, unix_now()))
                     .await
                 {
-                    tracing::error!(modem = %self.cfg.name, "store: {e}; part not sent");
+                    tracing::error!("store: {e}; part not sent");
                     return;
                 }
             }
@@ -749,10 +736,7 @@ impl Worker {
             let stop = match decide(&result, retries, &policy) {
                 Decision::Sent { mr } => {
                     self.record(move |s| s.mark_sent(id, modem_id, mr, now, validity).map(|_| ()));
-                    let mut slots = self.gw.slots();
-                    if let Some(s) = slots.get_mut(&self.cfg.name) {
-                        s.sent += 1;
-                    }
+                    self.gw.count_sent(&self.cfg.name);
                     false
                 }
                 Decision::Unknown { reason } => {
@@ -799,10 +783,9 @@ impl Worker {
     /// waiting (a failure is logged: the part then stays in flight and
     /// becomes UNKNOWN at the next start, never sent twice).
     fn record(&self, op: impl FnOnce(&mut Store) -> Result<(), StoreError> + Send + 'static) {
-        let name = self.cfg.name.clone();
         self.gw.write_then(op, move |done| {
             if let Err(e) = done {
-                tracing::error!(modem = %name, "store: {e}");
+                tracing::error!("store: {e}");
             }
         });
     }
@@ -818,18 +801,9 @@ struct Claim {
 
 /// Count a matched final report in the modem's live counters.
 fn count_report(gw: &Gateway, name: &str, resolution: &Resolution) {
-    let Resolution::Matched(m) = resolution else {
-        return;
-    };
-    if !m.outcome.is_final {
-        return;
-    }
-    let mut slots = gw.slots();
-    if let Some(s) = slots.get_mut(name) {
-        if m.outcome.state == MessageState::Delivered {
-            s.delivered += 1;
-        } else {
-            s.failed += 1;
+    if let Resolution::Matched(m) = resolution {
+        if m.outcome.is_final {
+            gw.count_final(name, m.outcome.state == MessageState::Delivered);
         }
     }
 }
@@ -849,18 +823,28 @@ mod tests {
         let a = dir.path().join("usb-HUAWEI_E173-if02-port0");
         std::fs::write(&a, b"").unwrap();
         let pattern = format!("{}/usb-HUAWEI_*-if02-port0", dir.path().display());
-        assert_eq!(find_device(&pattern).as_deref(), Some(a.to_str().unwrap()));
         assert_eq!(
-            find_device(a.to_str().unwrap()).as_deref(),
+            find_device_now(&pattern).as_deref(),
             Some(a.to_str().unwrap())
         );
         assert_eq!(
-            find_device(&format!("{}/absent", dir.path().display())),
-            None
+            find_device_now(a.to_str().unwrap()).as_deref(),
+            Some(a.to_str().unwrap())
         );
         assert_eq!(
-            find_device("tcp:127.0.0.1:9").as_deref(),
+            find_device_now(&format!("{}/absent", dir.path().display())),
+            None
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(
+            rt.block_on(find_device("tcp:127.0.0.1:9")).as_deref(),
             Some("tcp:127.0.0.1:9")
+        );
+        assert_eq!(
+            rt.block_on(find_device(&pattern)).as_deref(),
+            Some(a.to_str().unwrap())
         );
     }
 }
