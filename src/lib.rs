@@ -15,6 +15,10 @@
 //! - [`webhook`]: delivery of the store's webhook outbox.
 //! - [`sim`]: the simulated modem (tests, demo, benchmarks).
 
+// Bad input gets an error naming the problem, never a panic: no unwrap
+// outside tests (clippy.toml allows it in #[cfg(test)] code).
+#![deny(clippy::unwrap_used)]
+
 pub mod api;
 pub mod at;
 pub mod backoff;

@@ -48,6 +48,7 @@ impl Pty {
         fcntl(&pair.master, FcntlArg::F_SETFL(flags)).map_err(io::Error::from)?;
         // SAFETY: the AsyncFd takes ownership of the OwnedFd, so the descriptor
         // stays open and unchanged for the AsyncFd's whole life.
+        #[allow(unsafe_code)]
         let master = unsafe { AsyncFd::register(pair.master) }?;
         let link = match link {
             Some(p) => {
