@@ -32,11 +32,6 @@ impl Backoff {
             .min(self.max)
     }
 
-    /// [`Backoff::delay`] in whole seconds, for due times in unix seconds.
-    pub fn delay_secs(&self, failures: u32) -> i64 {
-        i64::try_from(self.delay(failures).as_secs()).unwrap_or(i64::MAX)
-    }
-
     /// [`Backoff::delay`] scaled by `factor` (for jitter, e.g. a random value
     /// in 0.8..1.2; clamped to 0..10), still at most `max` and at least 1 ms.
     pub fn jittered(&self, failures: u32, factor: f64) -> Duration {
@@ -61,9 +56,9 @@ mod tests {
     #[test]
     fn doubles_from_the_first_pause_up_to_the_cap() {
         let b = Backoff::new(Duration::from_secs(30), DAY);
-        assert_eq!(b.delay_secs(0), 30);
-        assert_eq!(b.delay_secs(3), 240);
-        assert_eq!(b.delay_secs(50), 86_400);
+        assert_eq!(b.delay(0).as_secs(), 30);
+        assert_eq!(b.delay(3).as_secs(), 240);
+        assert_eq!(b.delay(50).as_secs(), 86_400);
         assert_eq!(b.delay(u32::MAX), DAY);
         let b = Backoff::new(Duration::from_secs(1), Duration::from_secs(300));
         let secs: Vec<u64> = (0..10).map(|n| b.delay(n).as_secs()).collect();
@@ -77,7 +72,6 @@ mod tests {
         assert_eq!(b.delay(5), DAY);
         let b = Backoff::new(Duration::from_secs(u64::MAX), Duration::MAX);
         assert_eq!(b.delay(40), Duration::MAX);
-        assert_eq!(b.delay_secs(40), i64::MAX);
         let b = Backoff::new(Duration::ZERO, DAY);
         assert_eq!(b.delay(10), Duration::ZERO);
     }

@@ -4,12 +4,12 @@
 //! Module map (see `docs/architecture.md`):
 //! - [`api`]: the HTTP API (axum) over the gateway.
 //! - [`at`]: the AT protocol engine (sans-IO): host-side digester, modem-side reader.
-//! - [`backoff`]: the exponential backoff every retry uses.
+//! - `backoff` (crate-internal): the exponential backoff every retry uses.
 //! - [`pdu`]: 3GPP TS 23.040 / 23.038 wire formats (pure, no IO).
 //! - [`profile`]: hardware profiles (modem families) from `hw-profiles/*.toml`.
 //! - [`state`]: SMPP-style message states and the TP-ST table.
 //! - [`router`]: delivery-report correlation (pure data structure).
-//! - [`receipt`]: SMPP-style delivery receipt text.
+//! - `receipt` (crate-internal): SMPP-style delivery receipt text.
 //! - [`store`]: SQLite: messages, parts, reports, events, collisions.
 //! - [`modem`]: modem sessions (tokio): transport, start-up, AT+CMGS, reports.
 //! - [`webhook`]: delivery of the store's webhook outbox.
@@ -21,14 +21,14 @@
 
 pub mod api;
 pub mod at;
-pub mod backoff;
+pub(crate) mod backoff;
 pub mod cli;
 pub mod config;
 pub mod gateway;
 pub mod modem;
 pub mod pdu;
 pub mod profile;
-pub mod receipt;
+pub(crate) mod receipt;
 pub mod router;
 pub mod sim;
 pub mod state;

@@ -17,16 +17,14 @@ use tower_http::trace::TraceLayer;
 use crate::config::HttpConfig;
 use crate::gateway::Gateway;
 
-pub mod auth;
-pub mod body;
-pub mod error;
-pub mod exposition;
+pub(crate) mod auth;
+pub(crate) mod body;
+pub(crate) mod error;
+pub(crate) mod exposition;
 mod handlers;
-pub mod metrics;
-pub mod params;
-pub mod views;
-
-pub use error::ApiError;
+pub(crate) mod metrics;
+pub(crate) mod params;
+pub(crate) mod views;
 
 /// The API's routes over `gw`, with authentication, the body size limit and
 /// request tracing.

@@ -11,13 +11,13 @@
 //! - [`format`]: writing responses and URCs as a modem does.
 
 pub mod answers;
-pub mod digester;
+pub(crate) mod digester;
 pub mod error_codes;
 mod fields;
 pub mod format;
-pub mod reader;
-pub mod result;
-pub mod urc;
+pub(crate) mod reader;
+pub(crate) mod result;
+pub(crate) mod urc;
 
 pub use digester::{DigestError, Digester, Event, Limits, Response};
 pub use error_codes::{CmeError, CmsError, ErrorInfo, RetryClass};

@@ -7,22 +7,22 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub mod collisions;
-pub mod db;
-pub mod demo;
-pub mod messages;
-pub mod modem_args;
-pub mod pdu;
-pub mod probe;
-pub mod profiles;
-pub mod receipt;
-pub mod reports;
-pub mod send;
-pub mod serve;
+pub(crate) mod collisions;
+pub(crate) mod db;
+pub(crate) mod demo;
+pub(crate) mod messages;
+pub(crate) mod modem_args;
+pub(crate) mod pdu;
+pub(crate) mod probe;
+pub(crate) mod profiles;
+pub(crate) mod receipt;
+pub(crate) mod reports;
+pub(crate) mod send;
+pub(crate) mod serve;
 pub mod sim;
-pub mod states;
-pub mod status;
-pub mod udev_rules;
+pub(crate) mod states;
+pub(crate) mod status;
+pub(crate) mod udev_rules;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
 #[derive(Debug)]

@@ -7,15 +7,15 @@
 //! for the daemon's workers and `smsgw send` alike; [`encode`] turns a
 //! message's options into SMS-SUBMIT options, for both as well.
 
-pub mod connect;
-pub mod daemon;
-pub mod encode;
-pub mod inbound;
-pub mod policy;
-pub mod send;
+pub(crate) mod connect;
+pub(crate) mod daemon;
+pub(crate) mod encode;
+pub(crate) mod inbound;
+pub(crate) mod policy;
+pub(crate) mod send;
 pub mod worker;
 
-pub use connect::{connect, ConnectError, ConnectOptions};
+pub(crate) use connect::{connect, ConnectError, ConnectOptions};
 pub use daemon::{Gateway, GatewaySettings, ModemStatus, SubmitError, SubmitRequest, Submitted};
-pub use inbound::{apply_inbound, decode_inbound, Decoded, InboundError, InboundOutcome};
-pub use send::{send_message, OutboundMessage, PartOutcome, SendError, SentMessage};
+pub(crate) use inbound::{apply_inbound, InboundOutcome};
+pub(crate) use send::{send_message, OutboundMessage, PartOutcome, SendError, SentMessage};

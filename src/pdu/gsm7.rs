@@ -4,7 +4,7 @@
 //! Text is handled one septet value (0..=127) at a time; packing into octets is
 //! [`super::septets`]' job.
 
-pub mod national;
+pub(crate) mod national;
 
 /// The escape septet that selects the extension (single shift) table.
 pub const ESC: u8 = 0x1B;

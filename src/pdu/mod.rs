@@ -15,19 +15,19 @@
 pub mod address;
 pub mod dcs;
 pub mod deliver;
-pub mod error;
+pub(crate) mod error;
 pub mod gsm7;
 pub mod hex;
-pub mod json;
+pub(crate) mod json;
 pub mod septets;
 pub mod split;
 pub mod status;
 pub mod status_report;
-pub mod submit;
-pub mod timestamp;
-pub mod ucs2;
-pub mod udh;
-pub mod user_data;
+pub(crate) mod submit;
+pub(crate) mod timestamp;
+pub(crate) mod ucs2;
+pub(crate) mod udh;
+pub(crate) mod user_data;
 pub mod validity;
 
 pub use address::{Address, TypeOfNumber};

@@ -25,11 +25,6 @@ pub fn encode_into(text: &str, out: &mut Vec<u8>) -> usize {
     out.len() - start
 }
 
-/// UTF-16 code units of `text`.
-pub fn unit_count(text: &str) -> usize {
-    text.chars().map(char::len_utf16).sum()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -39,7 +34,6 @@ mod tests {
         let mut out = Vec::new();
         assert_eq!(encode_into("A😀", &mut out), 6);
         assert_eq!(out, [0x00, 0x41, 0xD8, 0x3D, 0xDE, 0x00]);
-        assert_eq!(unit_count("A😀"), 3);
         let mut s = String::new();
         decode_into(&out, &mut s);
         assert_eq!(s, "A😀");

@@ -36,9 +36,9 @@ use std::hash::{BuildHasherDefault, Hash, Hasher};
 use crate::pdu::status::TpStatus;
 use crate::state::{outcome, StatusOutcome};
 
-pub mod clock;
-pub mod multipart;
-pub mod number;
+pub(crate) mod clock;
+pub(crate) mod multipart;
+pub(crate) mod number;
 
 use clock::ClockOffset;
 pub use multipart::message_state;

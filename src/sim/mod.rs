@@ -1,6 +1,6 @@
 pub mod codec;
-pub mod driver;
-pub mod model;
+pub(crate) mod driver;
+pub(crate) mod model;
 pub mod pty;
 
 pub use driver::{spawn, SimEndpoint, SimHandle};
