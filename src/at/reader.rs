@@ -103,6 +103,11 @@ impl CommandReader {
         self.body_overflow = false;
     }
 
+    /// True when nothing is half read: no partial command line, no body.
+    pub fn is_idle(&self) -> bool {
+        self.line.is_empty() && !self.line_overflow && self.body.is_none()
+    }
+
     /// True while a body is being read.
     pub fn in_body(&self) -> bool {
         self.body.is_some()

@@ -19,6 +19,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::codec;
+use crate::at::{format, CommandReader, ModemInput, ReaderError, Urc};
 
 /// How the modem hands status reports to the host.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,6 +204,11 @@ enum InputMode {
 /// The limit of one command line or PDU body; longer input is discarded.
 const MAX_INPUT: usize = 4096;
 
+/// The modem side's reader of host input (the AT engine's).
+fn reader() -> CommandReader {
+    CommandReader::with_limits(MAX_INPUT, MAX_INPUT)
+}
+
 /// How many recent commands [`SimModem::command_log`] keeps.
 pub const COMMAND_LOG_LEN: usize = 256;
 
@@ -217,8 +223,8 @@ pub struct SimModem {
     cnmi: [u8; 5],
     creg_n: u8,
     next_mr: u8,
-    input: Vec<u8>,
-    discarding: bool,
+    /// Command lines and PDU bodies out of the host's bytes.
+    reader: CommandReader,
     mode: InputMode,
     /// Output with the time it is due.
     out: VecDeque<(i64, Vec<u8>)>,
@@ -260,8 +266,7 @@ impl SimModem {
             cnmi: [0; 5],
             creg_n: 0,
             next_mr: cfg.mr_start,
-            input: Vec::new(),
-            discarding: false,
+            reader: reader(),
             mode: InputMode::Command,
             out: VecDeque::new(),
             out_clock: i64::MIN,
@@ -358,7 +363,7 @@ impl SimModem {
         self.csms = 0;
         self.cnmi = [0; 5];
         self.pin_ok = self.cfg.pin.is_none();
-        self.input.clear();
+        self.reader = reader();
         self.mode = InputMode::Command;
         self.out.clear();
         self.cnma_deadline = None;
@@ -373,13 +378,16 @@ impl SimModem {
 
     /// Bytes from the host.
     pub fn handle_input(&mut self, bytes: &[u8], now_ms: i64) {
+        // One byte at a time: a command may switch the reader to a PDU
+        // body (AT+CMGS) before the next byte is read.
+        let mut inputs = Vec::new();
         for &b in bytes {
             if self.unplugged {
                 return;
             }
-            match self.mode {
-                InputMode::Command => self.command_byte(b, now_ms),
-                InputMode::Pdu { tpdu_len } => self.pdu_byte(b, tpdu_len, now_ms),
+            self.reader.feed(&[b], &mut inputs);
+            for input in inputs.drain(..) {
+                self.on_input(input, now_ms);
             }
         }
     }
@@ -435,7 +443,7 @@ impl SimModem {
         }
         // While a command is being answered or a PDU is being typed, URCs wait
         // unless the urc_mid_response fault is on (then they go inside responses).
-        if !matches!(self.mode, InputMode::Command) || !self.input.is_empty() {
+        if !matches!(self.mode, InputMode::Command) || !self.reader.is_idle() {
             return;
         }
         self.release_held(now_ms, None);
@@ -469,12 +477,10 @@ impl SimModem {
                         self.held.push_back(Scheduled::Report { pdu, tpdu_len });
                         return None;
                     }
-                    let text = format!(
-                        "\r\n+CDS: {}\r\n{}\r\n",
-                        tpdu_len,
-                        crate::pdu::hex::encode(&pdu)
-                    )
-                    .into_bytes();
+                    let text = urc_bytes(&Urc::StatusReport {
+                        len: tpdu_len,
+                        pdu: pdu.clone(),
+                    });
                     if self.expect_cnma(now_ms) {
                         self.unacked = Some(Scheduled::Report { pdu, tpdu_len });
                     }
@@ -484,10 +490,10 @@ impl SimModem {
                     let index = self.store(pdu, tpdu_len);
                     if ds == 2 || (ds == 1 && self.cfg.report_mode == ReportMode::Stored) {
                         self.reports_sent += 1;
-                        Some(
-                            format!("\r\n+CDSI: \"{}\",{}\r\n", self.cfg.memory, index)
-                                .into_bytes(),
-                        )
+                        Some(urc_bytes(&Urc::StatusReportStored {
+                            mem: self.cfg.memory.clone(),
+                            index,
+                        }))
                     } else {
                         None
                     }
@@ -499,12 +505,11 @@ impl SimModem {
                         self.held.push_back(Scheduled::Incoming { pdu, tpdu_len });
                         return None;
                     }
-                    let text = format!(
-                        "\r\n+CMT: ,{}\r\n{}\r\n",
-                        tpdu_len,
-                        crate::pdu::hex::encode(&pdu)
-                    )
-                    .into_bytes();
+                    let text = urc_bytes(&Urc::Deliver {
+                        alpha: None,
+                        len: tpdu_len,
+                        pdu: pdu.clone(),
+                    });
                     if self.expect_cnma(now_ms) {
                         self.unacked = Some(Scheduled::Incoming { pdu, tpdu_len });
                     }
@@ -512,7 +517,10 @@ impl SimModem {
                 }
                 1 => {
                     let index = self.store(pdu, tpdu_len);
-                    Some(format!("\r\n+CMTI: \"{}\",{}\r\n", self.cfg.memory, index).into_bytes())
+                    Some(urc_bytes(&Urc::MessageStored {
+                        mem: self.cfg.memory.clone(),
+                        index,
+                    }))
                 }
                 _ => {
                     self.store(pdu, tpdu_len);
@@ -575,57 +583,47 @@ impl SimModem {
         self.out.push_back((t, bytes));
     }
 
-    fn command_byte(&mut self, b: u8, now_ms: i64) {
-        match b {
-            b'\r' | b'\n' => {
-                if self.discarding {
-                    self.discarding = false;
-                    self.input.clear();
-                    return;
-                }
-                if self.input.is_empty() {
-                    return;
-                }
-                let line = std::mem::take(&mut self.input);
-                if self.echo {
-                    let mut e = line.clone();
-                    e.push(b'\r');
-                    self.emit_at(now_ms, e);
-                }
-                let text = String::from_utf8_lossy(&line).trim().to_string();
-                self.command_line(&text, now_ms);
+    /// A command line or PDU body from the host.
+    fn on_input(&mut self, input: ModemInput, now_ms: i64) {
+        match input {
+            ModemInput::Command(command) => {
+                let line = format!("AT{command}");
+                self.echo_line(&line, now_ms);
+                self.command_line(&line, now_ms);
             }
-            _ if self.discarding => {}
-            _ => {
-                if self.input.len() >= MAX_INPUT {
-                    self.input.clear();
-                    self.discarding = true;
-                    return;
-                }
-                self.input.push(b);
+            // Not a command: real modems echo and ignore such lines.
+            ModemInput::Error(ReaderError::NotAt { line }) => self.echo_line(&line, now_ms),
+            // Dropped by the reader, as a real modem's buffer would.
+            ModemInput::Error(ReaderError::LineTooLong { .. }) => {}
+            ModemInput::Error(ReaderError::NothingToRepeat) => {
+                self.respond(now_ms, &[], Final::Error)
+            }
+            ModemInput::Body(body) => {
+                let tpdu_len = match std::mem::replace(&mut self.mode, InputMode::Command) {
+                    InputMode::Pdu { tpdu_len } => tpdu_len,
+                    InputMode::Command => 0,
+                };
+                self.submit(&body, tpdu_len, now_ms);
+            }
+            ModemInput::Error(ReaderError::BodyTooLong { .. }) => {
+                self.mode = InputMode::Command;
+                // 27.005 +CMS ERROR 304: invalid PDU mode parameter.
+                self.respond(now_ms, &[], Final::Cms(304));
+            }
+            ModemInput::BodyAborted => {
+                // ESC aborts the send; the modem answers OK (V.25ter practice).
+                self.mode = InputMode::Command;
+                self.respond(now_ms, &[], Final::Ok);
             }
         }
     }
 
-    fn pdu_byte(&mut self, b: u8, tpdu_len: usize, now_ms: i64) {
-        match b {
-            0x1A => {
-                let body = std::mem::take(&mut self.input);
-                self.mode = InputMode::Command;
-                self.submit(&body, tpdu_len, now_ms);
-            }
-            0x1B => {
-                // ESC aborts the send; the modem answers OK (V.25ter practice).
-                self.input.clear();
-                self.mode = InputMode::Command;
-                self.respond(now_ms, &[], Final::Ok);
-            }
-            b'\r' | b'\n' => {}
-            _ => {
-                if self.input.len() < MAX_INPUT {
-                    self.input.push(b);
-                }
-            }
+    /// Echo a line the host typed (ATE1), ended with CR as typed.
+    fn echo_line(&mut self, line: &str, now_ms: i64) {
+        if self.echo {
+            let mut e = line.as_bytes().to_vec();
+            e.push(b'\r');
+            self.emit_at(now_ms, e);
         }
     }
 
@@ -795,8 +793,11 @@ impl SimModem {
             return match arg.trim().parse::<usize>() {
                 Ok(n) if (7..=164).contains(&n) => {
                     self.mode = InputMode::Pdu { tpdu_len: n };
+                    self.reader.expect_body();
                     let at = now_ms + self.cfg.latency_ms as i64;
-                    self.emit_at(at, b"\r\n> ".to_vec());
+                    let mut prompt = Vec::new();
+                    format::prompt(&mut prompt);
+                    self.emit_at(at, prompt);
                     None
                 }
                 _ => Some((vec![], Final::Cms(304))),
@@ -973,9 +974,7 @@ impl SimModem {
             text.extend_from_slice(b"\r\n\x7f\x10~garbage~\xfe\r\n");
         }
         for l in lines {
-            text.extend_from_slice(b"\r\n");
-            text.extend_from_slice(l.as_bytes());
-            text.extend_from_slice(b"\r\n");
+            format::line(&mut text, l);
         }
         if self.cfg.urc_noise_rate > 0.0 && self.rng.random_bool(self.cfg.urc_noise_rate.min(1.0)) {
             text.extend_from_slice(b"\r\n^RSSI:17\r\n");
@@ -994,11 +993,16 @@ impl SimModem {
                 }
             }
         }
-        text.extend_from_slice(b"\r\n");
-        text.extend_from_slice(fin.render(self.cmee).as_bytes());
-        text.extend_from_slice(b"\r\n");
+        format::line(&mut text, &fin.render(self.cmee));
         self.emit_at(at, text);
     }
+}
+
+/// A URC as the modem writes it (the AT engine's formatter).
+fn urc_bytes(urc: &Urc) -> Vec<u8> {
+    let mut out = Vec::new();
+    format::urc(&mut out, urc);
+    out
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1033,6 +1037,35 @@ mod tests {
         let now = now + T0;
         m.handle_input(input.as_bytes(), now);
         String::from_utf8_lossy(&m.poll_output(now)).into_owned()
+    }
+
+    #[test]
+    fn host_input_goes_through_the_at_reader() {
+        let mut m = SimModem::new(SimConfig {
+            echo_default: true,
+            ..SimConfig::default()
+        });
+        // Echo, then the answer.
+        assert_eq!(
+            run(&mut m, "AT+CGMI\r", 0),
+            "AT+CGMI\r\r\nsmsgw\r\n\r\nOK\r\n"
+        );
+        // A/ repeats the last command (V.250 5.2.4), backspace edits.
+        assert!(run(&mut m, "A/", 0).ends_with("\r\nOK\r\n"));
+        assert!(run(&mut m, "ATE0X\x08\r", 0).ends_with("\r\nOK\r\n"));
+        assert_eq!(run(&mut m, "ATE1\r", 0), "\r\nOK\r\n");
+        // A line that is not a command is echoed and ignored.
+        assert_eq!(run(&mut m, "hello\r", 0), "hello\r");
+        // A PDU body over the limit is refused, not cut.
+        run(&mut m, "ATE0\r", 0);
+        run(&mut m, "AT+CMEE=1\r", 0);
+        assert!(run(&mut m, "AT+CMGS=20\r", 0).ends_with("> "));
+        let long = "0".repeat(MAX_INPUT + 2);
+        assert_eq!(
+            run(&mut m, &format!("{long}\x1a"), 0),
+            "\r\n+CMS ERROR: 304\r\n"
+        );
+        assert_eq!(run(&mut m, "AT\r", 0), "\r\nOK\r\n");
     }
 
     #[test]
