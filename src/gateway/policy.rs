@@ -129,6 +129,12 @@ pub fn decide(result: &Result<u8, ModemError>, retries: u32, policy: &RetryPolic
     }
 }
 
+/// The unix second a part is due again: `after` past `now` (whole seconds,
+/// saturating).
+pub fn due_at(now: i64, after: Duration) -> i64 {
+    now.saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX))
+}
+
 /// Code, name and retry class of a refusal at submit (+CMS ERROR, +CME
 /// ERROR, or a plain final result).
 fn refusal(result: &FinalResult) -> (Option<u16>, String, RetryClass) {
@@ -300,6 +306,13 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn due_times_saturate() {
+        assert_eq!(due_at(100, Duration::from_millis(2_900)), 102);
+        assert_eq!(due_at(i64::MAX - 1, Duration::from_secs(5)), i64::MAX);
+        assert_eq!(due_at(0, Duration::MAX), i64::MAX);
     }
 
     #[test]

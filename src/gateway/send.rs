@@ -192,7 +192,7 @@ async fn send_part(
                 retries: next,
                 after,
             } => {
-                let due = now.saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
+                let due = policy::due_at(now, after);
                 store.mark_retry(part, code, &reason, next, due, now)?;
                 tracing::info!(
                     part = part.0,
@@ -209,7 +209,7 @@ async fn send_part(
             Decision::NotSent { reason, after, .. } => {
                 // Nothing reached the network (no prompt, port gone before
                 // the PDU was written): the part stays queued.
-                let due = now.saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX));
+                let due = policy::due_at(now, after);
                 store.mark_retry(part, None, &reason, retries, due, now)?;
                 return Ok(PartOutcome::NotSent { reason });
             }

@@ -25,7 +25,7 @@ use super::connect::{connect, ConnectOptions};
 use super::daemon::Gateway;
 use super::encode::encode_message;
 use super::inbound::{decode_inbound, Decoded};
-use super::policy::{decide, Decision, RetryPolicy};
+use super::policy::{decide, due_at, Decision, RetryPolicy};
 use crate::backoff::Backoff;
 use crate::config::resolve_device;
 use crate::modem::reassembly::{Message as Reassembled, Part, Reassembler, ReassemblyConfig};
@@ -147,11 +147,6 @@ fn release(gw: &Gateway, name: &str) {
             Err(e) => tracing::error!("store: {e}"),
         },
     );
-}
-
-/// Whole seconds of a pause, for due times in unix seconds.
-fn secs(d: Duration) -> i64 {
-    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 /// The device to open now: the path itself, the first match of a glob, or
@@ -749,7 +744,7 @@ impl Worker {
                     retries,
                     after,
                 } => {
-                    let at = now.saturating_add(secs(after));
+                    let at = due_at(now, after);
                     self.record(move |s| s.mark_retry(id, code, &reason, retries, at, now));
                     true
                 }
@@ -765,7 +760,7 @@ impl Worker {
                 } => {
                     // Back to the queue, not due at once, so a hung or
                     // vanished modem does not spin on it.
-                    let at = now.saturating_add(secs(after));
+                    let at = due_at(now, after);
                     self.record(move |s| s.mark_retry(id, None, &reason, retries, at, now));
                     if session_ended {
                         self.closed = true;
