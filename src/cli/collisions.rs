@@ -16,7 +16,7 @@ pub struct CollisionsArgs {
 }
 
 pub fn run(args: CollisionsArgs) -> CliResult {
-    let store = args.db.open()?;
+    let store = args.db.open_existing()?;
     let rows = store
         .collisions(Some(args.limit))
         .map_err(CliError::runtime)?;

@@ -20,13 +20,32 @@ pub struct DbArgs {
 }
 
 impl DbArgs {
-    /// Open the store (runtime failure, exit 1, when it cannot be opened).
+    /// Open the store, creating it if it is not there yet (runtime failure,
+    /// exit 1, when it cannot be opened). For commands that write.
     pub fn open(&self) -> Result<Store, CliError> {
-        let path = match &self.db {
-            Some(p) => p.clone(),
-            None => default_path().map_err(CliError::runtime)?,
-        };
+        Store::open(&self.path()?, RouterConfig::default()).map_err(CliError::runtime)
+    }
+
+    /// Open a store that must already exist: the commands that only look
+    /// into it (`messages`, `status`, `reports`...) never create a database
+    /// (nor its directory) where `--db` happens to point.
+    pub fn open_existing(&self) -> Result<Store, CliError> {
+        let path = self.path()?;
+        if !path.exists() {
+            return Err(CliError::runtime(format!(
+                "no database at {}: nothing has been sent with it yet \
+                 (`smsgw send` and `smsgw serve` create it; --db or SMSGW_DB chooses another)",
+                path.display()
+            )));
+        }
         Store::open(&path, RouterConfig::default()).map_err(CliError::runtime)
+    }
+
+    fn path(&self) -> Result<PathBuf, CliError> {
+        match &self.db {
+            Some(p) => Ok(p.clone()),
+            None => default_path().map_err(CliError::runtime),
+        }
     }
 }
 

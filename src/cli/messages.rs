@@ -33,7 +33,7 @@ fn parse_state(s: &str) -> Result<MessageState, String> {
 }
 
 pub fn run(args: MessagesArgs) -> CliResult {
-    let store = args.db.open()?;
+    let store = args.db.open_existing()?;
     let rows = store
         .messages(&MessageFilter {
             state: args.state,

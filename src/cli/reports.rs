@@ -29,7 +29,7 @@ pub fn run(args: ReportsArgs) -> CliResult {
     } else {
         ReportFilter::All
     };
-    let store = args.db.open()?;
+    let store = args.db.open_existing()?;
     let rows = store
         .reports(filter, Some(args.limit))
         .map_err(CliError::runtime)?;

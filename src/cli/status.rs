@@ -15,7 +15,7 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: StatusArgs) -> CliResult {
-    let store = args.db.open()?;
+    let store = args.db.open_existing()?;
     let v = store.message(MessageId(args.id)).map_err(|e| match e {
         StoreError::NoMessage(_) => CliError::input(e),
         e => CliError::runtime(e),

@@ -89,3 +89,25 @@ fn status_messages_reports_collisions_receipt() {
     let (code, _, err) = smsgw(&db, &["messages", "--state", "DONE"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn read_only_commands_create_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("not-yet").join("smsgw.db");
+    for args in [
+        &["messages"][..],
+        &["status", "1"],
+        &["reports"],
+        &["collisions"],
+        &["receipt", "1"],
+    ] {
+        let (code, out, err) = smsgw(&db, args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains("no database at"), "{args:?}: {err}");
+        assert!(err.contains("not-yet"), "{args:?} names the path: {err}");
+        assert!(
+            !db.parent().unwrap().exists(),
+            "{args:?} created the database's directory"
+        );
+    }
+}
