@@ -8,7 +8,7 @@ const DIGITS: &[u8; 16] = b"0123456789ABCDEF";
 pub fn decode(text: &str) -> Result<Vec<u8>, PduError> {
     let t = text.trim();
     let b = t.as_bytes();
-    if b.len() % 2 != 0 {
+    if !b.len().is_multiple_of(2) {
         return Err(PduError::Hex {
             position: b.len(),
             reason: "odd number of hex digits",
