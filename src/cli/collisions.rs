@@ -9,7 +9,7 @@ use super::{CliError, CliResult};
 #[derive(Debug, Args)]
 pub struct CollisionsArgs {
     /// At most this many, newest first.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: u32,
     #[command(flatten)]
     pub db: DbArgs,

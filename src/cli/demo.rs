@@ -28,22 +28,22 @@ use crate::store::{MessageFilter, ReportFilter, Store};
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Number of simulated modems.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=16))]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=16))]
     pub modems: u8,
     /// Messages to one number on the first modem (forces TP-MR wrap and collisions).
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, value_name = "N", default_value_t = 300)]
     pub same_number: u32,
     /// Other messages, spread over all modems.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub others: u32,
     /// Database file (default: a new file in the temporary directory).
-    #[arg(long)]
+    #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// Seed of the simulated network.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Give up waiting for reports after this many seconds.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub timeout: u64,
 }
 

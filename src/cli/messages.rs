@@ -21,7 +21,7 @@ pub struct MessagesArgs {
     #[arg(long, value_name = "NUMBER")]
     pub to: Option<String>,
     /// At most this many, newest first.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: u32,
     #[command(flatten)]
     pub db: DbArgs,

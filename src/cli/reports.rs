@@ -15,7 +15,7 @@ pub struct ReportsArgs {
     #[arg(long)]
     pub ambiguous: bool,
     /// At most this many, newest first.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: u32,
     #[command(flatten)]
     pub db: DbArgs,

@@ -35,7 +35,7 @@ pub struct SendArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Recipient: +CC... international, or national digits.
-    #[arg(long)]
+    #[arg(long, value_name = "NUMBER")]
     pub to: String,
     /// Message text (split into parts when long).
     #[arg(long)]
@@ -56,7 +56,7 @@ pub struct SendArgs {
     #[arg(long)]
     pub flash: bool,
     /// Registration wait at start-up, seconds (default: the profile's).
-    #[arg(long)]
+    #[arg(long, value_name = "SECONDS")]
     pub registration_timeout: Option<u64>,
     #[command(flatten)]
     pub db: DbArgs,
