@@ -17,12 +17,14 @@ pub struct CollisionsArgs {
 
 pub fn run(args: CollisionsArgs) -> CliResult {
     let store = args.db.open_existing()?;
+    if args.db.json {
+        // The API's shape (GET /v1/collisions).
+        let list = crate::api::views::collisions(&store, args.limit).map_err(CliError::runtime)?;
+        return print_json(&serde_json::json!({ "collisions": list }));
+    }
     let rows = store
         .collisions(Some(args.limit))
         .map_err(CliError::runtime)?;
-    if args.db.json {
-        return print_json(&rows);
-    }
     println!(
         "{:<6} {:<19} {:<8} {:<4} {:<16} {:<8} pending part",
         "id", "at", "modem", "MR", "to", "new part"

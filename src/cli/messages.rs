@@ -43,7 +43,12 @@ pub fn run(args: MessagesArgs) -> CliResult {
         })
         .map_err(CliError::runtime)?;
     if args.db.json {
-        return print_json(&rows);
+        // The API's shape (GET /v1/messages).
+        let list: Vec<_> = rows
+            .iter()
+            .map(crate::api::views::message_summary)
+            .collect();
+        return print_json(&serde_json::json!({ "messages": list }));
     }
     println!(
         "{:<8} {:<19} {:<16} {:<8} {:<5} text",

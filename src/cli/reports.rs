@@ -34,7 +34,13 @@ pub fn run(args: ReportsArgs) -> CliResult {
         .reports(filter, Some(args.limit))
         .map_err(CliError::runtime)?;
     if args.db.json {
-        return print_json(&rows);
+        // A report as in the API's message detail, plus its message.
+        let list = rows
+            .iter()
+            .map(|r| crate::api::views::report_entry(&store, r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CliError::runtime)?;
+        return print_json(&serde_json::json!({ "reports": list }));
     }
     println!(
         "{:<6} {:<19} {:<8} {:<16} {:<4} {:<6} {:<10} part",

@@ -21,7 +21,8 @@ pub fn run(args: StatusArgs) -> CliResult {
         e => CliError::runtime(e),
     })?;
     if args.db.json {
-        return print_json(&v);
+        // The API's shape (GET /v1/messages/{id}).
+        return print_json(&crate::api::views::message_detail(&v));
     }
     let m = &v.message;
     println!(
