@@ -283,9 +283,9 @@ fn summary(gw: &Gateway, db: &std::path::Path) -> CliResult {
         "Every part asks for its own report, and a temporary outcome (SC still trying) is\n\
          followed by the final one, so there are more reports than messages. A collision is a\n\
          TP-MR (one byte, wrapping at 255) handed out again while an earlier part to the same\n\
-         number still waits for its report; \"told apart by timestamp\" counts the reports\n\
-         that such a shared reference made uncertain and that the report's service-centre\n\
-         time stamp attributed. --seed fixes the simulated network's choices (outcomes,\n\
+         number still waits for its report. \"Told apart by timestamp\" counts the reports whose\n\
+         TP-MR and number fitted several parts (pending, or settled moments ago and kept to\n\
+         recognise repeats) and whose service-centre time stamp picked the one they belong to. --seed fixes the simulated network's choices (outcomes,\n\
          delays); which modem takes which message, and so the collision count, depends on\n\
          timing and varies a little from run to run."
     );
