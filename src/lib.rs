@@ -11,6 +11,7 @@
 //! - [`router`]: delivery-report correlation (pure data structure).
 //! - `receipt` (crate-internal): SMPP-style delivery receipt text.
 //! - [`store`]: SQLite: messages, parts, reports, events, collisions.
+//! - [`times`]: times as users give and read them (CLI and API alike).
 //! - [`modem`]: modem sessions (tokio): transport, start-up, AT+CMGS, reports.
 //! - [`webhook`]: delivery of the store's webhook outbox.
 //! - [`sim`]: the simulated modem (tests, demo, benchmarks).
@@ -33,5 +34,6 @@ pub mod router;
 pub mod sim;
 pub mod state;
 pub mod store;
+pub mod times;
 pub mod udev;
 pub mod webhook;

@@ -15,7 +15,6 @@ use super::error::ApiError;
 use super::params::Params;
 use super::views;
 use crate::gateway::{Gateway, SubmitError, SubmitRequest, Submitted};
-use crate::router::PartId;
 use crate::store::{MessageFilter, MessageId, Store, StoreError};
 
 type Answer = Result<Json<Value>, ApiError>;
@@ -167,18 +166,7 @@ pub async fn collisions(
     let p = query(q, &["limit"])?;
     let limit = p.limit()?;
     let list = with_store(&gw, move |s| {
-        let inner = || -> Result<Vec<Value>, StoreError> {
-            let mut out = Vec::new();
-            for c in s.collisions(Some(limit))? {
-                let mut parts = Vec::with_capacity(2);
-                for id in [c.pending_part, c.new_part] {
-                    parts.push((s.part(PartId(id))?, s.part_reports(PartId(id))?));
-                }
-                out.push(views::collision(&c, &parts));
-            }
-            Ok(out)
-        };
-        inner().map_err(|e| ApiError::internal(&e))
+        views::collisions(s, limit).map_err(|e| ApiError::internal(&e))
     })
     .await?;
     Ok(Json(json!({ "collisions": list })))

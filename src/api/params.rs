@@ -2,9 +2,6 @@
 
 use std::str::FromStr;
 
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
-
 use super::error::ApiError;
 use crate::state::MessageState;
 
@@ -54,7 +51,7 @@ impl Params {
         }
     }
 
-    /// `since`: unix seconds or an RFC 3339 time.
+    /// `since`: unix seconds, `YYYY-MM-DD` or an RFC 3339 time.
     pub fn since(&self) -> Result<Option<i64>, ApiError> {
         self.get("since").map(parse_time).transpose()
     }
@@ -72,28 +69,13 @@ impl Params {
     }
 }
 
-/// Unix seconds, or an RFC 3339 time (`2026-11-22T10:00:00Z`).
+/// A time as [`crate::times::parse`] reads it (the CLI's `--since` too):
+/// unix seconds, `YYYY-MM-DD` or RFC 3339.
 fn parse_time(v: &str) -> Result<i64, ApiError> {
-    if let Ok(n) = i64::from_str(v) {
-        return Ok(n);
-    }
-    OffsetDateTime::parse(v, &Rfc3339)
-        .map(OffsetDateTime::unix_timestamp)
-        .map_err(|_| {
-            ApiError::field(
-                "since",
-                format!("{v:?} is neither unix seconds nor an RFC 3339 time"),
-            )
-        })
+    crate::times::parse(v).map_err(|reason| ApiError::field("since", reason))
 }
 
-/// Unix seconds as RFC 3339 (UTC); out-of-range values as the number.
-pub fn rfc3339(unix: i64) -> String {
-    OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_else(|| unix.to_string())
-}
+pub use crate::times::rfc3339;
 
 #[cfg(test)]
 mod tests {
@@ -113,6 +95,9 @@ mod tests {
         let p = params(&[("limit", "5"), ("since", "2026-11-22T10:00:00Z")]).unwrap();
         assert_eq!(p.limit().unwrap(), 5);
         assert_eq!(p.since().unwrap(), Some(1_795_341_600));
+        // A day, as the CLI's --since takes it: midnight UTC.
+        let p = params(&[("since", "2026-11-22")]).unwrap();
+        assert_eq!(p.since().unwrap(), Some(1_795_305_600));
         assert_eq!(p.state().unwrap(), None);
         for (k, v) in [
             ("limit", "0"),

@@ -1,9 +1,16 @@
-//! The JSON shapes the API answers with, built from the store's rows.
+//! The JSON shapes of messages, reports, collisions and incoming SMS,
+//! built from the store's rows: the API answers with them and the CLI's
+//! `--json` prints them, so a message has one shape and one set of names
+//! everywhere (ids as strings, `to`, RFC 3339 times, `status`, `part`).
 
 use serde_json::{json, Value};
 
 use super::params::rfc3339;
-use crate::store::{CollisionRow, EventRow, InboxRow, MessageRow, MessageView, PartRow, ReportRow};
+use crate::router::PartId;
+use crate::store::{
+    CollisionRow, EventRow, InboxRow, MessageRow, MessageView, PartRow, ReportRow, Store,
+    StoreError,
+};
 
 fn time(t: Option<i64>) -> Value {
     t.map_or(Value::Null, |t| Value::String(rfc3339(t)))
@@ -119,6 +126,28 @@ pub fn overall(parts: &[String]) -> String {
         }
     }
     parts.first().cloned().unwrap_or_else(|| "pending".into())
+}
+
+/// The newest `limit` collisions, each with its parts and their reports.
+pub fn collisions(store: &Store, limit: u32) -> Result<Vec<Value>, StoreError> {
+    let mut out = Vec::new();
+    for c in store.collisions(Some(limit))? {
+        let mut parts = Vec::with_capacity(2);
+        for id in [c.pending_part, c.new_part] {
+            parts.push((store.part(PartId(id))?, store.part_reports(PartId(id))?));
+        }
+        out.push(collision(&c, &parts));
+    }
+    Ok(out)
+}
+
+/// A report in a list of reports: as in a message's detail, plus the
+/// message it belongs to (`message`, with `part` its part number there).
+pub fn report_entry(store: &Store, r: &ReportRow) -> Result<Value, StoreError> {
+    let part = r.part_id.map(|id| store.part(PartId(id))).transpose()?;
+    let mut v = report(r, part.as_ref().map(|p| p.seq));
+    v["message"] = part.map_or(Value::Null, |p| Value::String(p.message_id.to_string()));
+    Ok(v)
 }
 
 /// One collision with its two parts and how each was settled.

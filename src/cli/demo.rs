@@ -28,22 +28,22 @@ use crate::store::{MessageFilter, ReportFilter, Store};
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Number of simulated modems.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=16))]
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=16))]
     pub modems: u8,
     /// Messages to one number on the first modem (forces TP-MR wrap and collisions).
-    #[arg(long, default_value_t = 300)]
+    #[arg(long, value_name = "N", default_value_t = 300)]
     pub same_number: u32,
     /// Other messages, spread over all modems.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub others: u32,
     /// Database file (default: a new file in the temporary directory).
-    #[arg(long)]
+    #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// Seed of the simulated network.
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
     /// Give up waiting for reports after this many seconds.
-    #[arg(long, default_value_t = 120)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
     pub timeout: u64,
 }
 
@@ -262,6 +262,11 @@ fn summary(gw: &Gateway, db: &std::path::Path) -> CliResult {
         .count();
     let ambiguous = reports.iter().filter(|r| r.result == "ambiguous").count();
     let orphans = reports.iter().filter(|r| r.result == "orphan").count();
+    let parts: u64 = all.iter().map(|m| u64::from(m.parts)).sum();
+    let temporary = reports
+        .iter()
+        .filter(|r| (0x20..=0x2F).contains(&r.tp_status))
+        .count();
     println!();
     println!("{:<34} {:>6}", "messages", all.len());
     for st in MessageState::ALL {
@@ -270,7 +275,12 @@ fn summary(gw: &Gateway, db: &std::path::Path) -> CliResult {
             println!("  {:<32} {:>6}", st.as_str(), n);
         }
     }
+    println!("{:<34} {:>6}", "parts sent (long messages: several)", parts);
     println!("{:<34} {:>6}", "status reports received", reports.len());
+    println!(
+        "  {:<32} {:>6}",
+        "of which temporary (then final)", temporary
+    );
     println!(
         "{:<34} {:>6}",
         "TP-MR collisions detected",
@@ -283,17 +293,64 @@ fn summary(gw: &Gateway, db: &std::path::Path) -> CliResult {
     );
     println!("{:<34} {:>6}", "orphan reports", orphans);
     println!();
+    println!(
+        "Every part asks for its own report, and a temporary outcome (SC still trying) is\n\
+         followed by the final one, so there are more reports than messages. A collision is a\n\
+         TP-MR (one byte, wrapping at 255) handed out again while an earlier part to the same\n\
+         number still waits for its report. \"Told apart by timestamp\" counts the reports whose\n\
+         TP-MR and number fitted several parts (pending, or settled moments ago and kept to\n\
+         recognise repeats) and whose service-centre time stamp picked the one they belong to. --seed fixes the simulated network's choices (outcomes,\n\
+         delays); which modem takes which message, and so the collision count, depends on\n\
+         timing and varies a little from run to run."
+    );
+    println!();
     println!("Everything is in {}. Look around:", db.display());
-    let d = db.display();
-    println!("  smsgw messages --db {d} --state UNDELIV");
-    println!("  smsgw status 1 --db {d}");
-    println!("  smsgw collisions --db {d}");
-    println!("  smsgw reports --ambiguous --db {d}");
-    println!("  smsgw receipt 1 --db {d}");
-    println!("Or over HTTP: start  smsgw serve --simulate 2 --db {d}  and in another shell:");
+    let d = shell_word(&db.display().to_string());
+    let me = invocation();
+    println!("  {me} messages --db {d} --state UNDELIV");
+    println!("  {me} status 1 --db {d}");
+    println!("  {me} collisions --db {d}");
+    println!("  {me} reports --ambiguous --db {d}");
+    println!("  {me} receipt 1 --db {d}");
+    println!("Or over HTTP: start  {me} serve --simulate 2 --db {d}  and in another shell:");
     let auth = format!("-H 'Authorization: Bearer {}'", super::serve::TRY_OUT_TOKEN);
     println!("  curl {auth} http://127.0.0.1:8080/v1/messages/1");
     println!("  curl {auth} http://127.0.0.1:8080/v1/collisions");
     println!("  curl {auth} http://127.0.0.1:8080/metrics");
     Ok(())
+}
+
+/// How to run this same binary from the current directory, for commands
+/// the user pastes (after `cargo run` there is no `smsgw` on the PATH):
+/// `./target/release/smsgw` when it lies below the current directory, its
+/// full path otherwise, plain `smsgw` when that is what the PATH finds.
+fn invocation() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "smsgw".to_string();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths)
+            .any(|dir| std::fs::canonicalize(dir.join("smsgw")).is_ok_and(|p| p == exe))
+    });
+    if on_path {
+        return "smsgw".to_string();
+    }
+    let shown = match std::env::current_dir() {
+        Ok(cwd) => match exe.strip_prefix(&cwd) {
+            Ok(rel) => format!("./{}", rel.display()),
+            Err(_) => exe.display().to_string(),
+        },
+        Err(_) => exe.display().to_string(),
+    };
+    shell_word(&shown)
+}
+
+/// `s` quoted for a POSIX shell when it holds anything but safe characters.
+fn shell_word(s: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+:,@%=".contains(c);
+    if !s.is_empty() && s.chars().all(safe) {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }

@@ -21,7 +21,7 @@ pub struct MessagesArgs {
     #[arg(long, value_name = "NUMBER")]
     pub to: Option<String>,
     /// At most this many, newest first.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: u32,
     #[command(flatten)]
     pub db: DbArgs,
@@ -33,7 +33,7 @@ fn parse_state(s: &str) -> Result<MessageState, String> {
 }
 
 pub fn run(args: MessagesArgs) -> CliResult {
-    let store = args.db.open()?;
+    let store = args.db.open_existing()?;
     let rows = store
         .messages(&MessageFilter {
             state: args.state,
@@ -43,7 +43,12 @@ pub fn run(args: MessagesArgs) -> CliResult {
         })
         .map_err(CliError::runtime)?;
     if args.db.json {
-        return print_json(&rows);
+        // The API's shape (GET /v1/messages).
+        let list: Vec<_> = rows
+            .iter()
+            .map(crate::api::views::message_summary)
+            .collect();
+        return print_json(&serde_json::json!({ "messages": list }));
     }
     println!(
         "{:<8} {:<19} {:<16} {:<8} {:<5} text",

@@ -58,7 +58,7 @@ pub type CliResult = Result<(), CliError>;
 )]
 pub struct Cli {
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Global options")]
     pub verbose: u8,
     #[command(subcommand)]
     pub command: Command,
@@ -155,4 +155,45 @@ fn init_logging(verbose: u8) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every option of every command says what it is for, names its value
+    /// the same way everywhere, and the global ones come last, apart.
+    #[test]
+    fn help_is_complete_and_consistent() {
+        let mut problems = Vec::new();
+        let cli = Cli::command();
+        let mut commands = vec![(String::from("smsgw"), cli.clone())];
+        while let Some((path, cmd)) = commands.pop() {
+            for sub in cmd.get_subcommands() {
+                commands.push((format!("{path} {}", sub.get_name()), sub.clone()));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" || arg.is_hide_set() {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    problems.push(format!("{path}: --{id} has no description"));
+                }
+                let names: Vec<&str> = arg
+                    .get_value_names()
+                    .map(|v| v.iter().map(|s| s.as_str()).collect())
+                    .unwrap_or_default();
+                if id == "db" && names != ["PATH"] {
+                    problems.push(format!("{path}: --db <{}> (want <PATH>)", names.join(" ")));
+                }
+                if id == "verbose" && arg.get_help_heading() != Some("Global options") {
+                    problems.push(format!("{path}: -v is not under Global options"));
+                }
+            }
+        }
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
 }

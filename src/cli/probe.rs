@@ -13,7 +13,7 @@ pub struct ProbeArgs {
     #[command(flatten)]
     pub modem: ModemArgs,
     /// Seconds to wait for network registration.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     pub registration_timeout: u64,
     /// Print JSON.
     #[arg(long)]

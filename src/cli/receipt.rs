@@ -18,7 +18,7 @@ pub struct ReceiptArgs {
 }
 
 pub fn run(args: ReceiptArgs) -> CliResult {
-    let store = args.db.open()?;
+    let store = args.db.open_existing()?;
     let v = store.message(MessageId(args.id)).map_err(|e| match e {
         StoreError::NoMessage(_) => CliError::input(e),
         e => CliError::runtime(e),

@@ -15,7 +15,7 @@ pub struct ReportsArgs {
     #[arg(long)]
     pub ambiguous: bool,
     /// At most this many, newest first.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, value_name = "N", default_value_t = 100)]
     pub limit: u32,
     #[command(flatten)]
     pub db: DbArgs,
@@ -29,12 +29,18 @@ pub fn run(args: ReportsArgs) -> CliResult {
     } else {
         ReportFilter::All
     };
-    let store = args.db.open()?;
+    let store = args.db.open_existing()?;
     let rows = store
         .reports(filter, Some(args.limit))
         .map_err(CliError::runtime)?;
     if args.db.json {
-        return print_json(&rows);
+        // A report as in the API's message detail, plus its message.
+        let list = rows
+            .iter()
+            .map(|r| crate::api::views::report_entry(&store, r))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(CliError::runtime)?;
+        return print_json(&serde_json::json!({ "reports": list }));
     }
     println!(
         "{:<6} {:<19} {:<8} {:<16} {:<4} {:<6} {:<10} part",

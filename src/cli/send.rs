@@ -35,7 +35,7 @@ pub struct SendArgs {
     #[arg(long)]
     pub name: Option<String>,
     /// Recipient: +CC... international, or national digits.
-    #[arg(long)]
+    #[arg(long, value_name = "NUMBER")]
     pub to: String,
     /// Message text (split into parts when long).
     #[arg(long)]
@@ -56,7 +56,7 @@ pub struct SendArgs {
     #[arg(long)]
     pub flash: bool,
     /// Registration wait at start-up, seconds (default: the profile's).
-    #[arg(long)]
+    #[arg(long, value_name = "SECONDS")]
     pub registration_timeout: Option<u64>,
     #[command(flatten)]
     pub db: DbArgs,
@@ -186,7 +186,9 @@ async fn wait_reports(
                 Ok(InboundOutcome::Report(outcome)) => {
                     modem.handed_on(&inb.origin);
                     if !quiet {
-                        println!("  report: {}", describe(&outcome.resolution));
+                        let parts = store.message(id).map_err(CliError::runtime)?.parts;
+                        let label = |p: crate::router::PartId| part_label(&parts, p);
+                        println!("  report: {}", describe(&outcome.resolution, label));
                     }
                 }
                 Ok(InboundOutcome::Sms(d)) => {
@@ -279,13 +281,25 @@ fn not_delivered_reason(view: &MessageView) -> String {
     }
 }
 
-/// One line about what a report did.
-pub fn describe(r: &crate::router::Resolution) -> String {
+/// A part as the user knows it: `part 2/3` of the message being sent, or
+/// the store's row for a part of another message.
+fn part_label(parts: &[crate::store::PartRow], part: crate::router::PartId) -> String {
+    match parts.iter().find(|p| p.id == part.0) {
+        Some(p) => format!("part {}/{}", p.seq, parts.len()),
+        None => format!("part row {} (another message)", part.0),
+    }
+}
+
+/// One line about what a report did; `part` names a part.
+pub fn describe(
+    r: &crate::router::Resolution,
+    part: impl Fn(crate::router::PartId) -> String,
+) -> String {
     use crate::router::{Basis, Resolution};
     match r {
         Resolution::Matched(m) => format!(
-            "part #{} {} (TP-ST 0x{:02X}: {}), matched {}",
-            m.part.0,
+            "{} {} (TP-ST 0x{:02X}: {}), matched {}",
+            part(m.part),
             m.outcome.state,
             m.outcome.status.byte(),
             m.outcome.description,
@@ -294,14 +308,12 @@ pub fn describe(r: &crate::router::Resolution) -> String {
                 Basis::Time => "by its timestamp among colliding candidates",
             }
         ),
-        Resolution::AlreadySettled { part } => {
-            format!("repeated report for part #{} (already final)", part.0)
+        Resolution::AlreadySettled { part: p } => {
+            format!("repeated report for {} (already final)", part(*p))
         }
         Resolution::Ambiguous { candidates } => {
-            format!(
-                "AMBIGUOUS between parts {:?}: attached to none",
-                candidates.iter().map(|p| p.0).collect::<Vec<_>>()
-            )
+            let names: Vec<String> = candidates.iter().map(|p| part(*p)).collect();
+            format!("AMBIGUOUS between {}: attached to none", names.join(", "))
         }
         Resolution::Orphan => {
             "orphan (no part could have caused it); kept for a later match".to_string()

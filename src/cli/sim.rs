@@ -23,48 +23,55 @@ pub struct SimArgs {
     #[arg(long, default_value = "generic")]
     pub profile: String,
     /// First TP-MR handed out (it wraps after 255).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "MR", default_value_t = 0)]
     pub mr_start: u8,
     /// Delay before every response, in milliseconds.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
     /// Delay from submit to status report in ms: N or LO-HI (uniform).
-    #[arg(long, default_value = "200-2000", value_parser = parse_range)]
+    #[arg(long, value_name = "MS|LO-HI", default_value = "200-2000", value_parser = parse_range)]
     pub report_delay_ms: (u64, u64),
     /// Outcome weights, e.g. delivered=90,expired=4,permanent=3,temporary=3
     /// (expired = TP-ST 0x46, permanent = 0x41, temporary = 0x21 then a final 0x00).
-    #[arg(long, default_value = "delivered=1", value_parser = parse_mix)]
+    #[arg(long, value_name = "WEIGHTS", default_value = "delivered=1", value_parser = parse_mix)]
     pub outcomes: OutcomeMix,
     /// Recipients ending in SUFFIX always get TP-ST STATUS: SUFFIX=0x41 (repeatable).
     #[arg(long = "force-status", value_name = "SUFFIX=STATUS", value_parser = parse_forced)]
     pub forced: Vec<(String, u8)>,
     /// Probability of refusing an AT+CMGS with +CMS ERROR (see --cms-error-code).
-    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
     pub cms_error_rate: f64,
-    #[arg(long, default_value_t = 332)]
+    /// The +CMS ERROR code of those refusals (332: network timeout).
+    #[arg(long, value_name = "CODE", default_value_t = 332)]
     pub cms_error_code: u16,
     /// Probability of a garbage line before a response.
-    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
     pub garbage_rate: f64,
     /// Probability of an unrelated URC (^RSSI) inside a response.
-    #[arg(long, default_value_t = 0.0, value_parser = parse_probability)]
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = parse_probability)]
     pub urc_noise_rate: f64,
     /// Deliver due status reports inside the response of the command in progress.
     #[arg(long)]
     pub urc_mid_response: bool,
     /// The SMSC clock minus the host's, in seconds.
-    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 0,
+        allow_hyphen_values = true
+    )]
     pub clock_offset: i64,
     /// Require this SIM PIN before SMS commands work.
     #[arg(long)]
     pub pin: Option<String>,
     /// Vanish after this many commands (then come back after --replug-after-ms).
-    #[arg(long)]
+    #[arg(long, value_name = "COMMANDS")]
     pub unplug_after: Option<u32>,
-    #[arg(long, default_value_t = 2000)]
+    /// How long the modem stays away after --unplug-after, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub replug_after_ms: u64,
     /// Seed of every random choice (runs with the same seed and input match).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, value_name = "SEED", default_value_t = 1)]
     pub seed: u64,
 }
 

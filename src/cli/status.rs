@@ -15,13 +15,14 @@ pub struct StatusArgs {
 }
 
 pub fn run(args: StatusArgs) -> CliResult {
-    let store = args.db.open()?;
+    let store = args.db.open_existing()?;
     let v = store.message(MessageId(args.id)).map_err(|e| match e {
         StoreError::NoMessage(_) => CliError::input(e),
         e => CliError::runtime(e),
     })?;
     if args.db.json {
-        return print_json(&v);
+        // The API's shape (GET /v1/messages/{id}).
+        return print_json(&crate::api::views::message_detail(&v));
     }
     let m = &v.message;
     println!(

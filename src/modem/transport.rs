@@ -86,15 +86,14 @@ impl Transport {
                     .flow_control(flow)
                     .timeout(Duration::from_millis(100))
                     .open_native_async()
-                    .map_err(|e| io::Error::other(format!("cannot open {path}: {e}")))?;
+                    .map_err(|e| io::Error::other(e.to_string()))?;
                 use tokio_serial::SerialPort;
                 let _ = port.write_data_terminal_ready(true);
                 Ok(Transport::Serial(port))
             }
             Endpoint::Tcp(addr) => {
-                let s = TcpStream::connect(addr).await.map_err(|e| {
-                    io::Error::new(e.kind(), format!("cannot connect to {addr}: {e}"))
-                })?;
+                // The caller names the endpoint (ModemError::Open).
+                let s = TcpStream::connect(addr).await?;
                 s.set_nodelay(true)?;
                 Ok(Transport::Tcp(s))
             }

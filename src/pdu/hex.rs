@@ -56,7 +56,7 @@ pub fn decode(text: impl AsRef<[u8]>) -> Result<Vec<u8>, HexError> {
             byte: text[offset],
         });
     }
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(HexError::OddLength { len: text.len() });
     }
     Ok(text

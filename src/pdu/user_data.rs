@@ -128,7 +128,7 @@ impl UserData {
                 Body::Text(s)
             }
             Encoding::Ucs2 => {
-                if data.len() % 2 != 0 {
+                if !data.len().is_multiple_of(2) {
                     return Err(PduError::Invalid {
                         field: "TP-UD",
                         offset: start + hl,

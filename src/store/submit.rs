@@ -106,7 +106,16 @@ impl Store {
             .execute(params![message, modem.0, submitted_at])?;
             sync_queued(&tx, message)?;
         }
-        let reason = format!("sent via modem {}, TP-MR {mr}", modem.0);
+        // The event names the modem as the operator knows it, not by the
+        // store's internal number.
+        let name = match self.modem_ids.iter().find(|(_, id)| **id == modem) {
+            Some((name, _)) => name.clone(),
+            None => tx
+                .prepare_cached("SELECT name FROM modems WHERE id = ?1")?
+                .query_row([modem.0], |r| r.get(0))
+                .unwrap_or_else(|_| format!("#{}", modem.0)),
+        };
+        let reason = format!("sent via modem {name}, TP-MR {mr}");
         event(
             &tx,
             submitted_at,

@@ -59,22 +59,42 @@ fn status_messages_reports_collisions_receipt() {
     let (code, out, _) = smsgw(&db, &["messages", "--to", "0039 333 1234567", "--json"]);
     assert_eq!(code, 0);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 2);
-    assert_eq!(v[0]["state"], "ACCEPTED");
+    // The API's shape: ids as strings, `to`, RFC 3339 times.
+    let list = v["messages"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["state"], "ACCEPTED");
+    assert_eq!(list[1]["id"], id.to_string());
+    assert_eq!(list[1]["to"], "+393331234567");
+    assert_eq!(list[1]["created_at"], "2025-10-09T08:53:20Z");
+
+    let (code, out, _) = smsgw(&db, &["status", &id.to_string(), "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["id"], id.to_string());
+    assert_eq!(v["to"], "+393331234567");
+    assert_eq!(v["parts"][0]["seq"], 1);
+    assert_eq!(v["parts"][0]["mr"], 4);
+    assert_eq!(v["parts"][0]["state"], "ACCEPTED");
+    assert_eq!(v["parts"][0]["submitted_at"], "2025-10-09T08:53:20Z");
 
     let (_, out, _) = smsgw(&db, &["reports", "--orphans", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(v.as_array().unwrap().len(), 1);
-    assert_eq!(v[0]["mr"], 9);
+    let list = v["reports"].as_array().unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0]["mr"], 9);
+    assert_eq!(list[0]["status"], 0);
+    assert_eq!(list[0]["message"], serde_json::Value::Null);
     let (_, out, _) = smsgw(&db, &["reports", "--ambiguous"]);
     assert!(out.contains("ambiguous  one of 1, 2"), "{out}");
 
     let (_, out, _) = smsgw(&db, &["collisions", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = &v["collisions"][0];
     assert_eq!(
-        (v[0]["new_part"].as_i64(), v[0]["pending_part"].as_i64()),
+        (c["new_part"].as_i64(), c["pending_part"].as_i64()),
         (Some(2), Some(1))
     );
+    assert_eq!(c["settled"], "ambiguous");
 
     let (code, out, _) = smsgw(&db, &["receipt", &id.to_string()]);
     assert_eq!(code, 0);
@@ -88,4 +108,26 @@ fn status_messages_reports_collisions_receipt() {
     assert!(err.contains("no message with id 999"), "{err}");
     let (code, _, err) = smsgw(&db, &["messages", "--state", "DONE"]);
     assert_eq!(code, 2, "{err}");
+}
+
+#[test]
+fn read_only_commands_create_no_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("not-yet").join("smsgw.db");
+    for args in [
+        &["messages"][..],
+        &["status", "1"],
+        &["reports"],
+        &["collisions"],
+        &["receipt", "1"],
+    ] {
+        let (code, out, err) = smsgw(&db, args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains("no database at"), "{args:?}: {err}");
+        assert!(err.contains("not-yet"), "{args:?} names the path: {err}");
+        assert!(
+            !db.parent().unwrap().exists(),
+            "{args:?} created the database's directory"
+        );
+    }
 }

@@ -54,7 +54,10 @@ async fn probe_prints_identity_and_json() {
     ]))
     .await;
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot open"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    // Said once, naming the device: not "cannot open X: cannot open X: ...".
+    assert_eq!(err.matches("cannot open").count(), 1, "{err}");
+    assert!(err.contains("absent"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,6 +135,9 @@ async fn send_exits_3_when_the_network_fails_the_message() {
         String::from_utf8_lossy(&out.stdout)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("UNDELIV"));
+    // The report names the part as the user sees it, not by a row id.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("report: part 1/1 UNDELIV"), "{stdout}");
 }
 
 #[tokio::test]

@@ -48,4 +48,22 @@ fn demo_runs_to_a_summary() {
     .sum();
     assert_eq!(finals, 50, "{stdout}");
     assert!(db.exists());
+
+    // The follow-up commands it prints run as printed, pasted into a shell
+    // in the same directory (after `cargo run` no `smsgw` is on the PATH).
+    let line = stdout
+        .lines()
+        .find(|l| l.contains(" status 1 --db "))
+        .unwrap_or_else(|| panic!("no status command in:\n{stdout}"));
+    let run = Command::new("sh")
+        .args(["-c", line.trim()])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{line}: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(String::from_utf8_lossy(&run.stdout).contains("message 1"));
 }

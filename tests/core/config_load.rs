@@ -6,7 +6,7 @@ use std::path::Path;
 use smsgw::config::{resolve_device, Config, ConfigError};
 use smsgw::router::RouterConfig;
 
-const EXAMPLE: &str = include_str!("../smsgw.example.toml");
+const EXAMPLE: &str = include_str!("../../smsgw.example.toml");
 
 fn invalid(text: &str) -> ConfigError {
     match Config::from_toml(text, "test.toml") {
@@ -356,7 +356,7 @@ fn device_globs_resolve_to_existing_ports() {
 
 #[test]
 fn configuration_doc_describes_every_key_of_the_example() {
-    let doc = include_str!("../docs/configuration.md");
+    let doc = include_str!("../../docs/configuration.md");
     for line in EXAMPLE.lines() {
         if let Some((key, _)) = line.split_once(" = ") {
             if !key.starts_with('#') && !key.starts_with(' ') {

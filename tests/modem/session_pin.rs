@@ -2,7 +2,7 @@
 //! missing PIN is a clear `ModemError::Sim`, and the PIN never reaches a log
 //! (every tracing event of this test binary is captured at TRACE level).
 
-mod session_common;
+use crate::session_common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};

@@ -1,7 +1,7 @@
 //! The session over TCP (`tcp:127.0.0.1:PORT`, as `smsgw sim --listen` and
 //! some modem servers expose) works as over a serial port.
 
-mod session_common;
+use crate::session_common;
 
 use session_common::{try_start, Link};
 use smsgw::modem::Origin;

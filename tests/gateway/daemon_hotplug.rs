@@ -2,7 +2,7 @@
 //! mid-batch. Its queued work moves to the other modem, nothing is lost,
 //! and it rejoins when it comes back at the same path.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

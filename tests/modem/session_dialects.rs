@@ -4,7 +4,7 @@
 //! after `handed_on`, every outcome, reports stored before start-up, +CMS
 //! ERROR refusals, reports inside the +CMGS response, and a fault storm.
 
-mod session_common;
+use crate::session_common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{SystemTime, UNIX_EPOCH};

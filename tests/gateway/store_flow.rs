@@ -63,6 +63,14 @@ fn single_part_delivered_with_events_and_receipt() {
             MessageState::Delivered
         ]
     );
+    // The modem by its name, not the store's number for it.
+    assert!(
+        v.events
+            .iter()
+            .any(|e| e.reason == "sent via modem modem0, TP-MR 64"),
+        "{:?}",
+        v.events
+    );
     assert!(v.receipts[0].starts_with(&format!("id:{} sub:001 dlvrd:001 submit date:", msg.id.0)));
     assert!(v.receipts[0].ends_with("stat:DELIVRD err:000 text:Hello from the store"));
     assert_eq!(v.receipts.len(), 2);

@@ -92,7 +92,7 @@ fn sigkill_in_the_middle_of_a_report_transaction_loses_nothing() {
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
-            "child_applies_reports",
+            "store_kill::child_applies_reports",
             "--ignored",
             "--nocapture",
             "--test-threads=1",

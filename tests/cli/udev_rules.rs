@@ -9,7 +9,7 @@ use std::process::Command;
 use smsgw::profile::{format_usb_id, parse_usb_id, Profile};
 use smsgw::udev::{generate, port_rules, PortMatch, RulesOptions};
 
-const COMMITTED: &str = include_str!("../scripts/90-smsgw.rules");
+const COMMITTED: &str = include_str!("../../scripts/90-smsgw.rules");
 
 fn generated() -> String {
     generate(&Profile::builtin(), &RulesOptions::default()).unwrap()

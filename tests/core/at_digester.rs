@@ -1,7 +1,7 @@
 //! The host-side digester on transcripts of real modem sessions, fed whole,
 //! byte by byte and in random chunkings, plus the bounded-buffer cases.
 
-#[path = "transcripts/load.rs"]
+#[path = "../transcripts/load.rs"]
 mod load;
 
 use load::Step;
@@ -11,8 +11,8 @@ use smsgw::at::{
 };
 use smsgw::pdu::hex;
 
-const HUAWEI: &str = include_str!("transcripts/huawei_e173_echo_on.at");
-const GENERIC: &str = include_str!("transcripts/generic_echo_off.at");
+const HUAWEI: &str = include_str!("../transcripts/huawei_e173_echo_on.at");
+const GENERIC: &str = include_str!("../transcripts/generic_echo_off.at");
 
 /// Runs a transcript, splitting each block of modem bytes with `chunk`
 /// (which returns the next chunk length for a given remaining length).

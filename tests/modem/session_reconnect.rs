@@ -3,7 +3,7 @@
 //! fails saying whether the part may have been sent, sends work again after
 //! the reconnect, and reports stored while the host was away are read.
 
-mod session_common;
+use crate::session_common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! +CMT (acknowledged with AT+CNMA) or stored and announced by +CMTI (read
 //! with AT+CMGR, deleted after `handed_on`), decoded and reassembled.
 
-mod session_common;
+use crate::session_common;
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

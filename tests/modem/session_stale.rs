@@ -5,7 +5,7 @@
 //! would get the wrong TP-MR, or be failed as refused), and the reports that
 //! arrive meanwhile must still reach the owner.
 
-mod session_common;
+use crate::session_common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-const GENERIC: &str = include_str!("../hw-profiles/generic.toml");
+const GENERIC: &str = include_str!("../../hw-profiles/generic.toml");
 
 fn smsgw(args: &[&str], env_dir: Option<&std::path::Path>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_smsgw"));

@@ -3,7 +3,7 @@
 //! and prove that no accepted message is lost, none is sent twice, and
 //! every report is matched (except for the documented UNKNOWN parts).
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;

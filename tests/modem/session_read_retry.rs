@@ -3,7 +3,7 @@
 //! and if every attempt fails the PDU stays in the modem and comes with the
 //! next full listing (AT+CMGL=4 after a reconnect), never lost.
 
-mod session_common;
+use crate::session_common;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

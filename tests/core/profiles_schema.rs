@@ -5,7 +5,7 @@ use std::path::Path;
 
 use smsgw::profile::{Origin, Profile, ProfileError, ProfileSet, Quirk, ReportMode};
 
-const GENERIC: &str = include_str!("../hw-profiles/generic.toml");
+const GENERIC: &str = include_str!("../../hw-profiles/generic.toml");
 
 fn parse(text: &str) -> Result<Profile, ProfileError> {
     Profile::from_toml("test.toml", text, Origin::Builtin)
