@@ -8,5 +8,6 @@ mod cli_send_probe;
 mod install_script;
 mod pdu_cli;
 mod profiles_cli;
+mod send_policy;
 mod store_cli;
 mod udev_rules;
