@@ -18,6 +18,8 @@ pub mod api;
 pub mod at;
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod gateway;
 pub mod modem;
 pub mod pdu;
