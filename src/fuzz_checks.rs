@@ -112,12 +112,13 @@ pub fn pdu_tpdu(data: &[u8]) {
         check_tpdu_round_trip(None, &tpdu);
         let smsc = Address::parse_number("+447802000332").expect("valid number");
         check_tpdu_round_trip(Some(&smsc), &tpdu);
-        let text = match &tpdu {
+        // What the gateway reads from the user data of an incoming PDU.
+        let user_data = match &tpdu {
             Tpdu::Submit(s) => Some(&s.user_data),
             Tpdu::Deliver(d) => Some(&d.user_data),
             Tpdu::StatusReport(r) => r.user_data.as_ref(),
         };
-        if let Some(ud) = text {
+        if let Some(ud) = user_data {
             let _ = (ud.concat(), ud.udh.as_ref().map(|u| u.ports()));
         }
     }
