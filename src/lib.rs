@@ -25,6 +25,8 @@ pub mod at;
 pub(crate) mod backoff;
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzz_checks;
 pub mod gateway;
 pub mod modem;
 pub mod pdu;

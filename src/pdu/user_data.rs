@@ -242,8 +242,12 @@ fn emit_binary(encoding: Encoding, udh: Option<&Udh>, data: &[u8], out: &mut Vec
                 }
         }
         Encoding::Reserved => {
+            // TP-UDL counts septets here (see `Encoding::Reserved`): the
+            // most whose packed length is these octets. 224 octets (TP-UDL
+            // 255, above 23.040's 140 but accepted by `parse`) would give
+            // 256: 255 packs to 224 octets too.
             out.extend_from_slice(data);
-            (hl + data.len()) * 8 / 7
+            ((hl + data.len()) * 8 / 7).min(255)
         }
         Encoding::EightBit | Encoding::Ucs2 | Encoding::Compressed => {
             out.extend_from_slice(data);
@@ -311,6 +315,22 @@ mod tests {
             UserData::parse(&out, 0, false, Dcs::EIGHT_BIT).unwrap().0,
             bin
         );
+    }
+
+    #[test]
+    fn reserved_coding_with_the_longest_user_data_round_trips() {
+        // Found by the pdu_with_smsc fuzz target: TP-UDL 255 under a
+        // reserved coding reads 224 octets, which were written back with
+        // TP-UDL 256 truncated to 0, losing the data.
+        let mut buf = vec![0xFF];
+        buf.extend((0..224).map(|i| i as u8));
+        let dcs = Dcs(0x8C);
+        let (ud, end) = UserData::parse(&buf, 0, false, dcs).unwrap();
+        assert_eq!(end, buf.len());
+        let mut out = Vec::new();
+        ud.emit(dcs, &mut out);
+        assert_eq!(out, buf);
+        assert_eq!(UserData::parse(&out, 0, false, dcs).unwrap().0, ud);
     }
 
     #[test]
