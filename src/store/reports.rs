@@ -275,6 +275,7 @@ impl Verdict {
                 basis: Some(match m.basis {
                     Basis::Sole => "sole",
                     Basis::Time => "time",
+                    Basis::Set => "set",
                 }),
                 part: Some(m.part.0),
                 applied: true,
@@ -330,6 +331,10 @@ fn apply(
             let basis = match m.basis {
                 Basis::Sole => "the only possible part",
                 Basis::Time => "its SCTS",
+                Basis::Set => {
+                    "the set: as many reports as parts that could not be told apart, \
+                     all with this outcome"
+                }
             };
             let reason = format!(
                 "TP-ST 0x{:02X}: {} (matched by {basis})",
