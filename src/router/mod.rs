@@ -583,6 +583,25 @@ impl Router {
                     report.scts,
                     offset,
                 );
+                // Every look-alike already had its final report (or
+                // expired): a repeated or late report of one of them, which
+                // changes nothing whoever's it is.
+                let slots = self.candidate_slots(report);
+                if let Some(&first) = slots
+                    .iter()
+                    .filter(|&&s| self.entries[s as usize].phase == Phase::Settled)
+                    .min_by_key(|&&s| self.entries[s as usize].part)
+                    .filter(|_| {
+                        slots
+                            .iter()
+                            .all(|&s| self.entries[s as usize].phase == Phase::Settled)
+                    })
+                {
+                    self.stats.already_settled += 1;
+                    return Resolution::AlreadySettled {
+                        part: PartId(self.entries[first as usize].part),
+                    };
+                }
                 self.stats.ambiguous += 1;
                 return Resolution::Ambiguous { candidates };
             }
@@ -1241,5 +1260,23 @@ mod tests {
             let m = matched(c.resolve(&report("+393331234567", 9, scts, 0)));
             assert_eq!(m.part, PartId(part), "SCTS {scts}");
         }
+    }
+
+    #[test]
+    fn a_report_for_look_alikes_all_settled_is_a_repeat() {
+        let mut r = twins();
+        let a = report("+393331234567", 9, T0, 0x00);
+        assert_eq!(r.settle_by_set(&[held(1, a), held(2, a)]).len(), 2);
+        // Sent again by the network, or a temporary report held until now.
+        assert_eq!(
+            r.resolve(&a),
+            Resolution::AlreadySettled { part: PartId(1) }
+        );
+        let temp = report("+393331234567", 9, T0, 0x21);
+        assert_eq!(
+            r.resolve(&temp),
+            Resolution::AlreadySettled { part: PartId(1) }
+        );
+        assert_eq!(r.stats().pending, 0);
     }
 }
