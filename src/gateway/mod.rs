@@ -7,6 +7,7 @@
 pub mod connect;
 pub mod daemon;
 pub mod inbound;
+pub mod mr_plan;
 pub mod send;
 pub mod worker;
 

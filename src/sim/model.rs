@@ -176,6 +176,18 @@ pub struct SubmitRecord {
     pub statuses: Vec<u8>,
 }
 
+/// A status report the simulated modem handed to the host (see
+/// [`SimModem::reports_log`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRecord {
+    /// [`SubmitRecord::seq`] of the submit it answers.
+    pub submit: u64,
+    /// The PDU as handed over (SMSC prefix + TPDU), upper-case hex.
+    pub pdu_hex: String,
+    /// When it was handed over (pushed or stored), unix ms.
+    pub at_ms: i64,
+}
+
 #[derive(Debug, Clone)]
 struct StoredPdu {
     /// 0 received unread, 1 received read (27.005 <stat> in PDU mode).
@@ -187,8 +199,16 @@ struct StoredPdu {
 
 #[derive(Debug, Clone)]
 enum Scheduled {
-    Report { pdu: Vec<u8>, tpdu_len: usize },
-    Incoming { pdu: Vec<u8>, tpdu_len: usize },
+    Report {
+        pdu: Vec<u8>,
+        tpdu_len: usize,
+        /// [`SubmitRecord::seq`] of the submit it answers.
+        submit: u64,
+    },
+    Incoming {
+        pdu: Vec<u8>,
+        tpdu_len: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -247,6 +267,7 @@ pub struct SimModem {
     failing_reads: u32,
     submits: Vec<SubmitRecord>,
     reports_sent: u64,
+    reports_log: Vec<ReportRecord>,
 }
 
 impl SimModem {
@@ -279,6 +300,7 @@ impl SimModem {
             failing_reads: 0,
             submits: Vec::new(),
             reports_sent: 0,
+            reports_log: Vec::new(),
             rng,
             cfg,
         }
@@ -291,6 +313,22 @@ impl SimModem {
     /// Every part submitted so far, in order (the simulated network's log).
     pub fn submits(&self) -> &[SubmitRecord] {
         &self.submits
+    }
+
+    /// Every status report handed to the host (pushed as +CDS, or put in
+    /// the modem's memory), in that order, with the submit it answers: the
+    /// ground truth for which part a report belongs to, even when two
+    /// reports are byte for byte alike.
+    pub fn reports_log(&self) -> &[ReportRecord] {
+        &self.reports_log
+    }
+
+    fn log_report(&mut self, submit: u64, pdu: &[u8], now_ms: i64) {
+        self.reports_log.push(ReportRecord {
+            submit,
+            pdu_hex: hex_upper(pdu),
+            at_ms: now_ms,
+        });
     }
 
     /// Status reports handed to the host (+CDS or +CDSI) so far.
@@ -460,23 +498,37 @@ impl SimModem {
     /// dialect stores). `None` when the event is held back (e.g. awaiting CNMA).
     fn deliver_event(&mut self, ev: Scheduled, now_ms: i64) -> Option<Vec<u8>> {
         match ev {
-            Scheduled::Report { pdu, tpdu_len } => {
+            Scheduled::Report {
+                pdu,
+                tpdu_len,
+                submit,
+            } => {
                 let ds = self.cnmi[3];
                 if ds == 1 && self.cfg.report_mode == ReportMode::Direct {
                     if self.cnma_deadline.is_some() || !self.held.is_empty() {
                         // Previous +CDS / +CMT not yet acknowledged: hold
                         // this one back until AT+CNMA comes (in order).
-                        self.held.push_back(Scheduled::Report { pdu, tpdu_len });
+                        self.held.push_back(Scheduled::Report {
+                            pdu,
+                            tpdu_len,
+                            submit,
+                        });
                         return None;
                     }
                     let text =
                         format!("\r\n+CDS: {}\r\n{}\r\n", tpdu_len, hex_upper(&pdu)).into_bytes();
+                    self.log_report(submit, &pdu, now_ms);
                     if self.expect_cnma(now_ms) {
-                        self.unacked = Some(Scheduled::Report { pdu, tpdu_len });
+                        self.unacked = Some(Scheduled::Report {
+                            pdu,
+                            tpdu_len,
+                            submit,
+                        });
                     }
                     self.reports_sent += 1;
                     Some(text)
                 } else {
+                    self.log_report(submit, &pdu, now_ms);
                     let index = self.store(pdu, tpdu_len);
                     if ds == 2 || (ds == 1 && self.cfg.report_mode == ReportMode::Stored) {
                         self.reports_sent += 1;
@@ -896,7 +948,14 @@ impl SimModem {
                     self.cfg.smsc_tz_quarters,
                     st,
                 ) {
-                    Ok((pdu, len)) => self.schedule(at, Scheduled::Report { pdu, tpdu_len: len }),
+                    Ok((pdu, len)) => self.schedule(
+                        at,
+                        Scheduled::Report {
+                            pdu,
+                            tpdu_len: len,
+                            submit: self.submits.len() as u64,
+                        },
+                    ),
                     Err(e) => tracing::warn!("simulator could not build a status report: {e}"),
                 }
                 at += self.cfg.temporary_followup_ms as i64;
