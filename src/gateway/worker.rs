@@ -650,7 +650,7 @@ impl Worker {
             self.modem_id,
             self.cfg.prefixes.clone(),
         );
-        let next_mr = self.mr.next();
+        let next_mr = self.next_mr();
         let gw = self.gw.clone();
         self.gw
             .write(move |s: &mut Store| {
@@ -752,7 +752,7 @@ impl Worker {
                         // Parts not started stay queued for the next start.
                         return;
                     }
-                    let (id, modem, next_mr) = (part.id, self.modem_id, self.mr.next());
+                    let (id, modem, next_mr) = (part.id, self.modem_id, self.next_mr());
                     let to = msg.to.clone();
                     let marking = self
                         .gw
@@ -834,6 +834,14 @@ impl Worker {
                 return;
             }
         }
+    }
+
+    /// The TP-MR the next part will get, when look-alikes are to be avoided
+    /// and the modem was seen counting.
+    fn next_mr(&self) -> Option<u8> {
+        self.mr
+            .next()
+            .filter(|_| self.gw.settings().avoid_mr_lookalikes)
     }
 
     /// Record what became of a part in the next group commit, without
