@@ -1165,4 +1165,31 @@ mod tests {
         run(&mut m, "AT\r", 35);
         assert!(!run(&mut m, "AT+CMGL=4\r", 40).contains("+CMGL"));
     }
+
+    #[test]
+    fn the_report_log_names_the_submit_each_report_answers() {
+        let mut m = SimModem::new(SimConfig {
+            echo_default: false,
+            report_delay_ms: (1_000, 1_000),
+            ..SimConfig::default()
+        });
+        run(&mut m, "AT+CNMI=2,1,0,1,0\r", 0);
+        let opts = SubmitOptions {
+            status_report: true,
+            ..SubmitOptions::default()
+        };
+        for (k, to) in ["+393331234567", "+393339999999"].iter().enumerate() {
+            let p = &encode_submit(&Address::parse_number(to).unwrap(), "hi", &opts).unwrap()[0];
+            run(&mut m, &format!("AT+CMGS={}\r", p.tpdu_len), k as i64);
+            run(&mut m, &format!("{}\x1a", p.hex()), k as i64);
+        }
+        assert!(m.reports_log().is_empty(), "not due yet");
+        let out = run(&mut m, "", 2_000);
+        let log = m.reports_log();
+        assert_eq!(log.iter().map(|r| r.submit).collect::<Vec<_>>(), vec![0, 1]);
+        for r in log {
+            assert!(out.contains(&r.pdu_hex), "{out:?}");
+            assert_eq!(r.at_ms, T0 + 2_000);
+        }
+    }
 }
