@@ -223,6 +223,7 @@ pub(super) fn retry_waiting_tx(
         }
     }
     let mut out = Vec::with_capacity(waiting.len());
+    let mut still_ambiguous = 0usize;
     for (id, rep) in waiting {
         let resolution = router.resolve(&Report {
             modem: rep.modem,
@@ -236,6 +237,7 @@ pub(super) fn retry_waiting_tx(
             let v = Verdict::of(&resolution);
             tx.prepare_cached("UPDATE reports SET match = ?2, candidates = ?3 WHERE id = ?1")?
                 .execute(params![id, v.result, v.candidates])?;
+            still_ambiguous += 1;
             continue;
         }
         if resolution != Resolution::Orphan {
@@ -255,8 +257,12 @@ pub(super) fn retry_waiting_tx(
         }
         out.push(apply(tx, hooks, id, &rep, resolution)?);
     }
-    // Reports still ambiguous may complete a set; what that settles may in
-    // turn decide the others (a temporary report of settled parts, say).
+    // Reports still ambiguous may complete a set (it takes two at least);
+    // what that settles may in turn decide the others (a temporary report
+    // of settled parts, say).
+    if still_ambiguous < 2 {
+        return Ok(out);
+    }
     let sets = settle_sets_tx(tx, hooks, router, key)?;
     if !sets.is_empty() {
         out.extend(sets);
