@@ -26,8 +26,8 @@ async fn three_hundred_to_one_number_at_full_speed_leave_nothing_ambiguous() {
     cfg.mr_start = 0;
     cfg.latency_ms = 0;
     // Held past the wrap: message 256 takes TP-MR 0 again while message 0
-    // still waits for its report.
-    cfg.report_delay_ms = (10_000, 10_000);
+    // still waits for its report (20 s leaves room for a slow machine).
+    cfg.report_delay_ms = (20_000, 20_000);
     cfg.smsc_clock_offset_s = 41;
     let link = dir.path().join("sim0");
     let sim = sim::spawn(SimModem::new(cfg), SimEndpoint::Pty(link.clone()))
@@ -143,7 +143,11 @@ async fn three_hundred_to_one_number_at_full_speed_leave_nothing_ambiguous() {
     // The collisions happened (the TP-MR wrapped while parts were pending),
     // but each new part went far enough after the pending one to be told
     // apart: its report was decided by time.
-    assert_eq!(collisions.len(), COUNT - 256);
+    assert_eq!(
+        collisions.len(),
+        COUNT - 256,
+        "every reused TP-MR met a pending part (reports are held 20 s)"
+    );
     for c in &collisions {
         let apart = sent_ms[&c.new_part] - sent_ms[&c.pending_part];
         assert!(
