@@ -236,6 +236,9 @@ pub struct GatewaySection {
     /// Resend parts whose outcome is unknown after a crash (duplicates
     /// rather than losses). Off: they become UNKNOWN.
     pub resend_unknown: bool,
+    /// Hold back parts whose TP-MR would make a report that no time stamp
+    /// can attribute (same number, same TP-MR, sent seconds apart).
+    pub avoid_mr_lookalikes: bool,
 }
 
 impl Default for GatewaySection {
@@ -247,6 +250,7 @@ impl Default for GatewaySection {
             max_retries: d.max_retries,
             retry_backoff_s: d.retry_backoff_s,
             resend_unknown: d.resend_unknown,
+            avoid_mr_lookalikes: d.avoid_mr_lookalikes,
         }
     }
 }
@@ -458,6 +462,7 @@ impl Config {
             max_retries: g.max_retries,
             retry_backoff_s: g.retry_backoff_s,
             resend_unknown: g.resend_unknown,
+            avoid_mr_lookalikes: g.avoid_mr_lookalikes,
         }
     }
 

@@ -103,6 +103,7 @@ pub fn settlement(part: &PartRow, reports: &[ReportRow]) -> String {
     if let Some(r) = reports.iter().find(|r| r.part_id == Some(part.id)) {
         return match r.basis.as_deref() {
             Some("time") => "matched-by-time".into(),
+            Some("set") => "matched-by-set".into(),
             _ => "matched".into(),
         };
     }
@@ -118,9 +119,10 @@ pub fn settlement(part: &PartRow, reports: &[ReportRow]) -> String {
 
 /// The settlement of a whole collision from its parts': pending while any
 /// part waits, ambiguous if any report could not tell them apart, else
-/// matched-by-time when time told them apart, else the first part's.
+/// matched-by-time when time told them apart, matched-by-set when only the
+/// set of their reports settled them, else the first part's.
 pub fn overall(parts: &[String]) -> String {
-    for word in ["pending", "ambiguous", "matched-by-time"] {
+    for word in ["pending", "ambiguous", "matched-by-time", "matched-by-set"] {
         if parts.iter().any(|p| p == word) {
             return word.into();
         }

@@ -306,6 +306,7 @@ pub fn describe(
             match m.basis {
                 Basis::Sole => "as the only candidate",
                 Basis::Time => "by its timestamp among colliding candidates",
+                Basis::Set => "by the set: as many reports, all alike, as colliding candidates",
             }
         ),
         Resolution::AlreadySettled { part: p } => {

@@ -32,6 +32,10 @@ pub struct GatewaySettings {
     /// Resend parts whose AT+CMGS was written before a crash (duplicates
     /// rather than losses); off by default: they become UNKNOWN.
     pub resend_unknown: bool,
+    /// Hold back a part whose TP-MR (predicted from the modem's last answers)
+    /// would be a look-alike of a pending part to the same number sent too
+    /// recently for its report to be told apart; on by default.
+    pub avoid_mr_lookalikes: bool,
 }
 
 impl Default for GatewaySettings {
@@ -42,6 +46,7 @@ impl Default for GatewaySettings {
             max_retries: 5,
             retry_backoff_s: 30,
             resend_unknown: false,
+            avoid_mr_lookalikes: true,
         }
     }
 }

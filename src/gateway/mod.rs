@@ -11,6 +11,7 @@ pub(crate) mod connect;
 pub(crate) mod daemon;
 pub(crate) mod encode;
 pub(crate) mod inbound;
+pub(crate) mod mr_plan;
 pub(crate) mod policy;
 pub(crate) mod send;
 pub mod worker;

@@ -25,6 +25,7 @@ use super::connect::{connect, ConnectOptions};
 use super::daemon::Gateway;
 use super::encode::encode_message;
 use super::inbound::{decode_inbound, Decoded};
+use super::mr_plan::{self, MrPredictor};
 use super::policy::{decide, due_at, Decision, RetryPolicy};
 use crate::backoff::Backoff;
 use crate::config::resolve_device;
@@ -34,7 +35,7 @@ use crate::pdu::address::Address;
 use crate::pdu::split::EncodedPart;
 use crate::router::{ModemId, Resolution};
 use crate::state::MessageState;
-use crate::store::{unix_now, IncomingSms, QueuedMessage, Staged, Store, StoreError};
+use crate::store::{unix_now, Claimed, IncomingSms, QueuedMessage, Staged, Store, StoreError};
 
 /// What a worker needs to know about its modem.
 #[derive(Debug, Clone)]
@@ -119,6 +120,7 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
             closed: false,
             held: HashMap::new(),
             staged_tx,
+            mr: MrPredictor::new(),
         };
         // Parts staged before (by an earlier session, or before a restart)
         // go back into the reassembler before anything new comes in.
@@ -239,6 +241,8 @@ struct Worker {
     held: HashMap<SetKey, Vec<HeldPart>>,
     /// Where the writer says a part's stage committed.
     staged_tx: UnboundedSender<StagedIn>,
+    /// The TP-MR the modem will give next, to avoid look-alikes.
+    mr: MrPredictor,
 }
 
 impl Worker {
@@ -265,11 +269,14 @@ impl Worker {
             let mut retry_at = Instant::now() + Duration::from_secs(1);
             if self.connected && Instant::now() >= self.next_send {
                 match self.claim().await {
-                    Ok(Some(claim)) => {
+                    Ok(Pick::Send(claim)) => {
                         self.send(claim, &mut inputs).await;
                         continue;
                     }
-                    Ok(None) => {}
+                    // Every waiting message would get a TP-MR look-alike:
+                    // look again when the first may go (or on a wake-up).
+                    Ok(Pick::Held { until }) => retry_at = instant_at(until),
+                    Ok(Pick::Nothing) => {}
                     Err(e) => {
                         tracing::error!("store: {e}");
                         retry_at = Instant::now() + Duration::from_secs(5);
@@ -315,6 +322,8 @@ impl Worker {
             }
             ModemEvent::Reconnected(info) => {
                 tracing::info!("modem back");
+                // The modem may have restarted its TP-MR count.
+                self.mr.forget();
                 self.connected = true;
                 self.gw.set_connected(&self.cfg.name, true, Some(info));
             }
@@ -608,26 +617,33 @@ impl Worker {
     /// Claim the next message for this modem, encode it, and mark its first
     /// part in flight, all in one group commit (one wait for the disk
     /// before AT+CMGS, not two).
-    async fn claim(&self) -> Result<Option<Claim>, StoreError> {
+    ///
+    /// A message whose first part would share its TP-MR and number with a
+    /// pending part sent too recently to be told apart is passed over for
+    /// the next one ([`Store::claim_next_clear`]).
+    async fn claim(&self) -> Result<Pick, StoreError> {
         let (name, modem_id, prefixes) = (
             self.cfg.name.clone(),
             self.modem_id,
             self.cfg.prefixes.clone(),
         );
+        let next_mr = self.next_mr();
         let gw = self.gw.clone();
         self.gw
             .write(move |s: &mut Store| {
                 if gw.is_shutting_down() {
                     // Decided here, in order with the claim: nothing is
                     // marked in flight once the gateway stops.
-                    return Ok(None);
+                    return Ok(Pick::Nothing);
                 }
                 let accept = |to: &str| {
                     prefixes.is_empty() || prefixes.iter().any(|p| to.starts_with(p.as_str()))
                 };
                 let now = unix_now();
-                let Some(msg) = s.claim_next(&name, now, &accept)? else {
-                    return Ok(None);
+                let msg = match s.claim_next_clear(&name, now, &accept, next_mr)? {
+                    Claimed::Message(msg) => msg,
+                    Claimed::Held { until } => return Ok(Pick::Held { until }),
+                    Claimed::Empty => return Ok(Pick::Nothing),
                 };
                 let encoded = match encode(&msg) {
                     Ok(parts) => parts,
@@ -637,7 +653,7 @@ impl Worker {
                         for p in &msg.parts {
                             s.mark_rejected(p.id, 0, &format!("cannot encode: {e}"), now)?;
                         }
-                        return Ok(None);
+                        return Ok(Pick::Nothing);
                     }
                 };
                 // The first part to send must be one that encoded (the loop
@@ -653,7 +669,7 @@ impl Worker {
                     }
                     None => false,
                 };
-                Ok(Some(Claim {
+                Ok(Pick::Send(Claim {
                     msg,
                     encoded,
                     first_marked,
@@ -684,36 +700,57 @@ impl Worker {
             let Some(enc) = encoded.iter().find(|e| e.seq == part.seq) else {
                 continue;
             };
+            // A later part whose TP-MR would be a look-alike of a pending
+            // part waits until it can be told apart (parts keep their order).
             if !marked {
-                self.take_staged(&mut inputs.staged);
-                while let Ok(ev) = inputs.events.try_recv() {
-                    self.on_event(ev);
-                }
-                let mut shutdown = self.gw.shutdown_signal();
-                while Instant::now() < self.next_send && !self.gw.is_shutting_down() {
-                    tokio::select! {
-                        _ = tokio::time::sleep_until(self.next_send) => {}
-                        ev = inputs.events.recv() => match ev {
-                            Some(ev) => self.on_event(ev),
-                            // The session ended: the next send says so.
-                            None => break,
-                        },
-                        Some(part) = inputs.staged.recv() => self.on_staged(part),
-                        _ = shutdown.wait_for(|s| *s) => {}
+                loop {
+                    self.take_staged(&mut inputs.staged);
+                    while let Ok(ev) = inputs.events.try_recv() {
+                        self.on_event(ev);
                     }
-                }
-                if self.gw.is_shutting_down() {
-                    // Parts not started stay queued for the next start.
-                    return;
-                }
-                let (id, modem) = (part.id, self.modem_id);
-                if let Err(e) = self
-                    .gw
-                    .write(move |s| s.mark_sending(id, modem, unix_now()))
-                    .await
-                {
-                    tracing::error!("store: {e}; part not sent");
-                    return;
+                    let mut shutdown = self.gw.shutdown_signal();
+                    let mut ended = false;
+                    while Instant::now() < self.next_send && !self.gw.is_shutting_down() {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(self.next_send) => {}
+                            ev = inputs.events.recv() => match ev {
+                                Some(ev) => self.on_event(ev),
+                                // The session ended: the next send says so.
+                                None => {
+                                    ended = true;
+                                    break;
+                                }
+                            },
+                            Some(part) = inputs.staged.recv() => self.on_staged(part),
+                            _ = shutdown.wait_for(|s| *s) => {}
+                        }
+                    }
+                    if self.gw.is_shutting_down() {
+                        // Parts not started stay queued for the next start.
+                        return;
+                    }
+                    let (id, modem, next_mr) = (part.id, self.modem_id, self.next_mr());
+                    let to = msg.to.clone();
+                    let marking = self
+                        .gw
+                        .write(move |s| {
+                            let now = unix_now();
+                            match mr_plan::hold_until(s.router(), modem, &to, next_mr, now) {
+                                Some(until) => Ok(Some(until)),
+                                None => s.mark_sending(id, modem, now).map(|()| None),
+                            }
+                        })
+                        .await;
+                    match marking {
+                        Ok(None) => break,
+                        // The part stays queued for the next session.
+                        Ok(Some(_)) if ended => return,
+                        Ok(Some(until)) => self.next_send = self.next_send.max(instant_at(until)),
+                        Err(e) => {
+                            tracing::error!("store: {e}; part not sent");
+                            return;
+                        }
+                    }
                 }
             }
             if let Some(rate) = self.cfg.rate_per_minute {
@@ -721,6 +758,9 @@ impl Worker {
                     Instant::now() + Duration::from_secs_f64(60.0 / f64::from(rate.max(1)));
             }
             let result = self.modem.send_pdu(enc.tpdu_len, &enc.hex()).await;
+            if self.mr.observe(&result) == Some(false) {
+                tracing::debug!("TP-MR not the one predicted: learning again");
+            }
             let now = unix_now();
             let settings = self.gw.settings();
             let policy = RetryPolicy::daemon(
@@ -774,6 +814,14 @@ impl Worker {
         }
     }
 
+    /// The TP-MR the next part will get, when look-alikes are to be avoided
+    /// and the modem was seen counting.
+    fn next_mr(&self) -> Option<u8> {
+        self.mr
+            .next()
+            .filter(|_| self.gw.settings().avoid_mr_lookalikes)
+    }
+
     /// Record what became of a part in the next group commit, without
     /// waiting (a failure is logged: the part then stays in flight and
     /// becomes UNKNOWN at the next start, never sent twice).
@@ -784,6 +832,26 @@ impl Worker {
             }
         });
     }
+}
+
+/// What a claim found.
+enum Pick {
+    Send(Claim),
+    /// Messages wait, but none may go before this unix second (TP-MR
+    /// look-alikes).
+    Held {
+        until: i64,
+    },
+    Nothing,
+}
+
+/// The instant of unix second `at` (now, if that is past).
+fn instant_at(at: i64) -> Instant {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    let wait = at.saturating_mul(1000).saturating_sub(now_ms).max(0);
+    Instant::now() + Duration::from_millis(u64::try_from(wait).unwrap_or(0))
 }
 
 /// A claimed message, encoded, its first part possibly already in flight.

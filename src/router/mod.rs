@@ -23,6 +23,17 @@
 //!   none. None fitting but exactly one possible: that one (a drifted clock).
 //!   Otherwise ambiguous (several possible) or an **orphan** (none).
 //!
+//! An ambiguous report is held by the caller (the store keeps it as a row)
+//! and offered again: once the clock offset is learned it may be decided by
+//! time, and [`Router::settle_by_set`] settles a group of parts that cannot
+//! be told apart when as many final reports came for them as there are
+//! parts, all with the same outcome (both delivered, say): each part gets
+//! that outcome and the basis says it was the set, not the time.
+//!
+//! [`Router::reuse_wait`] tells a sender whether a part sent now under a key
+//! would be distinguishable from the parts still pending under it (submit
+//! times more than `2 * tolerance` apart), and if not, from when it would be.
+//!
 //! Entries that got their final report stay a while as *settled* entries
 //! (`keep_settled`), so a repeated or late report for them is recognised
 //! ([`Resolution::AlreadySettled`]) instead of landing on a newer part that
@@ -153,6 +164,10 @@ pub enum Basis {
     Sole,
     /// Several were possible; its submit time was the only one to fit the SCTS.
     Time,
+    /// Several parts could not be told apart, but as many reports came for
+    /// them, all with the same outcome: each part got that outcome, whichever
+    /// report was its own (see [`Router::settle_by_set`]).
+    Set,
 }
 
 /// A report attached to a part.
@@ -162,6 +177,25 @@ pub struct Matched {
     /// What the report's TP-ST means for the part (state, final, ...).
     pub outcome: StatusOutcome,
     pub basis: Basis,
+}
+
+/// An ambiguous report offered again to [`Router::settle_by_set`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeldReport<'a> {
+    /// The caller's handle for it (the store: the report's row id).
+    pub token: i64,
+    pub report: Report<'a>,
+}
+
+/// A part settled by the set of reports held for it and its look-alikes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetMatch {
+    /// The report ([`HeldReport::token`]) paired with the part.
+    pub token: i64,
+    /// The part, its outcome, and [`Basis::Set`].
+    pub matched: Matched,
+    /// Every part of the set, sorted.
+    pub candidates: Vec<PartId>,
 }
 
 /// What became of one report.
@@ -190,6 +224,8 @@ pub struct RouterStats {
     pub already_settled: u64,
     pub ambiguous: u64,
     pub orphans: u64,
+    /// Parts settled by [`Router::settle_by_set`].
+    pub settled_by_set: u64,
 }
 
 const NIL: u32 = u32::MAX;
@@ -547,6 +583,25 @@ impl Router {
                     report.scts,
                     offset,
                 );
+                // Every look-alike already had its final report (or
+                // expired): a repeated or late report of one of them, which
+                // changes nothing whoever's it is.
+                let slots = self.candidate_slots(report);
+                if let Some(&first) = slots
+                    .iter()
+                    .filter(|&&s| self.entries[s as usize].phase == Phase::Settled)
+                    .min_by_key(|&&s| self.entries[s as usize].part)
+                    .filter(|_| {
+                        slots
+                            .iter()
+                            .all(|&s| self.entries[s as usize].phase == Phase::Settled)
+                    })
+                {
+                    self.stats.already_settled += 1;
+                    return Resolution::AlreadySettled {
+                        part: PartId(self.entries[first as usize].part),
+                    };
+                }
                 self.stats.ambiguous += 1;
                 return Resolution::Ambiguous { candidates };
             }
@@ -576,6 +631,160 @@ impl Router {
             outcome,
             basis,
         })
+    }
+
+    /// How far apart (whole seconds, our clock) two submits under one key
+    /// must be for every report to be told apart by its SCTS: a report fits
+    /// its own part within `tolerance`, so it is more than `tolerance` from
+    /// the other part only when the two are more than twice that apart.
+    pub fn reuse_gap(&self) -> i64 {
+        self.config.tolerance.saturating_mul(2).saturating_add(1)
+    }
+
+    /// Would a part sent at `now` to `recipient` with TP-MR `mr` on `modem`
+    /// be told apart from every part still pending under that key? None:
+    /// yes (or nothing is pending there). Some(t): not before unix second
+    /// `t`, [`Router::reuse_gap`] after the latest pending one was sent.
+    ///
+    /// This assumes the modem's clock offset is learned by the time the
+    /// reports come (any report that matched alone teaches it); until then
+    /// candidates within `fallback_bound` of each other wait for it.
+    pub fn reuse_wait(&self, modem: ModemId, recipient: &str, mr: u8, now: i64) -> Option<i64> {
+        let key = Key {
+            suffix: self.suffix_key(recipient).raw(),
+            modem: modem.0,
+            mr,
+        };
+        let mut i = self.heads.get(&key).copied().unwrap_or(NIL);
+        let mut latest: Option<i64> = None;
+        while i != NIL {
+            let e = &self.entries[i as usize];
+            if matches!(e.phase, Phase::Accepted | Phase::Enroute) {
+                latest = Some(latest.map_or(e.submitted_at, |l| l.max(e.submitted_at)));
+            }
+            i = e.next;
+        }
+        let clear_from = latest?.saturating_add(self.reuse_gap());
+        (now < clear_from).then_some(clear_from)
+    }
+
+    /// Settle groups of parts that no time stamp can tell apart, from the
+    /// ambiguous reports held for them (the caller keeps those and offers
+    /// all of a key's again: after a restart they come from the store).
+    ///
+    /// The candidates of each final report (temporary ones do not count) are
+    /// taken afresh; reports whose candidates overlap form a group with the
+    /// union of their candidates. A group is settled when it has exactly as
+    /// many reports as parts, every part is still pending and every report
+    /// means the same state: then each report belongs to one of the parts and
+    /// all parts ended the same way, so each gets that outcome ([`Basis::Set`]).
+    /// Reports are paired with parts in SCTS and submit-time order; which
+    /// report was whose is not known, only that the outcome is right. A group
+    /// with different outcomes, fewer reports (some still to come) or more
+    /// (a repeated report among them) stays ambiguous: never a guess.
+    ///
+    /// A report delivered twice (its acknowledgement lost) before the other
+    /// part's own report looks like that report: no field tells them apart.
+    pub fn settle_by_set(&mut self, held: &[HeldReport<'_>]) -> Vec<SetMatch> {
+        // (candidate slots, indices into `held`), one per group.
+        let mut groups: Vec<(Vec<u32>, Vec<usize>)> = Vec::new();
+        for (k, h) in held.iter().enumerate() {
+            if !outcome(h.report.status).is_final {
+                continue;
+            }
+            let slots = self.candidate_slots(&h.report);
+            if slots.len() < 2 {
+                continue;
+            }
+            let mut merged = (slots, vec![k]);
+            let mut g = 0;
+            while g < groups.len() {
+                if groups[g].0.iter().any(|s| merged.0.contains(s)) {
+                    let (slots, reports) = groups.swap_remove(g);
+                    merged.0.extend(slots);
+                    merged.1.extend(reports);
+                } else {
+                    g += 1;
+                }
+            }
+            merged.0.sort_unstable();
+            merged.0.dedup();
+            groups.push(merged);
+        }
+        let mut out = Vec::new();
+        for (mut slots, mut reports) in groups {
+            if reports.len() != slots.len() {
+                continue;
+            }
+            let all_pending = slots.iter().all(|&s| {
+                matches!(
+                    self.entries[s as usize].phase,
+                    Phase::Accepted | Phase::Enroute
+                )
+            });
+            let state = outcome(held[reports[0]].report.status).state;
+            let same = reports
+                .iter()
+                .all(|&k| outcome(held[k].report.status).state == state);
+            if !all_pending || !same {
+                continue;
+            }
+            slots.sort_unstable_by_key(|&s| {
+                let e = &self.entries[s as usize];
+                (e.submitted_at, e.part)
+            });
+            reports.sort_unstable_by_key(|&k| (held[k].report.scts, held[k].token));
+            let mut candidates: Vec<PartId> = slots
+                .iter()
+                .map(|&s| PartId(self.entries[s as usize].part))
+                .collect();
+            candidates.sort_unstable();
+            for (&slot, &k) in slots.iter().zip(&reports) {
+                let entry = &mut self.entries[slot as usize];
+                entry.phase = Phase::Settled;
+                self.stats.pending -= 1;
+                self.stats.settled += 1;
+                self.stats.settled_by_set += 1;
+                self.stats.matched += 1;
+                out.push(SetMatch {
+                    token: held[k].token,
+                    matched: Matched {
+                        part: PartId(entry.part),
+                        outcome: outcome(held[k].report.status),
+                        basis: Basis::Set,
+                    },
+                    candidates: candidates.clone(),
+                });
+            }
+        }
+        out
+    }
+
+    /// The slots a report could belong to, as [`Router::resolve`] would name
+    /// them when ambiguous: those that fit, or if none fits, those possible.
+    fn candidate_slots(&self, report: &Report<'_>) -> Vec<u32> {
+        let key = Key {
+            suffix: self.suffix_key(report.recipient).raw(),
+            modem: report.modem.0,
+            mr: report.mr,
+        };
+        let offset = self.clock_offset(report.modem);
+        let (mut fits, mut possible) = (Vec::new(), Vec::new());
+        let mut i = self.heads.get(&key).copied().unwrap_or(NIL);
+        while i != NIL {
+            let e = &self.entries[i as usize];
+            match self.fit(report.scts, e.submitted_at, offset) {
+                Fit::Fits => fits.push(i),
+                Fit::Possible => possible.push(i),
+                Fit::Impossible => {}
+            }
+            i = e.next;
+        }
+        if fits.is_empty() {
+            possible
+        } else {
+            fits
+        }
     }
 
     fn collect(
@@ -917,5 +1126,157 @@ mod tests {
             r.resolve(&report("+393331234567", 4, T0, 0)),
             Resolution::AlreadySettled { part: PartId(1) }
         );
+    }
+
+    fn held<'a>(token: i64, rep: Report<'a>) -> HeldReport<'a> {
+        HeldReport { token, report: rep }
+    }
+
+    /// Two parts to one number with one TP-MR, sent in the same second.
+    fn twins() -> Router {
+        let mut r = router();
+        r.observe_offset(M, 0);
+        r.register(M, "+393331234567", 9, PartId(1), T0, DAY);
+        r.register(M, "+393331234567", 9, PartId(2), T0, DAY);
+        r
+    }
+
+    #[test]
+    fn a_set_of_alike_reports_settles_every_candidate() {
+        let mut r = twins();
+        let a = report("+393331234567", 9, T0 + 1, 0x00);
+        let b = report("3331234567", 9, T0, 0x00);
+        assert!(matches!(r.resolve(&a), Resolution::Ambiguous { .. }));
+        // One report for two parts: not yet.
+        assert!(r.settle_by_set(&[held(10, a)]).is_empty());
+        assert!(matches!(r.resolve(&b), Resolution::Ambiguous { .. }));
+        let out = r.settle_by_set(&[held(10, a), held(11, b)]);
+        assert_eq!(out.len(), 2);
+        // Paired in SCTS order with parts in submit order.
+        assert_eq!((out[0].token, out[0].matched.part), (11, PartId(1)));
+        assert_eq!((out[1].token, out[1].matched.part), (10, PartId(2)));
+        for m in &out {
+            assert_eq!(m.matched.basis, Basis::Set);
+            assert_eq!(m.matched.outcome.state, MessageState::Delivered);
+            assert_eq!(m.candidates, vec![PartId(1), PartId(2)]);
+        }
+        let st = r.stats();
+        assert_eq!((st.pending, st.settled, st.settled_by_set), (0, 2, 2));
+        // Offered again: nothing more to settle.
+        assert!(r.settle_by_set(&[held(10, a), held(11, b)]).is_empty());
+    }
+
+    #[test]
+    fn a_set_with_different_outcomes_stays_ambiguous() {
+        let mut r = twins();
+        let a = report("+393331234567", 9, T0, 0x00);
+        let b = report("+393331234567", 9, T0, 0x41);
+        assert!(r.settle_by_set(&[held(1, a), held(2, b)]).is_empty());
+        assert_eq!(r.stats().pending, 2);
+        // Expired and delivered are different states too.
+        let c = report("+393331234567", 9, T0, 0x46);
+        assert!(r.settle_by_set(&[held(1, a), held(3, c)]).is_empty());
+    }
+
+    #[test]
+    fn temporary_reports_do_not_count_and_extra_reports_block() {
+        let mut r = twins();
+        let a = report("+393331234567", 9, T0, 0x00);
+        let temp = report("+393331234567", 9, T0, 0x21);
+        assert!(r.settle_by_set(&[held(1, a), held(2, temp)]).is_empty());
+        // Three final reports for two parts: one is a repeat, of whom unknown.
+        assert!(r
+            .settle_by_set(&[held(1, a), held(2, a), held(3, a)])
+            .is_empty());
+        assert_eq!(r.stats().pending, 2);
+        // Two of them, with the temporary one beside: settled.
+        assert_eq!(
+            r.settle_by_set(&[held(1, a), held(2, temp), held(3, a)])
+                .len(),
+            2
+        );
+    }
+
+    #[test]
+    fn a_set_is_only_the_parts_the_reports_could_belong_to() {
+        let mut r = twins();
+        // A third part under the key, far enough in time to be told apart.
+        r.register(M, "+393331234567", 9, PartId(3), T0 + 60, DAY);
+        let a = report("+393331234567", 9, T0, 0x00);
+        let out = r.settle_by_set(&[held(1, a), held(2, a)]);
+        let parts: Vec<_> = out.iter().map(|m| m.matched.part).collect();
+        assert_eq!(parts, vec![PartId(1), PartId(2)]);
+        assert_eq!(r.stats().pending, 1);
+        // Its own report then matches it by time.
+        let m = matched(r.resolve(&report("+393331234567", 9, T0 + 60, 0)));
+        assert_eq!(m.part, PartId(3));
+    }
+
+    #[test]
+    fn a_set_with_a_part_already_settled_is_left_alone() {
+        let mut r = twins();
+        // A third look-alike already had its final report: a report may be
+        // a repeat of its, so neither two nor three reports settle the set.
+        r.register_settled(M, "+393331234567", 9, PartId(3), T0, DAY);
+        let a = report("+393331234567", 9, T0, 0x00);
+        assert!(r.settle_by_set(&[held(1, a), held(2, a)]).is_empty());
+        assert!(r
+            .settle_by_set(&[held(1, a), held(2, a), held(3, a)])
+            .is_empty());
+        assert_eq!(r.stats().pending, 2);
+    }
+
+    #[test]
+    fn reuse_waits_until_the_pending_part_is_far_enough_in_time() {
+        let mut r = router();
+        assert_eq!(r.reuse_gap(), 5);
+        assert_eq!(r.reuse_wait(M, "+393331234567", 9, T0), None);
+        r.register(M, "+393331234567", 9, PartId(1), T0, DAY);
+        assert_eq!(r.reuse_wait(M, "3331234567", 9, T0), Some(T0 + 5));
+        assert_eq!(r.reuse_wait(M, "+393331234567", 9, T0 + 4), Some(T0 + 5));
+        assert_eq!(r.reuse_wait(M, "+393331234567", 9, T0 + 5), None);
+        // Another number, TP-MR or modem is free.
+        assert_eq!(r.reuse_wait(M, "+393331234568", 9, T0), None);
+        assert_eq!(r.reuse_wait(M, "+393331234567", 10, T0), None);
+        assert_eq!(r.reuse_wait(ModemId(1), "+393331234567", 9, T0), None);
+        // The latest pending part counts.
+        r.register(M, "+393331234567", 9, PartId(2), T0 + 3, DAY);
+        assert_eq!(r.reuse_wait(M, "+393331234567", 9, T0 + 5), Some(T0 + 8));
+        // Settled parts do not hold the key.
+        r.observe_offset(M, 0);
+        matched(r.resolve(&report("+393331234567", 9, T0 + 3, 0)));
+        assert_eq!(r.reuse_wait(M, "+393331234567", 9, T0 + 5), None);
+        // Parts sent that far apart are told apart by their reports.
+        let mut r = router();
+        r.observe_offset(M, 0);
+        r.register(M, "+393331234567", 9, PartId(1), T0, DAY);
+        let later = r.reuse_wait(M, "+393331234567", 9, T0).unwrap();
+        r.register(M, "+393331234567", 9, PartId(2), later, DAY);
+        for (scts, part) in [(T0 - 1, 1), (T0 + 2, 1), (later - 2, 2), (later + 1, 2)] {
+            let mut c = Router::new(RouterConfig::default()).unwrap();
+            c.observe_offset(M, 0);
+            c.register(M, "+393331234567", 9, PartId(1), T0, DAY);
+            c.register(M, "+393331234567", 9, PartId(2), later, DAY);
+            let m = matched(c.resolve(&report("+393331234567", 9, scts, 0)));
+            assert_eq!(m.part, PartId(part), "SCTS {scts}");
+        }
+    }
+
+    #[test]
+    fn a_report_for_look_alikes_all_settled_is_a_repeat() {
+        let mut r = twins();
+        let a = report("+393331234567", 9, T0, 0x00);
+        assert_eq!(r.settle_by_set(&[held(1, a), held(2, a)]).len(), 2);
+        // Sent again by the network, or a temporary report held until now.
+        assert_eq!(
+            r.resolve(&a),
+            Resolution::AlreadySettled { part: PartId(1) }
+        );
+        let temp = report("+393331234567", 9, T0, 0x21);
+        assert_eq!(
+            r.resolve(&temp),
+            Resolution::AlreadySettled { part: PartId(1) }
+        );
+        assert_eq!(r.stats().pending, 0);
     }
 }

@@ -10,7 +10,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
-use super::model::{SimModem, SubmitRecord};
+use super::model::{ReportRecord, SimModem, SubmitRecord};
 use super::pty::Pty;
 
 /// Where the simulated modem is reachable.
@@ -49,6 +49,12 @@ impl SimHandle {
     /// The parts the simulated network has accepted so far.
     pub fn submits(&self) -> Vec<SubmitRecord> {
         self.model().submits().to_vec()
+    }
+
+    /// The status reports handed to the host so far, with the submit each
+    /// answers ([`SimModem::reports_log`]).
+    pub fn reports_log(&self) -> Vec<ReportRecord> {
+        self.model().reports_log().to_vec()
     }
 
     /// Queue DELIVER PDUs (SMSC prefix included, with their TPDU lengths) as

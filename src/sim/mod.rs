@@ -4,4 +4,4 @@ pub(crate) mod model;
 pub mod pty;
 
 pub use driver::{spawn, SimEndpoint, SimHandle};
-pub use model::{OutcomeMix, ReportMode, SimConfig, SimModem, SubmitRecord};
+pub use model::{OutcomeMix, ReportMode, ReportRecord, SimConfig, SimModem, SubmitRecord};

@@ -177,6 +177,18 @@ pub struct SubmitRecord {
     pub statuses: Vec<u8>,
 }
 
+/// A status report the simulated modem handed to the host (see
+/// [`SimModem::reports_log`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportRecord {
+    /// [`SubmitRecord::seq`] of the submit it answers.
+    pub submit: u64,
+    /// The PDU as handed over (SMSC prefix + TPDU), upper-case hex.
+    pub pdu_hex: String,
+    /// When it was handed over (pushed or stored), unix ms.
+    pub at_ms: i64,
+}
+
 #[derive(Debug, Clone)]
 struct StoredPdu {
     /// 0 received unread, 1 received read (27.005 <stat> in PDU mode).
@@ -188,8 +200,16 @@ struct StoredPdu {
 
 #[derive(Debug, Clone)]
 enum Scheduled {
-    Report { pdu: Vec<u8>, tpdu_len: usize },
-    Incoming { pdu: Vec<u8>, tpdu_len: usize },
+    Report {
+        pdu: Vec<u8>,
+        tpdu_len: usize,
+        /// [`SubmitRecord::seq`] of the submit it answers.
+        submit: u64,
+    },
+    Incoming {
+        pdu: Vec<u8>,
+        tpdu_len: usize,
+    },
 }
 
 #[derive(Debug)]
@@ -253,6 +273,7 @@ pub struct SimModem {
     failing_reads: u32,
     submits: Vec<SubmitRecord>,
     reports_sent: u64,
+    reports_log: Vec<ReportRecord>,
 }
 
 impl SimModem {
@@ -284,6 +305,7 @@ impl SimModem {
             failing_reads: 0,
             submits: Vec::new(),
             reports_sent: 0,
+            reports_log: Vec::new(),
             rng,
             cfg,
         }
@@ -296,6 +318,22 @@ impl SimModem {
     /// Every part submitted so far, in order (the simulated network's log).
     pub fn submits(&self) -> &[SubmitRecord] {
         &self.submits
+    }
+
+    /// Every status report handed to the host (pushed as +CDS, or put in
+    /// the modem's memory), in that order, with the submit it answers: the
+    /// ground truth for which part a report belongs to, even when two
+    /// reports are byte for byte alike.
+    pub fn reports_log(&self) -> &[ReportRecord] {
+        &self.reports_log
+    }
+
+    fn log_report(&mut self, submit: u64, pdu: &[u8], now_ms: i64) {
+        self.reports_log.push(ReportRecord {
+            submit,
+            pdu_hex: crate::pdu::hex::encode(pdu),
+            at_ms: now_ms,
+        });
     }
 
     /// Status reports handed to the host (+CDS or +CDSI) so far.
@@ -468,25 +506,39 @@ impl SimModem {
     /// dialect stores). `None` when the event is held back (e.g. awaiting CNMA).
     fn deliver_event(&mut self, ev: Scheduled, now_ms: i64) -> Option<Vec<u8>> {
         match ev {
-            Scheduled::Report { pdu, tpdu_len } => {
+            Scheduled::Report {
+                pdu,
+                tpdu_len,
+                submit,
+            } => {
                 let ds = self.cnmi[3];
                 if ds == 1 && self.cfg.report_mode == ReportMode::Direct {
                     if self.cnma_deadline.is_some() || !self.held.is_empty() {
                         // Previous +CDS / +CMT not yet acknowledged: hold
                         // this one back until AT+CNMA comes (in order).
-                        self.held.push_back(Scheduled::Report { pdu, tpdu_len });
+                        self.held.push_back(Scheduled::Report {
+                            pdu,
+                            tpdu_len,
+                            submit,
+                        });
                         return None;
                     }
                     let text = urc_bytes(&Urc::StatusReport {
                         len: tpdu_len,
                         pdu: pdu.clone(),
                     });
+                    self.log_report(submit, &pdu, now_ms);
                     if self.expect_cnma(now_ms) {
-                        self.unacked = Some(Scheduled::Report { pdu, tpdu_len });
+                        self.unacked = Some(Scheduled::Report {
+                            pdu,
+                            tpdu_len,
+                            submit,
+                        });
                     }
                     self.reports_sent += 1;
                     Some(text)
                 } else {
+                    self.log_report(submit, &pdu, now_ms);
                     let index = self.store(pdu, tpdu_len);
                     if ds == 2 || (ds == 1 && self.cfg.report_mode == ReportMode::Stored) {
                         self.reports_sent += 1;
@@ -905,7 +957,14 @@ impl SimModem {
                     self.cfg.smsc_tz_quarters,
                     st,
                 ) {
-                    Ok((pdu, len)) => self.schedule(at, Scheduled::Report { pdu, tpdu_len: len }),
+                    Ok((pdu, len)) => self.schedule(
+                        at,
+                        Scheduled::Report {
+                            pdu,
+                            tpdu_len: len,
+                            submit: self.submits.len() as u64,
+                        },
+                    ),
                     Err(e) => tracing::warn!("simulator could not build a status report: {e}"),
                 }
                 at += self.cfg.temporary_followup_ms as i64;
@@ -1136,5 +1195,32 @@ mod tests {
         m.replug();
         run(&mut m, "AT\r", 35);
         assert!(!run(&mut m, "AT+CMGL=4\r", 40).contains("+CMGL"));
+    }
+
+    #[test]
+    fn the_report_log_names_the_submit_each_report_answers() {
+        let mut m = SimModem::new(SimConfig {
+            echo_default: false,
+            report_delay_ms: (1_000, 1_000),
+            ..SimConfig::default()
+        });
+        run(&mut m, "AT+CNMI=2,1,0,1,0\r", 0);
+        let opts = SubmitOptions {
+            status_report: true,
+            ..SubmitOptions::default()
+        };
+        for (k, to) in ["+393331234567", "+393339999999"].iter().enumerate() {
+            let p = &encode_submit(&Address::parse_number(to).unwrap(), "hi", &opts).unwrap()[0];
+            run(&mut m, &format!("AT+CMGS={}\r", p.tpdu_len), k as i64);
+            run(&mut m, &format!("{}\x1a", p.hex()), k as i64);
+        }
+        assert!(m.reports_log().is_empty(), "not due yet");
+        let out = run(&mut m, "", 2_000);
+        let log = m.reports_log();
+        assert_eq!(log.iter().map(|r| r.submit).collect::<Vec<_>>(), vec![0, 1]);
+        for r in log {
+            assert!(out.contains(&r.pdu_hex), "{out:?}");
+            assert_eq!(r.at_ms, T0 + 2_000);
+        }
     }
 }

@@ -43,7 +43,10 @@ pub use query::{
     CollisionRow, EventRow, MessageFilter, MessageRow, MessageView, PartRow, ReportFilter,
     ReportRow,
 };
-pub use queue::{EnqueueRequest, MessageOptions, QueuedMessage, QueuedPart, DEFAULT_VALIDITY_SECS};
+pub use queue::{
+    Claimed, EnqueueRequest, MessageOptions, QueuedMessage, QueuedPart, DEFAULT_VALIDITY_SECS,
+    MAX_PASSED_OVER,
+};
 pub use reports::{IncomingReport, ReportOutcome};
 pub use schema::{MIGRATIONS, VERSION as SCHEMA_VERSION};
 pub use staging::{Staged, StagedPart};

@@ -81,6 +81,23 @@ pub struct QueuedMessage {
     pub parts: Vec<QueuedPart>,
 }
 
+/// What [`Store::claim_next_clear`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// A message to send now.
+    Message(QueuedMessage),
+    /// Messages wait, but none may go before unix second `until` (its next
+    /// part could not be told apart from a pending look-alike).
+    Held { until: i64 },
+    /// Nothing to send.
+    Empty,
+}
+
+/// How many messages held back by a TP-MR look-alike one claim passes over
+/// before it gives up and waits (bounds the scan of a long queue to one
+/// busy number).
+pub const MAX_PASSED_OVER: usize = 64;
+
 /// A part still to send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct QueuedPart {
@@ -177,7 +194,37 @@ impl Store {
         let modem_id = self.modem(modem)?;
         self.relaxed(|s| {
             let tx = Tx::begin(&mut s.conn, s.batch)?;
-            let found = claim_tx(&tx, modem_id, modem, now, accept)?;
+            let found = claim_tx(&tx, modem_id, modem, now, accept, &|_| None)?;
+            tx.commit()?;
+            Ok(match found {
+                Claimed::Message(m) => Some(m),
+                Claimed::Held { .. } | Claimed::Empty => None,
+            })
+        })
+    }
+
+    /// [`Store::claim_next`], avoiding TP-MR look-alikes: `next_mr` is the
+    /// TP-MR the modem will give the next part (when known). A message whose
+    /// next part would get a key still held by a part to the same number
+    /// sent too recently to be told apart ([`Router::reuse_wait`]) is
+    /// passed over for the next one in the queue (at most
+    /// [`MAX_PASSED_OVER`]); when none can go, the earliest time one could
+    /// is returned ([`Claimed::Held`]).
+    ///
+    /// [`Router::reuse_wait`]: crate::router::Router::reuse_wait
+    pub fn claim_next_clear(
+        &mut self,
+        modem: &str,
+        now: i64,
+        accept: &dyn Fn(&str) -> bool,
+        next_mr: Option<u8>,
+    ) -> Result<Claimed> {
+        let modem_id = self.modem(modem)?;
+        self.relaxed(|s| {
+            let router = &s.router;
+            let hold = |to: &str| next_mr.and_then(|mr| router.reuse_wait(modem_id, to, mr, now));
+            let tx = Tx::begin(&mut s.conn, s.batch)?;
+            let found = claim_tx(&tx, modem_id, modem, now, accept, &hold)?;
             tx.commit()?;
             Ok(found)
         })
@@ -466,7 +513,9 @@ fn claim_tx(
     modem: &str,
     now: i64,
     accept: &dyn Fn(&str) -> bool,
-) -> Result<Option<QueuedMessage>> {
+    hold: &dyn Fn(&str) -> Option<i64>,
+) -> Result<Claimed> {
+    let mut held: Option<i64> = None;
     let chosen = {
         let mut stmt = tx.prepare_cached(&format!(
             "SELECT m.id, m.recipient, m.text, m.report, m.validity_secs, m.vp_relative, m.ucs2, \
@@ -480,10 +529,19 @@ fn claim_tx(
         ))?;
         let mut rows = stmt.query(params![modem_id.0, modem, now])?;
         let mut chosen = None;
+        let mut skipped = 0usize;
         while let Some(r) = rows.next()? {
             let mine = r.get::<_, Option<u16>>(10)?.is_some();
             let to: String = r.get(1)?;
             if !mine && !accept(&to) {
+                continue;
+            }
+            if let Some(until) = hold(&to) {
+                held = Some(held.map_or(until, |h| h.min(until)));
+                skipped += 1;
+                if skipped >= MAX_PASSED_OVER {
+                    break;
+                }
                 continue;
             }
             chosen = Some(QueuedMessage {
@@ -506,7 +564,7 @@ fn claim_tx(
         chosen
     };
     let Some(mut msg) = chosen else {
-        return Ok(None);
+        return Ok(held.map_or(Claimed::Empty, |until| Claimed::Held { until }));
     };
     {
         let mut stmt = tx.prepare_cached(&format!(
@@ -527,7 +585,7 @@ fn claim_tx(
          WHERE id = ?1 AND (claimed_by IS NULL OR claimed_by = ?2)",
     )?
     .execute(params![msg.id.0, modem_id.0, now])?;
-    Ok(Some(msg))
+    Ok(Claimed::Message(msg))
 }
 
 fn not_waiting(part: PartId, state: &str) -> StoreError {

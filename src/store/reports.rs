@@ -4,7 +4,7 @@ use rusqlite::{params, Connection};
 
 use super::{event, refresh_message, MessageId, Result, Store, StoreError, Tx};
 use crate::pdu::status::TpStatus;
-use crate::router::{Basis, ModemId, PartId, Report, Resolution, Router};
+use crate::router::{Basis, HeldReport, ModemId, PartId, Report, Resolution, Router};
 use crate::state::MessageState;
 
 /// A status report as the modem session decoded it (plain values).
@@ -97,15 +97,22 @@ impl Store {
                 v.applied
             ])?;
             let id = tx.last_insert_rowid();
-            if matches!(resolution, Resolution::Matched(_)) {
+            // A match settles a candidate; an ambiguous report may complete
+            // a set of look-alikes: either way the key's waiting reports are
+            // looked at again.
+            if matches!(
+                resolution,
+                Resolution::Matched(_) | Resolution::Ambiguous { .. }
+            ) {
                 settled_keys.push((rep.modem, rep.mr));
             }
             offset_changed |= self.router.clock_offset(rep.modem) != offset_before;
             out.push(apply(&tx, self.webhooks, id, &rep, resolution)?);
         }
         // A match settles a candidate and teaches the clock offset: reports
-        // waiting under the same key (ambiguous ones) may now be decided.
-        // A newly learned (or moved) clock offset may decide any of them.
+        // waiting under the same key (ambiguous ones) may now be decided, by
+        // time or by the set. A newly learned (or moved) clock offset may
+        // decide any of them.
         if offset_changed {
             retry_waiting_tx(&tx, self.webhooks, &mut self.router, None)?;
         } else {
@@ -216,6 +223,7 @@ pub(super) fn retry_waiting_tx(
         }
     }
     let mut out = Vec::with_capacity(waiting.len());
+    let mut still_ambiguous = 0usize;
     for (id, rep) in waiting {
         let resolution = router.resolve(&Report {
             modem: rep.modem,
@@ -229,6 +237,7 @@ pub(super) fn retry_waiting_tx(
             let v = Verdict::of(&resolution);
             tx.prepare_cached("UPDATE reports SET match = ?2, candidates = ?3 WHERE id = ?1")?
                 .execute(params![id, v.result, v.candidates])?;
+            still_ambiguous += 1;
             continue;
         }
         if resolution != Resolution::Orphan {
@@ -247,6 +256,106 @@ pub(super) fn retry_waiting_tx(
             ])?;
         }
         out.push(apply(tx, hooks, id, &rep, resolution)?);
+    }
+    // Reports still ambiguous may complete a set (it takes two at least);
+    // what that settles may in turn decide the others (a temporary report
+    // of settled parts, say).
+    if still_ambiguous < 2 {
+        return Ok(out);
+    }
+    let sets = settle_sets_tx(tx, hooks, router, key)?;
+    if !sets.is_empty() {
+        out.extend(sets);
+        out.extend(retry_waiting_tx(tx, hooks, router, key)?);
+    }
+    Ok(out)
+}
+
+/// Offer the ambiguous reports still waiting (all, or those under one modem
+/// and TP-MR) to [`Router::settle_by_set`], and apply what it settles: the
+/// report rows become matched with basis `set` (their candidates kept).
+fn settle_sets_tx(
+    tx: &Connection,
+    hooks: bool,
+    router: &mut Router,
+    key: Option<(ModemId, u8)>,
+) -> Result<Vec<ReportOutcome>> {
+    let mut held: Vec<(i64, IncomingReport)> = Vec::new();
+    {
+        let (sql, args): (&str, Vec<i64>) = match key {
+            Some((m, mr)) => (
+                "SELECT id, received_at, modem_id, recipient, mr, scts, discharge, tp_status, pdu \
+                 FROM reports WHERE applied = 0 AND match = 'ambiguous' \
+                 AND modem_id = ?1 AND mr = ?2 ORDER BY id",
+                vec![i64::from(m.0), i64::from(mr)],
+            ),
+            None => (
+                "SELECT id, received_at, modem_id, recipient, mr, scts, discharge, tp_status, pdu \
+                 FROM reports WHERE applied = 0 AND match = 'ambiguous' \
+                 ORDER BY modem_id, mr, id",
+                vec![],
+            ),
+        };
+        let mut stmt = tx.prepare_cached(sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        while let Some(r) = rows.next()? {
+            held.push((
+                r.get(0)?,
+                IncomingReport {
+                    received_at: r.get(1)?,
+                    modem: ModemId(r.get(2)?),
+                    recipient: r.get(3)?,
+                    mr: r.get(4)?,
+                    scts: r.get(5)?,
+                    discharge: r.get(6)?,
+                    status: r.get(7)?,
+                    pdu_hex: r.get(8)?,
+                },
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    // One (modem, TP-MR) at a time: a set never spans two.
+    for group in held.chunk_by(|a, b| (a.1.modem, a.1.mr) == (b.1.modem, b.1.mr)) {
+        if group.len() < 2 {
+            continue;
+        }
+        let offered: Vec<HeldReport<'_>> = group
+            .iter()
+            .map(|(id, rep)| HeldReport {
+                token: *id,
+                report: Report {
+                    modem: rep.modem,
+                    recipient: &rep.recipient,
+                    mr: rep.mr,
+                    scts: rep.scts,
+                    status: TpStatus(rep.status),
+                },
+            })
+            .collect();
+        for settled in router.settle_by_set(&offered) {
+            let Some((id, rep)) = group.iter().find(|(id, _)| *id == settled.token) else {
+                continue;
+            };
+            let candidates = settled
+                .candidates
+                .iter()
+                .map(|p| p.0.to_string())
+                .collect::<Vec<_>>()
+                .join(" ");
+            tx.prepare_cached(
+                "UPDATE reports SET match = 'matched', basis = 'set', part_id = ?2, \
+                 candidates = ?3, applied = 1 WHERE id = ?1",
+            )?
+            .execute(params![id, settled.matched.part.0, candidates])?;
+            out.push(apply(
+                tx,
+                hooks,
+                *id,
+                rep,
+                Resolution::Matched(settled.matched),
+            )?);
+        }
     }
     Ok(out)
 }
@@ -275,6 +384,7 @@ impl Verdict {
                 basis: Some(match m.basis {
                     Basis::Sole => "sole",
                     Basis::Time => "time",
+                    Basis::Set => "set",
                 }),
                 part: Some(m.part.0),
                 applied: true,
@@ -330,6 +440,10 @@ fn apply(
             let basis = match m.basis {
                 Basis::Sole => "the only possible part",
                 Basis::Time => "its SCTS",
+                Basis::Set => {
+                    "the set: as many reports as parts that could not be told apart, \
+                     all with this outcome"
+                }
             };
             let reason = format!(
                 "TP-ST 0x{:02X}: {} (matched by {basis})",

@@ -4,12 +4,12 @@
 //! its own transaction. A database whose version is above the last one this
 //! binary knows was written by a newer smsgw and is refused.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this binary writes.
 pub const VERSION: u32 = MIGRATIONS.len() as u32;
@@ -219,6 +219,39 @@ CREATE INDEX staged_parts_modem ON staged_parts (modem_id, id);
 CREATE INDEX inbox_sender ON inbox (modem_id, sender, received_at);
 ";
 
+/// Version 4: a report may be matched by the set (`basis = 'set'`): parts
+/// that no time stamp tells apart, settled together once as many reports
+/// of one outcome came for them. SQLite cannot change a CHECK in place, so
+/// the table is copied (run with foreign keys off: `events` points at it).
+const V4: &str = "
+CREATE TABLE reports_v4 (
+    id          INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    modem_id    INTEGER NOT NULL REFERENCES modems (id),
+    recipient   TEXT NOT NULL,
+    mr          INTEGER NOT NULL,
+    scts        INTEGER NOT NULL,
+    discharge   INTEGER,
+    tp_status   INTEGER NOT NULL,
+    pdu         TEXT NOT NULL,
+    match       TEXT NOT NULL CHECK (match IN ('matched', 'duplicate', 'ambiguous', 'orphan')),
+    basis       TEXT CHECK (basis IN ('sole', 'time', 'set')),
+    part_id     INTEGER REFERENCES parts (id),
+    candidates  TEXT,                -- ambiguous, or matched by the set: the candidate part ids
+    applied     INTEGER NOT NULL     -- 0: orphan or ambiguous, waiting to be retried
+);
+INSERT INTO reports_v4 (id, received_at, modem_id, recipient, mr, scts, discharge, tp_status,
+                        pdu, match, basis, part_id, candidates, applied)
+    SELECT id, received_at, modem_id, recipient, mr, scts, discharge, tp_status,
+           pdu, match, basis, part_id, candidates, applied FROM reports;
+DROP TABLE reports;
+ALTER TABLE reports_v4 RENAME TO reports;
+CREATE INDEX reports_part ON reports (part_id);
+CREATE INDEX reports_waiting ON reports (modem_id, mr) WHERE applied = 0;
+CREATE INDEX reports_match ON reports (match);
+CREATE INDEX reports_sole ON reports (modem_id, id) WHERE basis = 'sole';
+";
+
 /// Bring the schema to [`VERSION`], refusing databases from a newer smsgw.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -228,9 +261,35 @@ pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             supported: VERSION,
         });
     }
+    if found == VERSION {
+        return Ok(());
+    }
+    // Some migrations copy a table others point at: foreign keys are off
+    // while they run (it cannot change inside a transaction) and checked
+    // before each commits.
+    let fk: bool = conn.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", false)?;
+    let out = run_migrations(conn, found);
+    conn.pragma_update(None, "foreign_keys", fk)?;
+    out
+}
+
+fn run_migrations(conn: &mut Connection, found: u32) -> Result<(), StoreError> {
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(found as usize) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(StoreError::Invalid {
+                field: "schema",
+                reason: format!(
+                    "migration to version {} leaves rows of {table} pointing nowhere",
+                    i + 1
+                ),
+            });
+        }
         tx.pragma_update(None, "user_version", i as u32 + 1)?;
         tx.commit()?;
     }

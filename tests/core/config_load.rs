@@ -71,6 +71,7 @@ fn example_documents_every_key_of_the_defaults() {
         "max_retries",
         "retry_backoff_s",
         "resend_unknown",
+        "avoid_mr_lookalikes",
         "suffix_digits",
         "tolerance",
         "fallback_bound",
@@ -97,6 +98,7 @@ fn empty_file_gives_the_documented_defaults() {
     assert_eq!(c.gateway.max_retries, 5);
     assert_eq!(c.gateway.retry_backoff_s, 30);
     assert!(!c.gateway.resend_unknown);
+    assert!(c.gateway.avoid_mr_lookalikes);
     assert_eq!(c.router_config(), RouterConfig::default());
     let s = c.gateway_settings();
     assert!(s.report && !s.resend_unknown);

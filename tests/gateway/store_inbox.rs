@@ -310,7 +310,7 @@ fn a_version_2_database_migrates_in_place() {
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
     assert_eq!(version, smsgw::store::SCHEMA_VERSION);
-    assert_eq!(version, 3);
+    assert!(version >= 3);
     let m = s.modem("modem0").unwrap();
     assert_eq!(s.inbox(None, None).unwrap().len(), 1);
     // The old row is recognised as a repeat of the same PDU.
