@@ -43,10 +43,24 @@ fn query(
 }
 
 fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    b.map_err(|e| ApiError {
-        status: e.status(),
-        field: Some("body".into()),
-        message: e.body_text(),
+    b.map_err(|e| {
+        // A body that did not come in time (see `server`) is 408.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<super::server::BodyTimeout>() {
+                return ApiError {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    field: Some("body".into()),
+                    message: c.to_string(),
+                };
+            }
+            cause = c.source();
+        }
+        ApiError {
+            status: e.status(),
+            field: Some("body".into()),
+            message: e.body_text(),
+        }
     })
 }
 
@@ -184,17 +198,32 @@ pub async fn collisions(
     Ok(Json(json!({ "collisions": list })))
 }
 
-/// `GET /healthz` (no authentication): 200 with the modems' connectivity,
-/// 503 once shutting down.
+/// `GET /healthz` (no authentication): whether the gateway can take and
+/// send work. 503 when it cannot: the store has stopped for good (the
+/// daemon then exits to be restarted), or it is shutting down. 200 with
+/// `"status": "degraded"` when messages are still taken and queued but none
+/// can leave now (no modem connected); 200 `"ok"` otherwise. See docs/api.md.
 pub async fn healthz(State(gw): State<Gateway>) -> Response {
     let modems = match modems_of(&gw).await {
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
     let connected = modems.iter().filter(|m| m.connected).count();
-    let shutting_down = gw.is_shutting_down();
-    let body = json!({
-        "status": if shutting_down { "shutting_down" } else { "ok" },
+    let (status, code, reason) = if let Some(why) = gw.store_failure() {
+        ("store_stopped", StatusCode::SERVICE_UNAVAILABLE, Some(why))
+    } else if gw.is_shutting_down() {
+        ("shutting_down", StatusCode::SERVICE_UNAVAILABLE, None)
+    } else if connected == 0 {
+        (
+            "degraded",
+            StatusCode::OK,
+            Some("no modem connected: messages are queued, none is sent".to_string()),
+        )
+    } else {
+        ("ok", StatusCode::OK, None)
+    };
+    let mut body = json!({
+        "status": status,
         "modems": {
             "configured": modems.len(),
             "connected": connected,
@@ -204,12 +233,10 @@ pub async fn healthz(State(gw): State<Gateway>) -> Response {
                 .collect::<Vec<_>>(),
         },
     });
-    let status = if shutting_down {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    (status, Json(body)).into_response()
+    if let Some(why) = reason {
+        body["reason"] = json!(why);
+    }
+    (code, Json(body)).into_response()
 }
 
 /// Any other path.

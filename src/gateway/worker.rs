@@ -70,7 +70,7 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
             release(&gw, &cfg.name);
             tokio::select! {
                 _ = tokio::time::sleep(cfg.rescan) => {}
-                _ = shutdown.changed() => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
             }
             continue;
         };
@@ -89,7 +89,7 @@ pub async fn run(gw: Gateway, cfg: WorkerConfig) {
                 release(&gw, &cfg.name);
                 tokio::select! {
                     _ = tokio::time::sleep(cfg.rescan) => {}
-                    _ = shutdown.changed() => {}
+                    _ = shutdown.wait_for(|stop| *stop) => {}
                 }
                 continue;
             }
@@ -310,7 +310,7 @@ impl Worker {
                 }
                 _ = &mut wake => {}
                 _ = tokio::time::sleep_until(retry_at) => {}
-                _ = shutdown.changed() => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
             }
         }
     }
