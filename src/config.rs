@@ -248,6 +248,32 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+/// The user information (`user:password`) of `url`, if it has any.
+fn url_userinfo(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    rest[..authority_end]
+        .rfind('@')
+        .map(|at| &rest[..at])
+        .filter(|u| !u.is_empty())
+}
+
+/// `text` (an error message, say) with the credentials of `url` replaced:
+/// the whole user information, and the password alone where it appears.
+pub fn scrub_url_secrets(text: &str, url: &str) -> String {
+    let Some(userinfo) = url_userinfo(url) else {
+        return text.to_string();
+    };
+    let mut out = text.replace(userinfo, REDACTED);
+    if let Some((_, password)) = userinfo.split_once(':') {
+        // A very short one would garble the text; it cannot be told apart.
+        if password.len() >= 4 {
+            out = out.replace(password, REDACTED);
+        }
+    }
+    out
+}
+
 /// `[gateway]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -875,5 +901,15 @@ mod tests {
             "https://<redacted>@hook.example/x?a@b"
         );
         assert_eq!(redact_url("http://h/p"), "http://h/p");
+        let url = "http://alice:s3cret-pw@hook.example/x";
+        assert_eq!(
+            scrub_url_secrets("POST http://alice:s3cret-pw@hook.example/x: refused", url),
+            "POST http://<redacted>@hook.example/x: refused"
+        );
+        assert_eq!(
+            scrub_url_secrets("auth s3cret-pw failed", url),
+            "auth <redacted> failed"
+        );
+        assert_eq!(scrub_url_secrets("plain", "http://h/p"), "plain");
     }
 }

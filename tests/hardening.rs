@@ -428,3 +428,52 @@ fn unauthenticated_connections_hold_bounded_memory() {
         .unwrap();
     assert_eq!(h.status(), 200);
 }
+
+/// Defect: the webhook URL's password was logged at INFO on every start.
+/// Nothing the daemon logs (at debug level, start and a failed delivery)
+/// holds it.
+#[test]
+fn the_webhook_password_is_never_logged() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // Nobody listens there: deliveries fail, and their errors are logged.
+    let hook_port = free_port();
+    let cfg = config(
+        dir.path(),
+        port,
+        &format!(
+            "[webhook]\nurl = \"http://alice:s3cret-pw@127.0.0.1:{hook_port}/hook\"\n\
+             max_backoff_s = 1\n"
+        ),
+    );
+    let log = dir.path().join("daemon.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_smsgw"))
+        // A simulated modem sends the message: its state changes are
+        // webhook events.
+        .args(["serve", "--simulate", "1", "--config"])
+        .arg(&cfg)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let d = Daemon { child, log };
+    wait_up(port, &d);
+    post(&agent(), port, "+393331234567", "hook me").unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !d.log().contains("webhook not acknowledged") {
+        assert!(
+            Instant::now() < deadline,
+            "no failed delivery logged\n--- log ---\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let text = d.log();
+    assert!(text.contains("webhook delivery started"), "{text}");
+    assert!(text.contains("<redacted>@127.0.0.1"), "{text}");
+    assert!(
+        !text.contains("s3cret-pw"),
+        "the password is in the log:\n{text}"
+    );
+}
