@@ -477,3 +477,51 @@ fn the_webhook_password_is_never_logged() {
         "the password is in the log:\n{text}"
     );
 }
+
+/// Defect: on a read-only database file the daemon started, its workers
+/// exited and every POST got 500 while /healthz said ok. Now the start
+/// stops with an error naming the file.
+#[test]
+fn a_read_only_database_stops_the_start_with_a_clear_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hard.db");
+    drop(smsgw::store::Store::open(&db, smsgw::router::RouterConfig::default()).unwrap());
+    let port = free_port();
+    let cfg = config(dir.path(), port, "");
+    // Only the file is read only: the directory is open to all (the daemon
+    // runs as nobody when the test runs as root, who may write anything).
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o444)).unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let log = dir.path().join("daemon.log");
+    let root = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").unwrap().uid() == 0
+    };
+    let mut cmd = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(env!("CARGO_BIN_EXE_smsgw"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_smsgw"))
+    };
+    let child = cmd
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut d = Daemon { child, log };
+    let st = d
+        .exit_within(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("still running on a read-only database\n{}", d.log()));
+    let text = d.log();
+    assert_eq!(st.code(), Some(1), "{text}");
+    assert!(text.contains("hard.db"), "{text}");
+    assert!(text.contains("cannot be written"), "{text}");
+    assert!(text.contains("read only"), "{text}");
+    assert!(!text.contains("serving on"), "{text}");
+}

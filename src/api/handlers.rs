@@ -243,3 +243,47 @@ pub async fn healthz(State(gw): State<Gateway>) -> Response {
 pub async fn not_found() -> ApiError {
     ApiError::status(StatusCode::NOT_FOUND, "no such endpoint")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::GatewaySettings;
+    use crate::router::RouterConfig;
+    use crate::store::Store;
+
+    async fn health(gw: &Gateway) -> (StatusCode, serde_json::Value) {
+        let r = healthz(State(gw.clone())).await;
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[test]
+    fn a_stopped_store_makes_health_fail_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.db"), RouterConfig::default()).unwrap();
+        let gw = Gateway::new(
+            store,
+            GatewaySettings::default(),
+            &[("m1".into(), "/dev/null".into())],
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (code, body) = health(&gw).await;
+            assert_eq!(
+                (code, body["status"].as_str()),
+                (StatusCode::OK, Some("degraded"))
+            );
+            gw.stop_store_for_test("cannot sync x.db-wal: EIO");
+            let (code, body) = health(&gw).await;
+            assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(body["status"], "store_stopped");
+            assert!(body["reason"].as_str().unwrap().contains("EIO"), "{body}");
+            // And the daemon hears of it (it exits for a restart).
+            assert!(gw.store_stopped().await.contains("EIO"));
+        });
+    }
+}

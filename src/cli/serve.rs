@@ -137,6 +137,9 @@ pub async fn serve_on(mut config: Config, listener: tokio::net::TcpListener) -> 
         None => default_path().map_err(CliError::runtime)?,
     };
     let mut store = Store::open(&path, config.router_config()).map_err(CliError::runtime)?;
+    // Refuse to start on a database that cannot be written (every request
+    // would fail while /healthz said ok).
+    store.check_writable().map_err(CliError::runtime)?;
     store.set_webhooks(config.webhook.is_some());
     let settings = config.gateway_settings();
     let recovered = store

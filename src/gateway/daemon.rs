@@ -401,6 +401,12 @@ impl Gateway {
     pub async fn store_stopped(&self) -> String {
         self.inner.commits.stopped().await
     }
+
+    /// Stop the store for good, as a failed disk sync would (tests).
+    #[cfg(test)]
+    pub(crate) fn stop_store_for_test(&self, why: &str) {
+        self.inner.commits.stop_for_test(why);
+    }
 }
 
 /// Periodic upkeep until shutdown: parts with no report past their validity

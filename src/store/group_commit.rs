@@ -108,6 +108,13 @@ impl GroupCommit {
         self.stopped.why.borrow().clone()
     }
 
+    /// Stop the store for good as a failed sync would (tests of what
+    /// follows: health, exit).
+    #[cfg(test)]
+    pub(crate) fn stop_for_test(&self, why: &str) {
+        self.stopped.set(why.to_string());
+    }
+
     /// Wait until the store stops for good; returns why.
     pub async fn stopped(&self) -> String {
         let mut rx = self.stopped.why.subscribe();

@@ -93,6 +93,9 @@ pub enum StoreError {
     /// The store's writer thread is gone (it can only stop by a bug).
     #[error("database: the store's writer has stopped")]
     WriterGone,
+    /// The database cannot be written (checked before the daemon starts).
+    #[error("the database {path} cannot be written: {why}")]
+    NotWritable { path: PathBuf, why: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -198,6 +201,39 @@ impl Store {
             .map(PathBuf::from);
         store.rebuild(now)?;
         Ok(store)
+    }
+
+    /// Check that the database can be written, with a real write synced to
+    /// disk: a read-only file (or one opened read only because of its
+    /// permissions), a directory where the log cannot be made, a full disk.
+    /// A daemon that cannot store must not start. Nothing to check in memory.
+    pub fn check_writable(&mut self) -> Result<()> {
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
+        let fail = |why: String| StoreError::NotWritable {
+            path: path.clone(),
+            why,
+        };
+        if self
+            .conn
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(|e| fail(e.to_string()))?
+        {
+            return Err(fail(
+                "the file is read only (check its owner and permissions, and the \
+                 directory's)"
+                    .into(),
+            ));
+        }
+        // Write the schema version back as it is: a write and a sync.
+        let write = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let tx = conn.transaction()?;
+            tx.pragma_update(None, "user_version", v)?;
+            tx.commit()
+        };
+        write(&mut self.conn).map_err(|e| fail(e.to_string()))
     }
 
     /// A second, read-only connection to the same database file, for
