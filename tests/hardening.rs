@@ -476,6 +476,38 @@ fn the_webhook_password_is_never_logged() {
         !text.contains("s3cret-pw"),
         "the password is in the log:\n{text}"
     );
+    // Not a terminal: no colour codes.
+    assert!(
+        !text.contains('\x1b'),
+        "colour codes in a log file:\n{text}"
+    );
+}
+
+/// `[http]` limits have bounds: a typo cannot make one useless.
+#[test]
+fn http_limits_are_bounded() {
+    use smsgw::config::Config;
+    let modem = "[[modem]]\nname = \"m\"\ndevice = \"/dev/ttyUSB2\"\n";
+    for (key, value) in [
+        ("max_body_bytes", "1073741824"),
+        ("max_body_bytes", "10"),
+        ("max_connections", "0"),
+        ("max_connections", "10000000"),
+        ("max_header_bytes", "100"),
+        ("max_header_bytes", "104857600"),
+        ("header_timeout_ms", "0"),
+        ("body_timeout_ms", "99999999999"),
+        ("idle_timeout_ms", "1"),
+    ] {
+        let text = format!("[http]\n{key} = {value}\n{modem}");
+        match Config::from_toml(&text, "t.toml") {
+            Ok(_) => panic!("{key} = {value} accepted"),
+            Err(e) => assert!(e.to_string().contains(key), "{key}: {e}"),
+        }
+    }
+    let text = format!("[http]\nmax_body_bytes = 1048576\n{modem}");
+    let c = Config::from_toml(&text, "t.toml").unwrap();
+    assert_eq!(c.http.max_body_bytes, 1 << 20);
 }
 
 /// Defect: on a read-only database file the daemon started, its workers
