@@ -482,6 +482,7 @@ fn bad_input_names_the_field() {
     let mut r = agent
         .post(format!("{}/v1/messages", srv.base))
         .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/json")
         .send(&b"{\"to\":\"+393331234567\",\"text\":\"\xff\xfe\"}"[..])
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);

@@ -557,3 +557,43 @@ fn a_read_only_database_stops_the_start_with_a_clear_error() {
     assert!(text.contains("read only"), "{text}");
     assert!(!text.contains("serving on"), "{text}");
 }
+
+/// A body that is not declared JSON gets 415; a JSON key given twice gets
+/// 400 (which of the two would count is up to the parser).
+#[test]
+fn submit_wants_json_with_each_key_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let cfg = config(dir.path(), port, "");
+    let d = Daemon::start(dir.path(), &cfg, None);
+    wait_up(port, &d);
+    let a = agent();
+    let send = |ctype: Option<&str>, body: &str| {
+        let mut r = a
+            .post(&format!("http://127.0.0.1:{port}/v1/messages"))
+            .header("Authorization", &format!("Bearer {TOKEN}"));
+        if let Some(t) = ctype {
+            r = r.header("Content-Type", t);
+        }
+        let mut resp = r.send(body.to_string()).unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.body_mut().read_to_string().unwrap_or_default())
+    };
+    let ok = r#"{"to": "+393331234567", "text": "hi"}"#;
+    for ctype in [
+        None,
+        Some("application/x-www-form-urlencoded"),
+        Some("text/plain"),
+    ] {
+        let (status, body) = send(ctype, ok);
+        assert_eq!(status, 415, "{ctype:?}: {body}");
+        assert!(body.contains("Content-Type"), "{body}");
+    }
+    let (status, body) = send(
+        Some("application/json"),
+        r#"{"to": "+393331234567", "text": "hi", "to": "+393339999999"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains(r#"\"to\" is given twice"#), "{body}");
+    assert_eq!(send(Some("application/json; charset=utf-8"), ok).0, 202);
+}

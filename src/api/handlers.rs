@@ -64,11 +64,43 @@ fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
+/// The body must be declared JSON (`application/json`, parameters such as
+/// `charset=utf-8` allowed): 415 otherwise (curl's `-d` alone sends a
+/// form, for one).
+fn json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(only), None) = (types.next(), types.next()) else {
+        return Err(ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            field: Some("Content-Type".into()),
+            message: "give one Content-Type: application/json".into(),
+        });
+    };
+    let essence = only
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if essence.as_deref() == Some("application/json") {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        field: Some("Content-Type".into()),
+        message: format!(
+            "{:?} is not application/json",
+            String::from_utf8_lossy(only.as_bytes())
+        ),
+    })
+}
+
 /// `POST /v1/messages`: 202 with the id and the number of parts.
 pub async fn submit(
     State(gw): State<Gateway>,
+    headers: axum::http::HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    json_content_type(&headers)?;
     let b = body(b)?;
     let req: SubmitRequest = parse_submit(&b)?;
     match gw.submit_batched(req).await {
