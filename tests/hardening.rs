@@ -597,3 +597,36 @@ fn submit_wants_json_with_each_key_once() {
     assert!(body.contains(r#"\"to\" is given twice"#), "{body}");
     assert_eq!(send(Some("application/json; charset=utf-8"), ok).0, 202);
 }
+
+/// The database, its log and shared memory are readable by their owner
+/// only, whatever the umask (they hold phone numbers and texts).
+#[test]
+fn database_files_are_private_whatever_the_umask() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    // In a directory the daemon makes.
+    let db = dir.path().join("state").join("private.db");
+    let absent = dir.path().join("no-such-modem").display().to_string();
+    let cfg = write_config(dir.path(), port, &db, &[("m1", &absent, "generic")], "");
+    let log = dir.path().join("daemon.log");
+    let child = Command::new("sh")
+        .arg("-c")
+        .arg("umask 000 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_smsgw"))
+        .args(["serve", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let d = Daemon { child, log };
+    wait_up(port, &d);
+    post(&agent(), port, "+393331234567", "private").unwrap();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(db.parent().unwrap()), 0o700, "the directory");
+    for suffix in ["", "-wal", "-shm"] {
+        let f = PathBuf::from(format!("{}{suffix}", db.display()));
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+}

@@ -93,6 +93,11 @@ pub enum StoreError {
     /// The store's writer thread is gone (it can only stop by a bug).
     #[error("database: the store's writer has stopped")]
     WriterGone,
+    #[error("cannot create database file {path}: {source}")]
+    CreateFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     /// The database cannot be written (checked before the daemon starts).
     #[error("the database {path} cannot be written: {why}")]
     NotWritable { path: PathBuf, why: String },
@@ -159,11 +164,20 @@ impl Store {
         let router = Router::new(config)?;
         if path != Path::new(":memory:") {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|source| StoreError::CreateDir {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?;
             }
+            create_private(path).map_err(|source| StoreError::CreateFile {
+                path: path.to_path_buf(),
+                source,
+            })?;
         }
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
@@ -526,6 +540,25 @@ impl std::ops::Deref for Tx<'_> {
 /// that do not depend on bound values (without that, SQLite re-prepares a
 /// cached statement at every new binding whenever a partial index might
 /// apply, most of ours, which cost the hot path more than its queries).
+/// Create the database file, empty, readable by its owner only, if it does
+/// not exist: SQLite would make it 0644 less the umask, and gives its log
+/// and shared-memory files the database file's mode. An existing file is
+/// left as it is.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        // The mode given to open is masked by the umask: set it outright.
+        Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(0o600)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn tune(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(64);
