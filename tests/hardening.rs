@@ -630,3 +630,61 @@ fn database_files_are_private_whatever_the_umask() {
         assert_eq!(mode(&f), 0o600, "{}", f.display());
     }
 }
+
+/// Another program's SQLite file given as the database is refused, and
+/// left exactly as it was (no tables added, no switch to WAL).
+#[test]
+fn a_foreign_sqlite_file_is_refused_unchanged() {
+    use smsgw::router::RouterConfig;
+    use smsgw::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("contacts.db");
+    {
+        let c = rusqlite::Connection::open(&other).unwrap();
+        c.execute_batch("CREATE TABLE contacts (name TEXT, phone TEXT);")
+            .unwrap();
+    }
+    let before = std::fs::read(&other).unwrap();
+    // Through the daemon: exit 1 with a message naming the file.
+    let port = free_port();
+    let absent = dir.path().join("no-such-modem").display().to_string();
+    let cfg = write_config(dir.path(), port, &other, &[("m1", &absent, "generic")], "");
+    let mut d = Daemon::start(dir.path(), &cfg, None);
+    let st = d
+        .exit_within(Duration::from_secs(20))
+        .unwrap_or_else(|| panic!("started on a foreign file\n{}", d.log()));
+    let text = d.log();
+    assert_eq!(st.code(), Some(1), "{text}");
+    assert!(
+        text.contains("contacts.db is not an smsgw database"),
+        "{text}"
+    );
+    assert!(text.contains("(contacts)"), "{text}");
+    assert!(
+        !text.contains("CREATE TABLE"),
+        "no SQL in the message: {text}"
+    );
+    assert_eq!(
+        std::fs::read(&other).unwrap(),
+        before,
+        "the file was changed"
+    );
+    assert!(!dir.path().join("contacts.db-wal").exists());
+
+    // Ours: a new file gets the id; one from before the id keeps working.
+    let ours = dir.path().join("ours.db");
+    drop(Store::open(&ours, RouterConfig::default()).unwrap());
+    let id = |p: &Path| -> i32 {
+        rusqlite::Connection::open(p)
+            .unwrap()
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(id(&ours), 0x534D_5347);
+    rusqlite::Connection::open(&ours)
+        .unwrap()
+        .pragma_update(None, "application_id", 0)
+        .unwrap();
+    drop(Store::open(&ours, RouterConfig::default()).unwrap());
+    assert_eq!(id(&ours), 0x534D_5347);
+}

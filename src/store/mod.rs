@@ -98,6 +98,9 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Another program's SQLite file: refused before anything is written.
+    #[error("{path} is not an smsgw database: {why}; nothing was changed in it")]
+    Foreign { path: PathBuf, why: String },
     /// The database cannot be written (checked before the daemon starts).
     #[error("the database {path} cannot be written: {why}")]
     NotWritable { path: PathBuf, why: String },
@@ -185,6 +188,14 @@ impl Store {
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
         tune(&conn).map_err(open_err)?;
+        // Before anything is written (the switch to WAL is a write).
+        if path != Path::new(":memory:") {
+            schema::claim(&conn, path).map_err(|e| match e {
+                // Not SQLite at all, unreadable...: say which file.
+                StoreError::Sql(source) => open_err(source),
+                other => other,
+            })?;
+        }
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         let _mode: String = conn
