@@ -596,6 +596,16 @@ fn submit_wants_json_with_each_key_once() {
     assert_eq!(status, 400, "{body}");
     assert!(body.contains(r#"\"to\" is given twice"#), "{body}");
     assert_eq!(send(Some("application/json; charset=utf-8"), ok).0, 202);
+    // Two Authorization headers (even both right): 400, not the first one.
+    let mut s = TcpStream::connect(addr(port)).unwrap();
+    let req = format!(
+        "GET /v1/modems HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\n\
+         Authorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    let (_, answer) = closed_within(&mut s, Duration::from_secs(20));
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(answer.contains("more than once"), "{answer}");
 }
 
 /// The database, its log and shared memory are readable by their owner
