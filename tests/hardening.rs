@@ -698,3 +698,25 @@ fn a_foreign_sqlite_file_is_refused_unchanged() {
     drop(Store::open(&ours, RouterConfig::default()).unwrap());
     assert_eq!(id(&ours), 0x534D_5347);
 }
+
+/// A schema version smsgw never writes (user_version = -1) gets a message
+/// that says so, not a number conversion error.
+#[test]
+fn a_negative_schema_version_is_named() {
+    use smsgw::router::RouterConfig;
+    use smsgw::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("v.db");
+    drop(Store::open(&db, RouterConfig::default()).unwrap());
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .pragma_update(None, "user_version", -1)
+        .unwrap();
+    let e = Store::open(&db, RouterConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("schema version -1 is not one smsgw writes"),
+        "{e}"
+    );
+}

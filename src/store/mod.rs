@@ -98,6 +98,11 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "database schema version {0} is not one smsgw writes (PRAGMA user_version \
+         was changed by hand?): restore a backup"
+    )]
+    BadVersion(i64),
     /// Another program's SQLite file: refused before anything is written.
     #[error("{path} is not an smsgw database: {why}; nothing was changed in it")]
     Foreign { path: PathBuf, why: String },

@@ -261,7 +261,10 @@ pub fn claim(conn: &Connection, path: &std::path::Path) -> Result<(), StoreError
 
 /// Bring the schema to [`VERSION`], refusing databases from a newer smsgw.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let raw: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let Ok(found) = u32::try_from(raw) else {
+        return Err(StoreError::BadVersion(raw));
+    };
     if found > VERSION {
         return Err(StoreError::TooNew {
             found,
