@@ -286,10 +286,18 @@ async fn serve_connection(
 async fn idle(activity: &Activity, timeout: Duration) {
     loop {
         let due = activity.last() + timeout;
-        if activity.in_flight.load(Ordering::SeqCst) == 0 && Instant::now() >= due {
+        let now = Instant::now();
+        let busy = activity.in_flight.load(Ordering::SeqCst) > 0;
+        if !busy && now >= due {
             return;
         }
-        let next = due.max(Instant::now() + Duration::from_millis(50));
+        // A request under way touches the activity when it ends: look
+        // again a whole timeout later.
+        let next = if busy {
+            now + timeout
+        } else {
+            due.max(now + Duration::from_millis(10))
+        };
         tokio::time::sleep_until(next).await;
     }
 }
