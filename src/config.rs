@@ -71,7 +71,25 @@ pub struct HttpConfig {
     pub tokens: Vec<String>,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Most connections open at once; more are answered 503 and closed.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), in bytes: all a
+    /// connection may hold before it is authenticated (431 beyond).
+    pub max_header_bytes: usize,
+    /// Time a client has to send a request's head, in milliseconds.
+    pub header_timeout_ms: u64,
+    /// Time a client has to send a request's body, in milliseconds.
+    pub body_timeout_ms: u64,
+    /// An idle connection (no request under way) is closed after this, in
+    /// milliseconds.
+    pub idle_timeout_ms: u64,
 }
+
+/// Bounds of `[http]` settings (a typo must not make a limit useless).
+pub const MAX_CONNECTIONS_LIMIT: usize = 65_536;
+pub const MAX_HEADER_BYTES_RANGE: (usize, usize) = (8 * 1024, 1024 * 1024);
+pub const MAX_BODY_BYTES_RANGE: (usize, usize) = (1024, 16 * 1024 * 1024);
+pub const TIMEOUT_MS_RANGE: (u64, u64) = (100, 3_600_000);
 
 impl Default for HttpConfig {
     fn default() -> Self {
@@ -79,6 +97,11 @@ impl Default for HttpConfig {
             listen: "127.0.0.1:8080".to_string(),
             tokens: Vec::new(),
             max_body_bytes: 64 * 1024,
+            max_connections: 512,
+            max_header_bytes: 16 * 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
         }
     }
 }
@@ -96,6 +119,11 @@ impl fmt::Debug for HttpConfig {
             .field("listen", &self.listen)
             .field("tokens", &Redacted::List(self.tokens.len()))
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("header_timeout_ms", &self.header_timeout_ms)
+            .field("body_timeout_ms", &self.body_timeout_ms)
+            .field("idle_timeout_ms", &self.idle_timeout_ms)
             .finish()
     }
 }
@@ -218,6 +246,32 @@ pub fn redact_url(url: &str) -> String {
         Some(at) => format!("{scheme}://{REDACTED}@{}", &rest[at + 1..]),
         None => url.to_string(),
     }
+}
+
+/// The user information (`user:password`) of `url`, if it has any.
+fn url_userinfo(url: &str) -> Option<&str> {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    rest[..authority_end]
+        .rfind('@')
+        .map(|at| &rest[..at])
+        .filter(|u| !u.is_empty())
+}
+
+/// `text` (an error message, say) with the credentials of `url` replaced:
+/// the whole user information, and the password alone where it appears.
+pub fn scrub_url_secrets(text: &str, url: &str) -> String {
+    let Some(userinfo) = url_userinfo(url) else {
+        return text.to_string();
+    };
+    let mut out = text.replace(userinfo, REDACTED);
+    if let Some((_, password)) = userinfo.split_once(':') {
+        // A very short one would garble the text; it cannot be told apart.
+        if password.len() >= 4 {
+            out = out.replace(password, REDACTED);
+        }
+    }
+    out
 }
 
 /// `[gateway]`.
@@ -529,12 +583,39 @@ impl HttpConfig {
                 ));
             }
         }
-        if self.max_body_bytes < 1024 {
-            return Err((
-                "http.max_body_bytes".into(),
-                format!("{} is too small (at least 1024)", self.max_body_bytes),
-            ));
-        }
+        let within = |key: &str, v: u64, (lo, hi): (u64, u64)| {
+            if v < lo || v > hi {
+                Err((
+                    format!("http.{key}"),
+                    format!("{v} is out of range ({lo} to {hi})"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let wide = |(lo, hi): (usize, usize)| (lo as u64, hi as u64);
+        within(
+            "max_body_bytes",
+            self.max_body_bytes as u64,
+            wide(MAX_BODY_BYTES_RANGE),
+        )?;
+        within(
+            "max_connections",
+            self.max_connections as u64,
+            (1, MAX_CONNECTIONS_LIMIT as u64),
+        )?;
+        within(
+            "max_header_bytes",
+            self.max_header_bytes as u64,
+            wide(MAX_HEADER_BYTES_RANGE),
+        )?;
+        within(
+            "header_timeout_ms",
+            self.header_timeout_ms,
+            TIMEOUT_MS_RANGE,
+        )?;
+        within("body_timeout_ms", self.body_timeout_ms, TIMEOUT_MS_RANGE)?;
+        within("idle_timeout_ms", self.idle_timeout_ms, TIMEOUT_MS_RANGE)?;
         Ok(())
     }
 }
@@ -825,5 +906,15 @@ mod tests {
             "https://<redacted>@hook.example/x?a@b"
         );
         assert_eq!(redact_url("http://h/p"), "http://h/p");
+        let url = "http://alice:s3cret-pw@hook.example/x";
+        assert_eq!(
+            scrub_url_secrets("POST http://alice:s3cret-pw@hook.example/x: refused", url),
+            "POST http://<redacted>@hook.example/x: refused"
+        );
+        assert_eq!(
+            scrub_url_secrets("auth s3cret-pw failed", url),
+            "auth <redacted> failed"
+        );
+        assert_eq!(scrub_url_secrets("plain", "http://h/p"), "plain");
     }
 }

@@ -112,8 +112,9 @@ fn post(agent: &ureq::Agent, cfg: &WebhookConfig, row: &WebhookRow) -> Result<()
                 })
             }
         }
+        // Logged and stored: without the URL's credentials.
         Err(e) => Err(Failure {
-            message: e.to_string(),
+            message: crate::config::scrub_url_secrets(&e.to_string(), &cfg.url),
             receiver_down: true,
         }),
     }
@@ -128,7 +129,12 @@ pub async fn run(gw: Gateway, cfg: WebhookConfig, mut shutdown: watch::Receiver<
         Duration::from_secs(1),
         Duration::from_secs(cfg.max_backoff_s.max(1)),
     );
-    tracing::info!(url = %cfg.url, signed = cfg.secret.is_some(), "webhook delivery started");
+    // Never the URL's password in a log (issue 10, defect 5).
+    tracing::info!(
+        url = %crate::config::redact_url(&cfg.url),
+        signed = cfg.secret.is_some(),
+        "webhook delivery started"
+    );
     loop {
         if *shutdown.borrow() {
             break;

@@ -42,10 +42,20 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 /// Middleware: pass the request on when it carries
 /// `Authorization: Bearer <token>` with an accepted token, else 401.
 pub async fn require_token(State(tokens): State<Tokens>, req: Request, next: Next) -> Response {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+    let mut given = req.headers().get_all(header::AUTHORIZATION).iter();
+    let Some(value) = given.next() else {
         return ApiError::unauthorized("missing Authorization: Bearer <token> header")
             .into_response();
     };
+    // Which of two would count is up to whoever reads them: neither.
+    if given.next().is_some() {
+        return ApiError {
+            status: axum::http::StatusCode::BAD_REQUEST,
+            field: Some("Authorization".into()),
+            message: "the Authorization header is given more than once".into(),
+        }
+        .into_response();
+    }
     let bytes = value.as_bytes();
     let token = match bytes.split_first_chunk::<7>() {
         Some((scheme, rest)) if scheme.eq_ignore_ascii_case(b"bearer ") => rest.trim_ascii(),

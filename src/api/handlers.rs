@@ -42,18 +42,64 @@ fn query(
 }
 
 fn body(b: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
-    b.map_err(|e| ApiError {
-        status: e.status(),
-        field: Some("body".into()),
-        message: e.body_text(),
+    b.map_err(|e| {
+        // A body that did not come in time (see `server`) is 408.
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<super::server::BodyTimeout>() {
+                return ApiError {
+                    status: StatusCode::REQUEST_TIMEOUT,
+                    field: Some("body".into()),
+                    message: c.to_string(),
+                };
+            }
+            cause = c.source();
+        }
+        ApiError {
+            status: e.status(),
+            field: Some("body".into()),
+            message: e.body_text(),
+        }
+    })
+}
+
+/// The body must be declared JSON (`application/json`, parameters such as
+/// `charset=utf-8` allowed): 415 otherwise (curl's `-d` alone sends a
+/// form, for one).
+fn json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let mut types = headers.get_all(header::CONTENT_TYPE).iter();
+    let (Some(only), None) = (types.next(), types.next()) else {
+        return Err(ApiError {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            field: Some("Content-Type".into()),
+            message: "give one Content-Type: application/json".into(),
+        });
+    };
+    let essence = only
+        .to_str()
+        .ok()
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    if essence.as_deref() == Some("application/json") {
+        return Ok(());
+    }
+    Err(ApiError {
+        status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        field: Some("Content-Type".into()),
+        message: format!(
+            "{:?} is not application/json",
+            String::from_utf8_lossy(only.as_bytes())
+        ),
     })
 }
 
 /// `POST /v1/messages`: 202 with the id and the number of parts.
 pub async fn submit(
     State(gw): State<Gateway>,
+    headers: axum::http::HeaderMap,
     b: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<Submitted>), ApiError> {
+    json_content_type(&headers)?;
     let b = body(b)?;
     let req: SubmitRequest = parse_submit(&b)?;
     match gw.submit_batched(req).await {
@@ -172,17 +218,32 @@ pub async fn collisions(
     Ok(Json(json!({ "collisions": list })))
 }
 
-/// `GET /healthz` (no authentication): 200 with the modems' connectivity,
-/// 503 once shutting down.
+/// `GET /healthz` (no authentication): whether the gateway can take and
+/// send work. 503 when it cannot: the store has stopped for good (the
+/// daemon then exits to be restarted), or it is shutting down. 200 with
+/// `"status": "degraded"` when messages are still taken and queued but none
+/// can leave now (no modem connected); 200 `"ok"` otherwise. See docs/api.md.
 pub async fn healthz(State(gw): State<Gateway>) -> Response {
     let modems = match modems_of(&gw).await {
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
     let connected = modems.iter().filter(|m| m.connected).count();
-    let shutting_down = gw.is_shutting_down();
-    let body = json!({
-        "status": if shutting_down { "shutting_down" } else { "ok" },
+    let (status, code, reason) = if let Some(why) = gw.store_failure() {
+        ("store_stopped", StatusCode::SERVICE_UNAVAILABLE, Some(why))
+    } else if gw.is_shutting_down() {
+        ("shutting_down", StatusCode::SERVICE_UNAVAILABLE, None)
+    } else if connected == 0 {
+        (
+            "degraded",
+            StatusCode::OK,
+            Some("no modem connected: messages are queued, none is sent".to_string()),
+        )
+    } else {
+        ("ok", StatusCode::OK, None)
+    };
+    let mut body = json!({
+        "status": status,
         "modems": {
             "configured": modems.len(),
             "connected": connected,
@@ -192,15 +253,57 @@ pub async fn healthz(State(gw): State<Gateway>) -> Response {
                 .collect::<Vec<_>>(),
         },
     });
-    let status = if shutting_down {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
-        StatusCode::OK
-    };
-    (status, Json(body)).into_response()
+    if let Some(why) = reason {
+        body["reason"] = json!(why);
+    }
+    (code, Json(body)).into_response()
 }
 
 /// Any other path.
 pub async fn not_found() -> ApiError {
     ApiError::status(StatusCode::NOT_FOUND, "no such endpoint")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gateway::GatewaySettings;
+    use crate::router::RouterConfig;
+    use crate::store::Store;
+
+    async fn health(gw: &Gateway) -> (StatusCode, serde_json::Value) {
+        let r = healthz(State(gw.clone())).await;
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        (status, serde_json::from_slice(&body).unwrap())
+    }
+
+    #[test]
+    fn a_stopped_store_makes_health_fail_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("h.db"), RouterConfig::default()).unwrap();
+        let gw = Gateway::new(
+            store,
+            GatewaySettings::default(),
+            &[("m1".into(), "/dev/null".into())],
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (code, body) = health(&gw).await;
+            assert_eq!(
+                (code, body["status"].as_str()),
+                (StatusCode::OK, Some("degraded"))
+            );
+            gw.stop_store_for_test("cannot sync x.db-wal: EIO");
+            let (code, body) = health(&gw).await;
+            assert_eq!(code, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(body["status"], "store_stopped");
+            assert!(body["reason"].as_str().unwrap().contains("EIO"), "{body}");
+            // And the daemon hears of it (it exits for a restart).
+            assert!(gw.store_stopped().await.contains("EIO"));
+        });
+    }
 }

@@ -24,6 +24,7 @@ pub(crate) mod exposition;
 mod handlers;
 pub(crate) mod metrics;
 pub(crate) mod params;
+pub(crate) mod server;
 pub(crate) mod views;
 
 /// The API's routes over `gw`, with authentication, the body size limit and
@@ -53,6 +54,14 @@ pub fn router(gw: Gateway, http: &HttpConfig) -> Router {
         .with_state(gw)
 }
 
+/// Bind `http.listen` (before anything is announced: a port in use is an
+/// error at once, naming the address).
+pub async fn bind(http: &HttpConfig) -> std::io::Result<TcpListener> {
+    TcpListener::bind(&http.listen).await.map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", http.listen))
+    })
+}
+
 /// Bind `http.listen` and serve until `shutdown` turns true (or its sender
 /// is dropped), then finish the requests in progress.
 pub async fn serve(
@@ -60,26 +69,20 @@ pub async fn serve(
     http: &HttpConfig,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let listener = TcpListener::bind(&http.listen).await.map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", http.listen))
-    })?;
+    let listener = bind(http).await?;
     serve_on(listener, gw, http, shutdown).await
 }
 
-/// [`serve`] on a listener already bound (tests bind port 0).
+/// [`serve`] on a listener already bound (tests bind port 0), with the
+/// connection limits and timeouts of `http` (see [`server`]).
 pub async fn serve_on(
     listener: TcpListener,
     gw: Gateway,
     http: &HttpConfig,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let addr: Option<SocketAddr> = listener.local_addr().ok();
     tracing::info!(?addr, "HTTP API listening");
     let app = router(gw, http);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            // An error means the sender is gone: shut down as well.
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
+    server::run(listener, app, server::Limits::from_config(http), shutdown).await
 }

@@ -58,6 +58,11 @@ pub fn run(args: ServeArgs) -> CliResult {
         .build()
         .map_err(CliError::runtime)?;
     rt.block_on(async move {
+        // The port first: one in use is an error at once, before anything
+        // is started or announced.
+        let listener = crate::api::bind(&config.http)
+            .await
+            .map_err(CliError::runtime)?;
         let dir = tempfile::Builder::new()
             .prefix("smsgw-sim-")
             .tempdir()
@@ -68,11 +73,11 @@ pub fn run(args: ServeArgs) -> CliResult {
                 "no [[modem]] configured: nothing to send with",
             ));
         }
-        serve(config).await?;
+        let served = serve_on(config, listener).await;
         for s in sims {
             s.stop();
         }
-        Ok(())
+        served
     })
 }
 
@@ -113,13 +118,20 @@ async fn start_simulators(
     Ok(sims)
 }
 
-/// Run the daemon on a loaded configuration until a signal comes.
-pub async fn serve(config: Config) -> CliResult {
+/// Run the daemon on a loaded configuration, on the API's listener already
+/// bound, until a signal comes (or the store stops for good: then an error,
+/// for the service manager to restart it).
+pub async fn serve_on(mut config: Config, listener: tokio::net::TcpListener) -> CliResult {
+    config.http.max_connections =
+        crate::api::server::fit_connections_to_descriptors(config.http.max_connections);
     let path = match &config.store.path {
         Some(p) => p.clone(),
         None => default_path().map_err(CliError::runtime)?,
     };
     let mut store = Store::open(&path, config.router_config()).map_err(CliError::runtime)?;
+    // Refuse to start on a database that cannot be written (every request
+    // would fail while /healthz said ok).
+    store.check_writable().map_err(CliError::runtime)?;
     store.set_webhooks(config.webhook.is_some());
     let settings = config.gateway_settings();
     let recovered = store
@@ -166,40 +178,56 @@ pub async fn serve(config: Config) -> CliResult {
             gw.shutdown_signal(),
         )));
     }
+    let listening = listener
+        .local_addr()
+        .map_or_else(|_| config.http.listen.clone(), |a| a.to_string());
     let api = {
         let gw = gw.clone();
         let http = config.http.clone();
-        tokio::spawn(
-            async move { crate::api::serve(gw.clone(), &http, gw.shutdown_signal()).await },
-        )
+        // Subscribed here, not in the task: a shutdown before the task first
+        // runs is still seen.
+        let stop = gw.shutdown_signal();
+        tokio::spawn(async move { crate::api::serve_on(listener, gw, &http, stop).await })
     };
     eprintln!(
-        "smsgw serving on http://{} with {} modem(s); database {}",
-        config.http.listen,
+        "smsgw serving on http://{listening} with {} modem(s); database {}",
         names.len(),
         path.display()
     );
-    let api_result = tokio::select! {
+    let failure = tokio::select! {
         _ = wait_for_signal() => {
             eprintln!("smsgw: stopping (finishing the parts in flight)");
             None
         }
-        r = api => Some(r),
+        r = api => Some(match r {
+            Ok(Ok(())) => "the HTTP API stopped".to_string(),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("the HTTP API failed: {e}"),
+        }),
+        why = gw.store_stopped() => {
+            eprintln!("smsgw: the store has stopped ({why}): exiting for a restart");
+            Some(format!("the store has stopped: {why}"))
+        }
     };
     gw.shutdown();
     // One deadline for all: longer than any profile's send timeout, so a
-    // part in flight gets its answer (or is recorded as UNKNOWN) first.
+    // part in flight gets its answer (or is recorded as UNKNOWN) first. A
+    // second signal cuts it short.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-    for t in tasks {
-        let _ = tokio::time::timeout_at(deadline, t).await;
+    let all_done = async {
+        for t in tasks {
+            let _ = tokio::time::timeout_at(deadline, t).await;
+        }
+    };
+    tokio::select! {
+        () = all_done => {}
+        () = wait_for_signal() => eprintln!("smsgw: second signal: not waiting for the modems"),
     }
     // What the workers recorded last (answers, reports) reaches the disk.
     gw.flush().await;
-    match api_result {
-        Some(Ok(Err(e))) => return Err(CliError::runtime(e)),
-        Some(Err(e)) => return Err(CliError::runtime(e)),
-        _ => {}
-    }
     drop(gw);
-    Ok(())
+    match failure {
+        Some(why) => Err(CliError::runtime(why)),
+        None => Ok(()),
+    }
 }

@@ -438,9 +438,29 @@ impl Gateway {
         *self.inner.shutdown.borrow()
     }
 
-    /// A receiver that turns true when the gateway shuts down.
+    /// A receiver that turns true when the gateway shuts down. Subscribe
+    /// before spawning the task that waits on it, and wait with
+    /// `wait_for(|stop| *stop)` (which looks at the value first): a
+    /// receiver made after the shutdown never sees `changed()`.
     pub fn shutdown_signal(&self) -> watch::Receiver<bool> {
         self.inner.shutdown.subscribe()
+    }
+
+    /// Why the store has stopped storing for good (None while it works):
+    /// nothing more can be queued or recorded until a restart.
+    pub fn store_failure(&self) -> Option<String> {
+        self.inner.commits.failure()
+    }
+
+    /// Wait until the store stops for good; returns why.
+    pub async fn store_stopped(&self) -> String {
+        self.inner.commits.stopped().await
+    }
+
+    /// Stop the store for good, as a failed disk sync would (tests).
+    #[cfg(test)]
+    pub(crate) fn stop_store_for_test(&self, why: &str) {
+        self.inner.commits.stop_for_test(why);
     }
 }
 
@@ -451,7 +471,9 @@ pub async fn housekeeping(gw: Gateway, every: std::time::Duration) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}
-            _ = shutdown.changed() => return,
+            // The value, not a change: this task may first run after the
+            // shutdown (a port in use stops the daemon at once).
+            _ = shutdown.wait_for(|stop| *stop) => return,
         }
         // Through the group commit: in order with the workers' work, and no
         // tokio thread blocked on the store's lock meanwhile.

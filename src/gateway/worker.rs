@@ -81,7 +81,7 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
             release(&gw, &cfg.name);
             tokio::select! {
                 _ = tokio::time::sleep(cfg.rescan) => {}
-                _ = shutdown.changed() => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
             }
             continue;
         };
@@ -100,7 +100,7 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
                 release(&gw, &cfg.name);
                 tokio::select! {
                     _ = tokio::time::sleep(cfg.rescan) => {}
-                    _ = shutdown.changed() => {}
+                    _ = shutdown.wait_for(|stop| *stop) => {}
                 }
                 continue;
             }
@@ -306,7 +306,7 @@ impl Worker {
                 }
                 _ = &mut wake => {}
                 _ = tokio::time::sleep_until(retry_at) => {}
-                _ = shutdown.changed() => {}
+                _ = shutdown.wait_for(|stop| *stop) => {}
             }
         }
     }

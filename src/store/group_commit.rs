@@ -20,6 +20,9 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use super::{Result, Store, StoreError};
 
@@ -37,6 +40,34 @@ type Job = Box<dyn FnOnce(&mut Store) -> Finish + Send>;
 pub struct GroupCommit {
     jobs: mpsc::Sender<Job>,
     store: Arc<Mutex<Store>>,
+    stopped: Arc<Stopped>,
+}
+
+/// Whether the store has stopped for good, and why; shared by the writer,
+/// the sync thread and every handle.
+struct Stopped {
+    flag: AtomicBool,
+    why: watch::Sender<Option<String>>,
+}
+
+impl Stopped {
+    fn new() -> Stopped {
+        Stopped {
+            flag: AtomicBool::new(false),
+            why: watch::channel(None).0,
+        }
+    }
+
+    fn is_set(&self) -> bool {
+        self.flag.load(Ordering::SeqCst)
+    }
+
+    /// Stop for good (the first reason is kept).
+    fn set(&self, why: String) {
+        if !self.flag.swap(true, Ordering::SeqCst) {
+            self.why.send_replace(Some(why));
+        }
+    }
 }
 
 impl std::fmt::Debug for GroupCommit {
@@ -56,13 +87,47 @@ impl GroupCommit {
     pub fn start(store: Arc<Mutex<Store>>) -> GroupCommit {
         let (jobs, rx) = mpsc::channel::<Job>();
         let shared = store.clone();
+        let stopped = Arc::new(Stopped::new());
+        let writer_stopped = stopped.clone();
         if let Err(e) = std::thread::Builder::new()
             .name("smsgw-store".into())
-            .spawn(move || writer(&shared, &rx))
+            .spawn(move || writer(&shared, &rx, &writer_stopped))
         {
             tracing::error!("cannot start the store writer thread ({e}): no group commit");
         }
-        GroupCommit { jobs, store }
+        GroupCommit {
+            jobs,
+            store,
+            stopped,
+        }
+    }
+
+    /// Why the store has stopped storing for good (None while it works).
+    /// Once stopped, every operation fails until the daemon is restarted.
+    pub fn failure(&self) -> Option<String> {
+        self.stopped.why.borrow().clone()
+    }
+
+    /// Stop the store for good as a failed sync would (tests of what
+    /// follows: health, exit).
+    #[cfg(test)]
+    pub(crate) fn stop_for_test(&self, why: &str) {
+        self.stopped.set(why.to_string());
+    }
+
+    /// Wait until the store stops for good; returns why.
+    pub async fn stopped(&self) -> String {
+        let mut rx = self.stopped.why.subscribe();
+        // `wait_for` looks at the current value first: no missed stop.
+        let why = match rx.wait_for(Option::is_some).await {
+            Ok(why) => why.clone(),
+            // The sender lives in `self`: it cannot be gone.
+            Err(_) => None,
+        };
+        match why {
+            Some(why) => why,
+            None => std::future::pending().await,
+        }
     }
 
     /// Run `op` in the next batch; `done` gets its result once the batch is
@@ -101,7 +166,13 @@ impl GroupCommit {
         self.submit(op, move |out| {
             let _ = tx.send(out);
         });
-        rx.await.unwrap_or(Err(StoreError::WriterGone))
+        match rx.await {
+            Ok(out) => out,
+            Err(_) => Err(match self.failure() {
+                Some(why) => StoreError::NotCommitted(why),
+                None => StoreError::WriterGone,
+            }),
+        }
     }
 
     /// Wait until everything given before is committed (or failed).
@@ -127,7 +198,7 @@ struct Written {
 /// the log is only ever read back up to its first frame that did not reach
 /// the disk (its checksums chain), so a later batch never survives without
 /// an earlier one.
-fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>) {
+fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>) {
     let target = {
         let s = lock(store);
         s.wal_path().zip(s.db_path().map(Path::to_path_buf))
@@ -139,8 +210,8 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>) {
     // be restarted, since what was written since the last good sync may not
     // be on disk, and a later sync would not say so. What made it is
     // recovered at the next open; parts marked in flight become UNKNOWN
-    // there, never resent.
-    let broken = Arc::new(AtomicBool::new(false));
+    // there, never resent. Errors that say nothing about the data (no file
+    // descriptor left, a signal) are retried instead; see `syncer`.
     let (synced_tx, synced_rx) = mpsc::channel::<Written>();
     let syncer_broken = broken.clone();
     let syncer = target.and_then(|(wal, db)| {
@@ -153,7 +224,7 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>) {
     // Without a sync thread, commits sync themselves.
     let sync_later = sync_later && syncer.is_some();
     while let Ok(first) = rx.recv() {
-        if broken.load(Ordering::SeqCst) {
+        if broken.is_set() {
             let mut jobs = vec![first];
             jobs.extend(rx.try_iter());
             for job in jobs {
@@ -185,12 +256,13 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>) {
             None
         };
         if sync_later {
-            if let Err(e) = s.full_sync() {
-                tracing::error!(
+            if let Err(e) = back_to_full_sync(&mut s) {
+                let why = format!(
                     "the database cannot be put back to syncing every commit ({e}): \
                      no more work is stored; restart smsgw"
                 );
-                broken.store(true, Ordering::SeqCst);
+                tracing::error!("{why}");
+                broken.set(why);
             }
         }
         drop(s);
@@ -216,6 +288,25 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>) {
     }
 }
 
+/// [`Store::full_sync`], tried a few times over about a second: it only sets
+/// a flag, and a failure (out of memory, say) may pass.
+fn back_to_full_sync(s: &mut Store) -> Result<()> {
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match s.full_sync() {
+            Ok(()) => return Ok(()),
+            Err(e) if pause > Duration::from_millis(500) => return Err(e),
+            Err(e) => {
+                tracing::warn!(
+                    "cannot put the database back to syncing every commit ({e}); trying again"
+                );
+                std::thread::sleep(pause);
+                pause *= 2;
+            }
+        }
+    }
+}
+
 /// Tell a batch's callers how it ended (`unsynced`: the sync failed).
 fn settle(w: Written, unsynced: Option<&str>) {
     let why = w.failed.as_deref().or(unsynced);
@@ -226,26 +317,33 @@ fn settle(w: Written, unsynced: Option<&str>) {
 
 /// The sync thread: one sync of the log for every batch written since the
 /// last, then their callers are answered, in order.
-fn syncer(wal: &Path, db: &Path, rx: &mpsc::Receiver<Written>, broken: &AtomicBool) {
+///
+/// A sync that fails keeps the store stopped for good (the kernel may have
+/// dropped the pages it could not write, and a later sync would not say
+/// so). An error before anything was synced (the log cannot be opened: no
+/// file descriptor left, no memory, a signal) says nothing about the data:
+/// it is retried, with a growing pause, until it passes; the callers wait.
+fn syncer(wal: &Path, db: &Path, rx: &mpsc::Receiver<Written>, broken: &Stopped) {
     let mut log = LogFile::default();
     while let Ok(first) = rx.recv() {
         let mut batches = vec![first];
         while let Ok(more) = rx.try_recv() {
             batches.push(more);
         }
-        let error = if broken.load(Ordering::SeqCst) {
+        let error = if broken.is_set() {
             Some(std::io::Error::other("an earlier sync failed"))
         } else if batches.iter().any(|b| b.failed.is_none()) {
-            log.sync(wal, db).err()
+            sync_retrying(&mut log, wal, db).err()
         } else {
             None
         };
         if let Some(e) = &error {
-            tracing::error!(
+            let why = format!(
                 "cannot sync {}: {e}; no more work is stored: restart smsgw",
                 wal.display()
             );
-            broken.store(true, Ordering::SeqCst);
+            tracing::error!("{why}");
+            broken.set(why);
         }
         let why = error.map(|e| format!("cannot sync the database log: {e}"));
         for b in batches {
@@ -254,37 +352,135 @@ fn syncer(wal: &Path, db: &Path, rx: &mpsc::Receiver<Written>, broken: &AtomicBo
     }
 }
 
-/// The log file last synced, to know when its directory entry needs a sync
-/// too (a log SQLite created since, which under synchronous = NORMAL it does
-/// not sync itself until a checkpoint).
+/// [`LogFile::sync`], retrying the errors that come before any sync and may
+/// pass (see [`is_transient`]).
+fn sync_retrying(log: &mut LogFile, wal: &Path, db: &Path) -> std::io::Result<()> {
+    const FIRST: Duration = Duration::from_millis(10);
+    const LONGEST: Duration = Duration::from_secs(1);
+    let mut pause = FIRST;
+    let mut waited = Duration::ZERO;
+    let mut logged = Duration::ZERO;
+    loop {
+        match log.sync(wal, db) {
+            Ok(()) => {
+                if waited > Duration::ZERO {
+                    tracing::warn!("the database log is synced again after {waited:?}");
+                }
+                return Ok(());
+            }
+            Err(SyncError::Before(e)) if is_transient(&e) => {
+                // Said once, then every minute or so.
+                if waited == Duration::ZERO || waited >= logged + Duration::from_secs(60) {
+                    tracing::error!(
+                        "cannot open {} to sync it ({e}); waiting and trying again \
+                         (the requests wait meanwhile)",
+                        wal.display()
+                    );
+                    logged = waited;
+                }
+                std::thread::sleep(pause);
+                waited += pause;
+                pause = (pause * 2).min(LONGEST);
+            }
+            Err(SyncError::Before(e) | SyncError::Sync(e)) => return Err(e),
+        }
+    }
+}
+
+/// An error that may pass and says nothing about the data: out of file
+/// descriptors (process or system), of memory, of space for a new file
+/// (nothing was written: it is an open that failed), or interrupted.
+pub(crate) fn is_transient(e: &std::io::Error) -> bool {
+    use nix::errno::Errno;
+    if e.kind() == std::io::ErrorKind::Interrupted {
+        return true;
+    }
+    matches!(
+        e.raw_os_error().map(Errno::from_raw),
+        Some(
+            Errno::EMFILE
+                | Errno::ENFILE
+                | Errno::ENOMEM
+                | Errno::EAGAIN
+                | Errno::EINTR
+                | Errno::ENOSPC
+                | Errno::EDQUOT
+                | Errno::ENOBUFS
+        )
+    )
+}
+
+/// Why [`LogFile::sync`] failed.
+#[derive(Debug)]
+enum SyncError {
+    /// Before any sync (finding or opening a file): the data is untouched.
+    Before(std::io::Error),
+    /// A sync itself failed: what it covered may be lost.
+    Sync(std::io::Error),
+}
+
+impl From<SyncError> for std::io::Error {
+    fn from(e: SyncError) -> Self {
+        match e {
+            SyncError::Before(e) | SyncError::Sync(e) => e,
+        }
+    }
+}
+
+/// The log file, kept open between syncs (a sync needs no new file
+/// descriptor: with every descriptor taken by connections, the store still
+/// syncs), and the database file, for when there is no log.
 #[derive(Default)]
 struct LogFile {
-    inode: Option<u64>,
+    /// The open log with its (device, inode): SQLite resets the log in place
+    /// (same file), but a log deleted (its last connection closed) and made
+    /// again is another file, to open again.
+    wal: Option<(std::fs::File, (u64, u64))>,
+    db: Option<std::fs::File>,
 }
 
 impl LogFile {
     /// Sync the log to disk (and its directory, the first time this log
     /// file is seen). With no log file, everything was checkpointed into
     /// the database file (SQLite syncs the log before it does), so sync that.
-    fn sync(&mut self, wal: &Path, db: &Path) -> std::io::Result<()> {
+    fn sync(&mut self, wal: &Path, db: &Path) -> std::result::Result<(), SyncError> {
         use std::os::unix::fs::MetadataExt;
-        let f = match std::fs::File::open(wal) {
-            Ok(f) => f,
+        // stat needs no descriptor.
+        let id = match std::fs::metadata(wal) {
+            Ok(m) => (m.dev(), m.ino()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                self.inode = None;
-                return std::fs::File::open(db)?.sync_data();
+                self.wal = None;
+                if self.db.is_none() {
+                    self.db = Some(std::fs::File::open(db).map_err(SyncError::Before)?);
+                }
+                let f = self.db.as_ref().ok_or_else(|| {
+                    SyncError::Before(std::io::Error::other("database file not open"))
+                })?;
+                return f.sync_data().map_err(SyncError::Sync);
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(SyncError::Before(e)),
         };
-        f.sync_data()?;
-        let inode = f.metadata()?.ino();
-        if self.inode != Some(inode) {
+        if self.wal.as_ref().map(|(_, seen)| *seen) != Some(id) {
+            let f = match std::fs::File::open(wal) {
+                Ok(f) => f,
+                // Gone between the two looks: sync it next time round.
+                Err(e) => return Err(SyncError::Before(e)),
+            };
+            let m = f.metadata().map_err(SyncError::Before)?;
+            let opened = (m.dev(), m.ino());
+            f.sync_data().map_err(SyncError::Sync)?;
+            // A new log: its directory entry is synced once.
             if let Some(dir) = wal.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::File::open(dir)?.sync_all()?;
+                let d = std::fs::File::open(dir).map_err(SyncError::Before)?;
+                d.sync_all().map_err(SyncError::Sync)?;
             }
-            self.inode = Some(inode);
+            self.wal = Some((f, opened));
+            return Ok(());
         }
-        Ok(())
+        match &self.wal {
+            Some((f, _)) => f.sync_data().map_err(SyncError::Sync),
+            None => Err(SyncError::Before(std::io::Error::other("log not open"))),
+        }
     }
 }
 
@@ -421,10 +617,81 @@ mod tests {
         );
         let mut log = LogFile::default();
         assert!(log.sync(&wal, lock(&store).db_path().unwrap()).is_ok());
-        assert!(log.inode.is_some(), "the log's directory was synced once");
+        assert!(log.wal.is_some(), "the log is kept open");
+        // Synced again through the same descriptor, even with none left to
+        // open (the next test shows the rule that retries an open).
+        let before = log.wal.as_ref().map(|(_, id)| *id);
+        assert!(log.sync(&wal, lock(&store).db_path().unwrap()).is_ok());
+        assert_eq!(log.wal.as_ref().map(|(_, id)| *id), before);
         // In memory there is nothing to sync.
         let mem = Store::open_at(Path::new(":memory:"), RouterConfig::default(), 0).unwrap();
         assert_eq!(mem.wal_path(), None);
+    }
+
+    #[test]
+    fn running_out_of_descriptors_is_retried_a_failed_sync_is_not() {
+        use nix::errno::Errno;
+        for e in [Errno::EMFILE, Errno::ENFILE, Errno::ENOSPC, Errno::EINTR] {
+            assert!(
+                is_transient(&std::io::Error::from_raw_os_error(e as i32)),
+                "{e}"
+            );
+        }
+        for e in [Errno::EIO, Errno::EROFS, Errno::EACCES] {
+            assert!(
+                !is_transient(&std::io::Error::from_raw_os_error(e as i32)),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_log_made_again_is_opened_again_and_a_missing_one_syncs_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let wal = dir.path().join("x.db-wal");
+        let db = dir.path().join("x.db");
+        std::fs::write(&db, b"db").unwrap();
+        std::fs::write(&wal, b"one").unwrap();
+        let mut log = LogFile::default();
+        log.sync(&wal, &db).unwrap();
+        let first = log.wal.as_ref().map(|(_, id)| *id);
+        // Truncated in place: the same file, kept.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&wal)
+            .unwrap();
+        log.sync(&wal, &db).unwrap();
+        assert_eq!(log.wal.as_ref().map(|(_, id)| *id), first);
+        // Deleted and made again: another file, opened again. (The first
+        // one is still open, so the inode cannot be reused.)
+        std::fs::remove_file(&wal).unwrap();
+        std::fs::write(&wal, b"two").unwrap();
+        log.sync(&wal, &db).unwrap();
+        assert_ne!(log.wal.as_ref().map(|(_, id)| *id), first);
+        // No log: the database file is synced (and kept open).
+        std::fs::remove_file(&wal).unwrap();
+        log.sync(&wal, &db).unwrap();
+        assert!(log.wal.is_none() && log.db.is_some());
+    }
+
+    #[test]
+    fn a_store_stopped_for_good_says_why() {
+        let stopped = Stopped::new();
+        assert!(!stopped.is_set());
+        stopped.set("first".into());
+        stopped.set("second".into());
+        assert_eq!(stopped.why.borrow().as_deref(), Some("first"));
+        let dir = tempfile::tempdir().unwrap();
+        let gc = GroupCommit::start(open(&dir.path().join("s.db")));
+        assert_eq!(gc.failure(), None);
+        gc.stopped.set("disk gone".into());
+        assert_eq!(rt().block_on(gc.stopped()), "disk gone");
+        let err = rt().block_on(gc.run(|s| s.create_message("+393331234567", "hi", 1, 0)));
+        assert!(
+            matches!(&err, Err(StoreError::NotCommitted(w)) if w == "disk gone"),
+            "{err:?}"
+        );
     }
 
     #[test]

@@ -96,6 +96,22 @@ pub enum StoreError {
     /// The store's writer thread is gone (it can only stop by a bug).
     #[error("database: the store's writer has stopped")]
     WriterGone,
+    #[error("cannot create database file {path}: {source}")]
+    CreateFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "database schema version {0} is not one smsgw writes (PRAGMA user_version \
+         was changed by hand?): restore a backup"
+    )]
+    BadVersion(i64),
+    /// Another program's SQLite file: refused before anything is written.
+    #[error("{path} is not an smsgw database: {why}; nothing was changed in it")]
+    Foreign { path: PathBuf, why: String },
+    /// The database cannot be written (checked before the daemon starts).
+    #[error("the database {path} cannot be written: {why}")]
+    NotWritable { path: PathBuf, why: String },
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -159,11 +175,20 @@ impl Store {
         let router = Router::new(config)?;
         if path != Path::new(":memory:") {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|source| StoreError::CreateDir {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
+                use std::os::unix::fs::DirBuilderExt;
+                std::fs::DirBuilder::new()
+                    .recursive(true)
+                    .mode(0o700)
+                    .create(dir)
+                    .map_err(|source| StoreError::CreateDir {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?;
             }
+            create_private(path).map_err(|source| StoreError::CreateFile {
+                path: path.to_path_buf(),
+                source,
+            })?;
         }
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
@@ -171,6 +196,14 @@ impl Store {
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
         tune(&conn).map_err(open_err)?;
+        // Before anything is written (the switch to WAL is a write).
+        if path != Path::new(":memory:") {
+            schema::claim(&conn, path).map_err(|e| match e {
+                // Not SQLite at all, unreadable...: say which file.
+                StoreError::Sql(source) => open_err(source),
+                other => other,
+            })?;
+        }
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
         let _mode: String = conn
@@ -201,6 +234,39 @@ impl Store {
             .map(PathBuf::from);
         store.rebuild(now)?;
         Ok(store)
+    }
+
+    /// Check that the database can be written, with a real write synced to
+    /// disk: a read-only file (or one opened read only because of its
+    /// permissions), a directory where the log cannot be made, a full disk.
+    /// A daemon that cannot store must not start. Nothing to check in memory.
+    pub fn check_writable(&mut self) -> Result<()> {
+        let Some(path) = self.path.clone() else {
+            return Ok(());
+        };
+        let fail = |why: String| StoreError::NotWritable {
+            path: path.clone(),
+            why,
+        };
+        if self
+            .conn
+            .is_readonly(rusqlite::MAIN_DB)
+            .map_err(|e| fail(e.to_string()))?
+        {
+            return Err(fail(
+                "the file is read only (check its owner and permissions, and the \
+                 directory's)"
+                    .into(),
+            ));
+        }
+        // Write the schema version back as it is: a write and a sync.
+        let write = |conn: &mut Connection| -> rusqlite::Result<()> {
+            let v: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            let tx = conn.transaction()?;
+            tx.pragma_update(None, "user_version", v)?;
+            tx.commit()
+        };
+        write(&mut self.conn).map_err(|e| fail(e.to_string()))
     }
 
     /// A second, read-only connection to the same database file, for
@@ -493,6 +559,25 @@ impl std::ops::Deref for Tx<'_> {
 /// that do not depend on bound values (without that, SQLite re-prepares a
 /// cached statement at every new binding whenever a partial index might
 /// apply, most of ours, which cost the hot path more than its queries).
+/// Create the database file, empty, readable by its owner only, if it does
+/// not exist: SQLite would make it 0644 less the umask, and gives its log
+/// and shared-memory files the database file's mode. An existing file is
+/// left as it is.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        // The mode given to open is masked by the umask: set it outright.
+        Ok(f) => f.set_permissions(std::fs::Permissions::from_mode(0o600)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 fn tune(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.set_prepared_statement_cache_capacity(64);

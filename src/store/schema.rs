@@ -252,9 +252,52 @@ CREATE INDEX reports_match ON reports (match);
 CREATE INDEX reports_sole ON reports (modem_id, id) WHERE basis = 'sole';
 ";
 
+/// `PRAGMA application_id` of an smsgw database ("SMSG").
+pub const APPLICATION_ID: i32 = 0x534D_5347;
+
+/// Tables every smsgw database has had since its first schema: a file
+/// without an application id but with these is one from before the id.
+const OUR_TABLES: [&str; 3] = ["modems", "messages", "parts"];
+
+/// Make sure `conn` is an smsgw database (or an empty file), before
+/// anything is written to it: a foreign SQLite file is refused unchanged.
+/// An empty one, or one of ours from before the id, gets the id.
+pub fn claim(conn: &Connection, path: &std::path::Path) -> Result<(), StoreError> {
+    let id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    if id == APPLICATION_ID {
+        return Ok(());
+    }
+    let mut tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let ours = id == 0 && OUR_TABLES.iter().all(|t| tables.iter().any(|n| n == t));
+    if id == 0 && (tables.is_empty() || ours) {
+        conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        return Ok(());
+    }
+    let shown = tables.len();
+    tables.truncate(8);
+    let mut list = tables.join(", ");
+    if shown > tables.len() {
+        list.push_str(", ...");
+    }
+    Err(StoreError::Foreign {
+        path: path.to_path_buf(),
+        why: if id == 0 {
+            format!("its tables ({list}) are not smsgw's")
+        } else {
+            format!("its application id is {id:#x}, not smsgw's ({APPLICATION_ID:#x})")
+        },
+    })
+}
+
 /// Bring the schema to [`VERSION`], refusing databases from a newer smsgw.
 pub fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
-    let found: u32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let raw: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let Ok(found) = u32::try_from(raw) else {
+        return Err(StoreError::BadVersion(raw));
+    };
     if found > VERSION {
         return Err(StoreError::TooNew {
             found,

@@ -40,6 +40,7 @@ impl Server {
             listen: "127.0.0.1:0".into(),
             tokens: vec!["another-token".into(), TOKEN.into()],
             max_body_bytes: MAX_BODY,
+            ..HttpConfig::default()
         };
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
@@ -481,6 +482,7 @@ fn bad_input_names_the_field() {
     let mut r = agent
         .post(format!("{}/v1/messages", srv.base))
         .header("Authorization", format!("Bearer {TOKEN}"))
+        .header("Content-Type", "application/json")
         .send(&b"{\"to\":\"+393331234567\",\"text\":\"\xff\xfe\"}"[..])
         .unwrap();
     assert_eq!(r.status().as_u16(), 400);
@@ -536,7 +538,9 @@ fn modems_health_and_shutdown() {
     let h = srv.call("GET", "/healthz", None, None);
     assert_eq!(h.status, 200);
     let h = h.json();
-    assert_eq!(h["status"], "ok");
+    // Messages are still taken (and queued) with no modem connected.
+    assert_eq!(h["status"], "degraded");
+    assert!(h["reason"].as_str().unwrap().contains("no modem"), "{h}");
     assert_eq!(h["modems"]["configured"], 2);
     assert_eq!(h["modems"]["connected"], 0);
 

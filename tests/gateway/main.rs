@@ -9,6 +9,7 @@ mod daemon_hotplug;
 mod daemon_restart;
 mod e2e_incoming;
 mod e2e_wrap;
+mod hardening;
 mod store_ambiguous;
 mod store_claim_clear;
 mod store_flow;
