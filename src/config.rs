@@ -159,13 +159,7 @@ impl ModemConfig {
     /// Both sides are compared with spaces removed and a leading `00` read as
     /// `+`; an empty prefix list accepts everyone.
     pub fn accepts(&self, recipient: &str) -> bool {
-        if self.prefixes.is_empty() {
-            return true;
-        }
-        let to = normalise_number(recipient);
-        self.prefixes
-            .iter()
-            .any(|p| to.starts_with(&normalise_number(p)))
+        prefixes_accept(&self.prefixes, recipient)
     }
 
     /// Whether `device` is a glob pattern rather than a plain path.
@@ -190,6 +184,20 @@ impl fmt::Debug for ModemConfig {
             .field("prefixes", &self.prefixes)
             .finish()
     }
+}
+
+/// The routing rule of a modem's `prefixes`, for the config, the API's
+/// check at submit and the worker's claim alike: an empty list accepts
+/// every number; otherwise the number must start with one of them, both
+/// compared with spaces removed and a leading `00` read as `+`.
+pub fn prefixes_accept(prefixes: &[String], recipient: &str) -> bool {
+    if prefixes.is_empty() {
+        return true;
+    }
+    let to = normalise_number(recipient);
+    prefixes
+        .iter()
+        .any(|p| to.starts_with(&normalise_number(p)))
 }
 
 fn normalise_number(s: &str) -> String {

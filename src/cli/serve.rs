@@ -154,6 +154,9 @@ pub async fn serve_on(mut config: Config, listener: tokio::net::TcpListener) -> 
         .map(|m| (m.name.clone(), m.device.clone()))
         .collect();
     let gw = Gateway::new(store, settings, &names);
+    for m in &config.modems {
+        gw.set_prefixes(&m.name, &m.prefixes);
+    }
     let mut tasks = Vec::new();
     for m in &config.modems {
         let cfg = WorkerConfig {

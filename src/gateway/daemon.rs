@@ -117,6 +117,8 @@ pub struct ModemStatus {
 #[derive(Debug, Clone, Default)]
 struct Slot {
     device: String,
+    /// Routing prefixes ([`crate::config::prefixes_accept`]); empty: any.
+    prefixes: Vec<String>,
     connected: bool,
     info: Option<ModemInfo>,
     sent: u64,
@@ -302,11 +304,7 @@ impl Gateway {
             })?,
             None => self.inner.settings.default_validity,
         };
-        if let Some(m) = &req.modem {
-            if !self.slots().contains_key(m) {
-                return Err(SubmitError::UnknownModem(m.clone()));
-            }
-        }
+        self.check_route(req.modem.as_deref(), &to.to_string())?;
         let now = unix_now();
         let opts = MessageOptions {
             report: req.report.unwrap_or(self.inner.settings.report),
@@ -371,6 +369,46 @@ impl Gateway {
             .collect()
     }
 
+    /// Refuse a submission that no configured modem could ever send: it
+    /// names an unknown modem, or one whose prefixes exclude the number, or
+    /// no modem's prefixes take the number. With no modem configured at all
+    /// nothing is judged (modems may come from elsewhere, e.g. tests).
+    fn check_route(&self, modem: Option<&str>, to: &str) -> Result<(), SubmitError> {
+        use crate::config::prefixes_accept;
+        let slots = self.slots();
+        let unroutable = |reason: String| SubmitError::Invalid {
+            field: "to",
+            reason,
+        };
+        match modem {
+            Some(m) => {
+                let slot = slots
+                    .get(m)
+                    .ok_or_else(|| SubmitError::UnknownModem(m.to_string()))?;
+                if !prefixes_accept(&slot.prefixes, to) {
+                    return Err(unroutable(format!(
+                        "modem {m:?} sends only to numbers starting with {}, not to {to}",
+                        slot.prefixes.join(", ")
+                    )));
+                }
+            }
+            None if slots.is_empty() => {}
+            None => {
+                if !slots.values().any(|s| prefixes_accept(&s.prefixes, to)) {
+                    let routes: Vec<String> = slots
+                        .iter()
+                        .map(|(n, s)| format!("{n}: {}", s.prefixes.join(", ")))
+                        .collect();
+                    return Err(unroutable(format!(
+                        "no configured modem sends to {to} (prefixes: {})",
+                        routes.join("; ")
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn slots(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
         self.inner.slots.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -381,6 +419,13 @@ impl Gateway {
         if let Some(s) = self.slots().get_mut(name) {
             f(s);
         }
+    }
+
+    /// Modem `name` sends only to numbers starting with one of `prefixes`
+    /// (none: to any): a submission no configured modem can take is
+    /// refused instead of waiting in the queue for ever.
+    pub fn set_prefixes(&self, name: &str, prefixes: &[String]) {
+        self.update_slot(name, |s| s.prefixes = prefixes.to_vec());
     }
 
     /// Modem `name` is open on `device` now (a glob may name another port

@@ -636,9 +636,9 @@ impl Worker {
                     // marked in flight once the gateway stops.
                     return Ok(Pick::Nothing);
                 }
-                let accept = |to: &str| {
-                    prefixes.is_empty() || prefixes.iter().any(|p| to.starts_with(p.as_str()))
-                };
+                // The rule the API checked at submit, so what it let in
+                // some modem takes.
+                let accept = |to: &str| crate::config::prefixes_accept(&prefixes, to);
                 let now = unix_now();
                 let msg = match s.claim_next_clear(&name, now, &accept, next_mr)? {
                     Claimed::Message(msg) => msg,

@@ -958,3 +958,41 @@ fn arbitrary_input_never_breaks_the_server() {
         .unwrap();
     assert_eq!(srv.call("GET", "/healthz", None, None).status, 200);
 }
+
+#[test]
+fn a_number_no_modem_can_take_is_refused() {
+    let srv = Server::start();
+    // m1 sends to Italy only, m"2 to Switzerland (written with 00).
+    srv.gw.set_prefixes("m1", &["+39".to_string()]);
+    srv.gw.set_prefixes("m\"2", &["0041".to_string()]);
+
+    let r = srv.post(r#"{"to":"+447700900123","text":"hi"}"#);
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.field(), "to");
+    assert!(
+        r.text
+            .contains("no configured modem sends to +447700900123"),
+        "{}",
+        r.text
+    );
+
+    let r = srv.post(r#"{"to":"+41791234567","text":"hi","modem":"m1"}"#);
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.field(), "to");
+    assert!(r.text.contains("m1"), "{}", r.text);
+
+    // Numbers some modem takes go in, in any written form.
+    assert_eq!(
+        srv.post(r#"{"to":"+393331234567","text":"hi"}"#).status,
+        202
+    );
+    assert_eq!(
+        srv.post(r#"{"to":"0041791234567","text":"hi"}"#).status,
+        202
+    );
+    assert_eq!(
+        srv.post(r#"{"to":"+41791234567","text":"hi","modem":"m\"2"}"#)
+            .status,
+        202
+    );
+}
