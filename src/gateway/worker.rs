@@ -72,11 +72,24 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
             return;
         }
     };
+    let mut absent = Absence::default();
     loop {
         if gw.is_shutting_down() {
             return;
         }
         let Some(device) = find_device(&cfg.device).await else {
+            if let Some(missing) = absent.note(Instant::now()) {
+                tracing::warn!(
+                    device = %cfg.device,
+                    "the configured device is not there{}; looking again every {:?}",
+                    if missing.is_zero() {
+                        String::new()
+                    } else {
+                        format!(" (for {}s now)", missing.as_secs())
+                    },
+                    cfg.rescan
+                );
+            }
             gw.set_connected(&cfg.name, false, None);
             release(&gw, &cfg.name);
             tokio::select! {
@@ -85,6 +98,9 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
             }
             continue;
         };
+        if absent.found() {
+            tracing::info!(device = %device, "the device is there now");
+        }
         let opts = ConnectOptions {
             name: cfg.name.clone(),
             device: device.clone(),
@@ -854,6 +870,39 @@ fn instant_at(at: i64) -> Instant {
     Instant::now() + Duration::from_millis(u64::try_from(wait).unwrap_or(0))
 }
 
+/// How long a configured device has been missing, so that it is logged
+/// when it goes missing and then only every [`Absence::EVERY`], not at each
+/// rescan.
+#[derive(Debug, Default)]
+struct Absence {
+    since: Option<Instant>,
+    logged: Option<Instant>,
+}
+
+impl Absence {
+    const EVERY: Duration = Duration::from_secs(600);
+
+    /// The device is missing at `now`: how long it has been missing, when
+    /// that is to be logged.
+    fn note(&mut self, now: Instant) -> Option<Duration> {
+        let since = *self.since.get_or_insert(now);
+        let due = self
+            .logged
+            .is_none_or(|last| now.saturating_duration_since(last) >= Self::EVERY);
+        if !due {
+            return None;
+        }
+        self.logged = Some(now);
+        Some(now.saturating_duration_since(since))
+    }
+
+    /// The device is there: true when it had been missing.
+    fn found(&mut self) -> bool {
+        self.logged = None;
+        self.since.take().is_some()
+    }
+}
+
 /// A claimed message, encoded, its first part possibly already in flight.
 struct Claim {
     msg: QueuedMessage,
@@ -879,6 +928,25 @@ fn encode(msg: &QueuedMessage) -> Result<Vec<EncodedPart>, crate::pdu::PduError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_missing_device_is_logged_once_then_seldom() {
+        let t0 = Instant::now();
+        let mut a = Absence::default();
+        assert_eq!(a.note(t0), Some(Duration::ZERO));
+        let rescans: Vec<_> = (1..=60)
+            .filter_map(|i| a.note(t0 + Duration::from_secs(i * 20)))
+            .collect();
+        // 20 minutes of rescans every 20 s: logged at 10 and 20 minutes.
+        assert_eq!(
+            rescans,
+            [Duration::from_secs(600), Duration::from_secs(1200)]
+        );
+        assert!(a.found());
+        assert!(!a.found());
+        // Missing again: logged at once, counted from the new start.
+        assert_eq!(a.note(t0 + Duration::from_secs(5000)), Some(Duration::ZERO));
+    }
 
     #[test]
     fn devices_by_path_glob_and_tcp() {
