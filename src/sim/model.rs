@@ -118,6 +118,11 @@ pub struct SimConfig {
     pub smsc_tz_quarters: i8,
     /// SIM PIN; `None` means the SIM is ready.
     pub pin: Option<String>,
+    /// Wrong PINs the SIM takes before it wants the PUK (real SIMs: 3).
+    /// The count is on the SIM: it survives an unplug.
+    pub pin_attempts: u8,
+    /// The PUK that unblocks the SIM (`AT+CPIN="<puk>","<new pin>"`).
+    pub puk: String,
     pub identity: Identity,
     /// Vendor commands accepted with OK (a profile's init commands).
     pub extra_ok_commands: Vec<String>,
@@ -152,6 +157,8 @@ impl Default for SimConfig {
             smsc_clock_offset_s: 0,
             smsc_tz_quarters: 4,
             pin: None,
+            pin_attempts: 3,
+            puk: "12345678".into(),
             identity: Identity::default(),
             extra_ok_commands: Vec::new(),
             memory: "SM".into(),
@@ -239,6 +246,13 @@ pub struct SimModem {
     echo: bool,
     cmee: u8,
     pin_ok: bool,
+    /// The SIM's lock: the PIN it wants now (a PUK unblock changes it),
+    /// and the attempts left before it wants the PUK.
+    sim_pin: Option<String>,
+    pin_left: u8,
+    puk_left: u8,
+    /// Every AT+CPIN=... received (PIN or PUK), for tests.
+    pin_entries: u32,
     csms: u8,
     cnmi: [u8; 5],
     creg_n: u8,
@@ -283,6 +297,10 @@ impl SimModem {
             echo: cfg.echo_default,
             cmee: 0,
             pin_ok: cfg.pin.is_none(),
+            sim_pin: cfg.pin.clone(),
+            pin_left: cfg.pin_attempts,
+            puk_left: 10,
+            pin_entries: 0,
             csms: 0,
             cnmi: [0; 5],
             creg_n: 0,
@@ -400,7 +418,9 @@ impl SimModem {
         self.cmee = 0;
         self.csms = 0;
         self.cnmi = [0; 5];
-        self.pin_ok = self.cfg.pin.is_none();
+        // Powered again: the SIM asks for its PIN again (the attempts
+        // left are kept on the SIM).
+        self.pin_ok = self.sim_pin.is_none();
         self.reader = reader();
         self.mode = InputMode::Command;
         self.out.clear();
@@ -738,10 +758,28 @@ impl SimModem {
             "+CGSN" | "+GSN" => ok(vec![id.imei]),
             "+CIMI" if needs_sim(self) => Some((vec![], Final::Cme(11))),
             "+CIMI" => ok(vec![id.imsi]),
-            "+CPIN?" => {
-                let state = if self.pin_ok { "READY" } else { "SIM PIN" };
-                ok(vec![format!("+CPIN: {state}")])
+            "+CPIN?" => ok(vec![format!("+CPIN: {}", self.sim_state())]),
+            // Attempts left: 27.007 +CPINR, Huawei ^CPIN, Quectel +QPINC.
+            "+CPINR" | "+CPINR=\"SIM PIN\"" | "+CPINR=\"SIM*\"" => ok(vec![
+                format!("+CPINR: SIM PIN,{},3", self.pin_left),
+                format!("+CPINR: SIM PUK,{},10", self.puk_left),
+            ]),
+            "^CPIN?" => {
+                let state = self.sim_state();
+                let now = match state {
+                    "SIM PIN" => self.pin_left.to_string(),
+                    "SIM PUK" => self.puk_left.to_string(),
+                    _ => String::new(),
+                };
+                ok(vec![format!(
+                    "^CPIN: {state},{now},{},{},10,3",
+                    self.puk_left, self.pin_left
+                )])
             }
+            "+QPINC?" | "+QPINC=\"SC\"" => ok(vec![format!(
+                "+QPINC: \"SC\",{},{}",
+                self.pin_left, self.puk_left
+            )]),
             "+CREG?" => {
                 let stat = if self.pin_ok { 1 } else { 0 };
                 ok(vec![format!("+CREG: {},{}", self.creg_n, stat)])
@@ -774,6 +812,63 @@ impl SimModem {
         }
     }
 
+    /// What `AT+CPIN?` says: READY, SIM PIN, or SIM PUK once the PIN
+    /// attempts are used up.
+    fn sim_state(&self) -> &'static str {
+        if self.pin_ok {
+            "READY"
+        } else if self.pin_left == 0 {
+            "SIM PUK"
+        } else {
+            "SIM PIN"
+        }
+    }
+
+    /// `AT+CPIN=<pin>` or, once blocked, `AT+CPIN=<puk>,<new pin>`, as a
+    /// real SIM takes them: each wrong PIN costs one attempt, and with none
+    /// left only the PUK opens it (27.007 CME 16 incorrect password, 12 SIM
+    /// PUK required, 3 not allowed when nothing is asked).
+    fn enter_pin(&mut self, arg: &str) -> (Vec<String>, Final) {
+        let mut args = arg.split(',').map(|a| a.trim().trim_matches('"'));
+        let given = args.next().unwrap_or_default().to_string();
+        let new_pin = args.next().map(str::to_string);
+        let Some(pin) = self.sim_pin.clone().filter(|_| !self.pin_ok) else {
+            return (vec![], Final::Cme(3));
+        };
+        if self.pin_left == 0 {
+            let Some(new_pin) = new_pin else {
+                return (vec![], Final::Cme(12));
+            };
+            if self.puk_left == 0 || given != self.cfg.puk {
+                self.puk_left = self.puk_left.saturating_sub(1);
+                return (vec![], Final::Cme(16));
+            }
+            self.sim_pin = Some(new_pin);
+            self.pin_left = self.cfg.pin_attempts;
+            self.puk_left = 10;
+            self.pin_ok = true;
+            return (vec![], Final::Ok);
+        }
+        if given == pin {
+            self.pin_left = self.cfg.pin_attempts;
+            self.pin_ok = true;
+            (vec![], Final::Ok)
+        } else {
+            self.pin_left -= 1;
+            (vec![], Final::Cme(16))
+        }
+    }
+
+    /// PINs (and PUKs) entered so far, right or wrong.
+    pub fn pin_entries(&self) -> u32 {
+        self.pin_entries
+    }
+
+    /// Wrong PINs the SIM still takes before it wants the PUK.
+    pub fn pin_attempts_left(&self) -> u8 {
+        self.pin_left
+    }
+
     fn execute_with_args(
         &mut self,
         body: &str,
@@ -791,16 +886,8 @@ impl SimModem {
             };
         }
         if let Some(arg) = body.get(6..).filter(|_| ubody.starts_with("+CPIN=")) {
-            let given = arg.trim().trim_matches('"');
-            return match &self.cfg.pin {
-                Some(pin) if !self.pin_ok && given == pin => {
-                    self.pin_ok = true;
-                    ok(vec![])
-                }
-                // Wrong PIN: 27.007 CME 16 "incorrect password".
-                Some(_) if !self.pin_ok => Some((vec![], Final::Cme(16))),
-                _ => Some((vec![], Final::Cme(3))),
-            };
+            self.pin_entries += 1;
+            return Some(self.enter_pin(arg));
         }
         if let Some(arg) = ubody.strip_prefix("+CREG=") {
             self.creg_n = arg.trim().parse().unwrap_or(0);
@@ -1125,6 +1212,35 @@ mod tests {
             "\r\n+CMS ERROR: 304\r\n"
         );
         assert_eq!(run(&mut m, "AT\r", 0), "\r\nOK\r\n");
+    }
+
+    #[test]
+    fn the_sim_locks_after_three_wrong_pins_and_opens_with_the_puk() {
+        let mut m = SimModem::new(SimConfig {
+            echo_default: false,
+            pin: Some("1234".into()),
+            ..SimConfig::default()
+        });
+        run(&mut m, "AT+CMEE=1\r", 0);
+        assert!(run(&mut m, "AT+CPIN?\r", 0).contains("+CPIN: SIM PIN"));
+        assert!(run(&mut m, "AT+CPINR\r", 0).contains("+CPINR: SIM PIN,3,3"));
+        for left in [2, 1] {
+            assert!(run(&mut m, "AT+CPIN=\"0000\"\r", 0).contains("+CME ERROR: 16"));
+            assert_eq!(m.pin_attempts_left(), left);
+        }
+        // The count is on the SIM: an unplug does not give attempts back.
+        m.unplug_after_more_commands(0);
+        m.replug();
+        run(&mut m, "AT+CMEE=1\r", 0);
+        assert!(run(&mut m, "AT^CPIN?\r", 0).contains("^CPIN: SIM PIN,1,10,1,10,3"));
+        assert!(run(&mut m, "AT+QPINC?\r", 0).contains("+QPINC: \"SC\",1,10"));
+        assert!(run(&mut m, "AT+CPIN=\"0000\"\r", 0).contains("+CME ERROR: 16"));
+        assert!(run(&mut m, "AT+CPIN?\r", 0).contains("+CPIN: SIM PUK"));
+        // Blocked: even the right PIN is refused; only the PUK opens it.
+        assert!(run(&mut m, "AT+CPIN=\"1234\"\r", 0).contains("+CME ERROR: 12"));
+        assert!(run(&mut m, "AT+CPIN=\"12345678\",\"4321\"\r", 0).contains("OK"));
+        assert!(run(&mut m, "AT+CPIN?\r", 0).contains("+CPIN: READY"));
+        assert_eq!(m.pin_entries(), 5);
     }
 
     #[test]
