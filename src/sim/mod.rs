@@ -1,5 +1,6 @@
 pub mod codec;
 pub mod driver;
+pub mod lockstep;
 pub mod model;
 pub mod pty;
 
