@@ -151,6 +151,12 @@ impl Lockstep {
         self.outcomes.get(&job)
     }
 
+    /// Remove and return a job's outcome, once it came (long runs use it
+    /// to keep the record small).
+    pub fn take_outcome(&mut self, job: JobId) -> Option<Result<Answer, ModemError>> {
+        self.outcomes.remove(&job)
+    }
+
     /// Every outcome so far.
     pub fn outcomes(&self) -> &BTreeMap<JobId, Result<Answer, ModemError>> {
         &self.outcomes
