@@ -425,9 +425,7 @@ impl SessionCore {
             self.done(job, Err(away()));
         }
         if starting && !self.ever_ready {
-            self.port = Port::Ended;
-            self.events
-                .push_back(SessionEvent::StartFailed(lost(false, reason)));
+            self.fail_start(lost(false, reason));
             return;
         }
         if starting && self.reconnecting {
@@ -1138,6 +1136,16 @@ impl SessionCore {
         }));
     }
 
+    /// The first start-up failed: the session is over before it began;
+    /// jobs queued for it end too.
+    fn fail_start(&mut self, err: ModemError) {
+        self.port = Port::Ended;
+        for (job, _) in std::mem::take(&mut self.jobs) {
+            self.done(job, Err(ModemError::Closed));
+        }
+        self.events.push_back(SessionEvent::StartFailed(err));
+    }
+
     fn end(&mut self) {
         self.port = Port::Ended;
         self.events.push_back(SessionEvent::Ended);
@@ -1379,10 +1387,7 @@ impl SessionCore {
                     Ok(r) => self.listed(&r.lines),
                     // No such listing on this modem: nothing to read.
                     Err(ModemError::Failed { .. }) => {}
-                    Err(e) if !self.reconnecting => {
-                        self.port = Port::Ended;
-                        self.events.push_back(SessionEvent::StartFailed(e));
-                    }
+                    Err(e) if !self.reconnecting => self.fail_start(e),
                     Err(e) => {
                         tracing::warn!(modem = %name, "reading stored messages after reconnect: {e}")
                     }
@@ -1410,8 +1415,7 @@ impl SessionCore {
         self.startup = None;
         self.op = Op::Idle;
         if !self.reconnecting {
-            self.port = Port::Ended;
-            self.events.push_back(SessionEvent::StartFailed(err));
+            self.fail_start(err);
             return;
         }
         tracing::info!(modem = %self.cfg.name, "modem back but not ready yet: {err}");
@@ -1530,6 +1534,139 @@ fn inbound_kind(pdu: &[u8]) -> InboundKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::modem::transport::Endpoint;
+    use crate::profile::Profile;
+
+    /// A core started against a scripted modem that answers every command
+    /// OK (with the lines the start-up needs).
+    fn started() -> (SessionCore, Instant) {
+        let p = Profile::by_name("generic").expect("profile");
+        let cfg = SessionConfig::from_profile("t0", Endpoint::Serial("/dev/null".into()), &p);
+        let mut core = SessionCore::new(cfg);
+        let now = Instant::now();
+        core.connected(now);
+        while core.is_starting() {
+            let sent = core.poll_transmit().expect("a start-up command");
+            let line = String::from_utf8_lossy(&sent).into_owned();
+            let answer = match line.trim_start_matches(['\x1b', '\r']).trim_end() {
+                "AT+CPIN?" => "\r\n+CPIN: READY\r\n\r\nOK\r\n",
+                "AT+CREG?" => "\r\n+CREG: 0,1\r\n\r\nOK\r\n",
+                _ => "\r\nOK\r\n",
+            };
+            core.handle_input(answer.as_bytes(), now);
+        }
+        while let Some(ev) = core.poll_event() {
+            assert!(!matches!(ev, SessionEvent::StartFailed(_)), "{ev:?}");
+        }
+        (core, now)
+    }
+
+    fn written(core: &mut SessionCore) -> String {
+        String::from_utf8_lossy(&core.poll_transmit().unwrap_or_default()).into_owned()
+    }
+
+    fn outcome(core: &mut SessionCore, job: JobId) -> Option<Result<Answer, ModemError>> {
+        while let Some(ev) = core.poll_event() {
+            if let SessionEvent::Done { job: j, result } = ev {
+                assert_eq!(j, job, "another job's outcome");
+                return Some(result);
+            }
+        }
+        None
+    }
+
+    /// A send whose answer never comes: the outcome is unknown and one
+    /// answer is owed.
+    fn unknown_send(core: &mut SessionCore, now: Instant) -> Instant {
+        let job = core.submit(
+            Job::Send {
+                tpdu_len: 18,
+                hex: "00AB".into(),
+            },
+            now,
+        );
+        assert_eq!(written(core), "AT+CMGS=18\r");
+        core.handle_input(b"\r\n> ", now);
+        assert_eq!(written(core), "00AB\x1a");
+        let later = now + core.config().send_timeout;
+        core.handle_timeout(later);
+        assert!(matches!(
+            outcome(core, job),
+            Some(Err(ModemError::OutcomeUnknown { .. }))
+        ));
+        later
+    }
+
+    #[test]
+    fn late_answer_and_probe_ok_in_one_chunk_resync_without_refeeding() {
+        let (mut core, now) = started();
+        let now = unknown_send(&mut core, now);
+        let job = core.submit(
+            Job::Command {
+                cmd: "AT+CSQ".into(),
+                timeout: Duration::from_secs(5),
+            },
+            now,
+        );
+        assert_eq!(written(&mut core), "AT\r", "the probe goes first");
+        // The late answer of the send and the probe's OK in one read.
+        core.handle_input(b"\r\n+CMGS: 7\r\n\r\nOK\r\n\r\nOK\r\n", now);
+        assert_eq!(written(&mut core), "AT+CSQ\r");
+        core.handle_input(b"\r\n+CSQ: 21,99\r\n\r\nOK\r\n", now);
+        match outcome(&mut core, job) {
+            Some(Ok(Answer::Response(r))) => assert_eq!(r.lines, ["+CSQ: 21,99"]),
+            other => panic!("{other:?}"),
+        }
+        assert!(!core.owed.any());
+    }
+
+    #[test]
+    fn stale_ok_and_prompt_in_one_chunk_still_give_the_prompt() {
+        let (mut core, now) = started();
+        // Owed, but the probe's answer settles nothing: the stale OK comes
+        // only after the probe (a modem answering AT while AT+CMGS runs).
+        let now = unknown_send(&mut core, now);
+        let job = core.submit(
+            Job::Send {
+                tpdu_len: 18,
+                hex: "00CD".into(),
+            },
+            now,
+        );
+        assert_eq!(written(&mut core), "AT\r");
+        core.handle_input(b"\r\nOK\r\n", now);
+        // Still owed: quiet until it comes or resync_quiet passes.
+        assert_eq!(written(&mut core), "");
+        let now = now + core.config().resync_quiet;
+        core.handle_timeout(now);
+        assert_eq!(written(&mut core), "AT+CMGS=18\r");
+        // The late OK and the prompt in one read: the OK is dropped, the
+        // prompt is taken.
+        core.handle_input(b"\r\nOK\r\n\r\n> ", now);
+        assert_eq!(written(&mut core), "00CD\x1a");
+        core.handle_input(b"\r\n+CMGS: 9\r\n\r\nOK\r\n", now);
+        assert!(matches!(outcome(&mut core, job), Some(Ok(Answer::Mr(9)))));
+    }
+
+    #[test]
+    fn a_written_pdu_is_never_reported_not_sent() {
+        let (mut core, now) = started();
+        let job = core.submit(
+            Job::Send {
+                tpdu_len: 18,
+                hex: "00AB".into(),
+            },
+            now,
+        );
+        core.poll_transmit();
+        core.handle_input(b"\r\n> ", now);
+        core.connection_lost("end of stream", now);
+        match outcome(&mut core, job) {
+            Some(Err(e)) => assert!(e.maybe_sent(), "{e:?}"),
+            other => panic!("{other:?}"),
+        }
+    }
 
     #[test]
     fn cpms_memory() {
