@@ -1,5 +1,5 @@
 //! One modem session: a thin tokio driver around the sans-IO
-//! [`SessionCore`](super::session_core::SessionCore), which holds all of the
+//! [`SessionCore`], which holds all of the
 //! protocol (start-up sequence, sends through AT+CMGS, status reports and
 //! incoming SMS, resync after a command given up on, read retries,
 //! reconnects). The driver owns the port and moves bytes, jobs and time
@@ -19,81 +19,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::at::Response;
-use crate::profile::{Profile, ReportMode};
 
+pub use super::session_core::SessionConfig;
 use super::session_core::{Answer, Job, JobId, SessionCore, SessionEvent};
-use super::transport::{Endpoint, SerialSettings, Transport};
+use super::transport::Transport;
 use super::{ModemError, ModemEvent, ModemInfo, Origin};
-
-/// What a session needs to know, usually taken from a hardware profile.
-#[derive(Debug, Clone)]
-pub struct SessionConfig {
-    /// The name used in logs, events and the store (`modem0`, `huawei-1`).
-    pub name: String,
-    pub endpoint: Endpoint,
-    pub serial: SerialSettings,
-    /// SIM PIN, entered only when the SIM asks; never logged.
-    pub pin: Option<String>,
-    /// Vendor commands sent after the common reset / echo off / CMEE.
-    pub init: Vec<String>,
-    pub csms: u8,
-    /// Full AT+CNMI command.
-    pub cnmi: String,
-    /// Full AT+CPMS command, when the profile names storages.
-    pub cpms: Option<String>,
-    pub report_mode: ReportMode,
-    /// +CDS / +CMT must be acknowledged with AT+CNMA (phase 2+, AT+CSMS=1).
-    pub cnma_required: bool,
-    pub command_timeout: Duration,
-    pub prompt_timeout: Duration,
-    pub send_timeout: Duration,
-    pub registration_timeout: Duration,
-    /// Reopen the port after it vanished.
-    pub reconnect: bool,
-    /// After a command the session gave up on, how long the resync waits
-    /// past the probe's OK for a late answer that has not come yet (see
-    /// `SessionCore`).
-    pub resync_quiet: Duration,
-    /// A stored report or SMS (+CDSI / +CMTI) whose AT+CMGR failed is read
-    /// again up to this many times, after `read_retry_delay`, then twice
-    /// that, and so on; if every attempt fails it stays in the modem for the
-    /// next full listing (AT+CMGL=4 at start and after a reconnect).
-    pub read_retries: u32,
-    pub read_retry_delay: Duration,
-}
-
-impl SessionConfig {
-    /// A configuration from a hardware profile.
-    pub fn from_profile(name: &str, endpoint: Endpoint, profile: &Profile) -> SessionConfig {
-        let t = &profile.timeouts;
-        SessionConfig {
-            name: name.to_string(),
-            endpoint,
-            serial: SerialSettings {
-                baud: profile.serial.baud,
-                hardware_flow_control: matches!(
-                    profile.serial.flow_control,
-                    crate::profile::FlowControl::Hardware
-                ),
-            },
-            pin: None,
-            init: profile.init.clone(),
-            csms: profile.sms.csms,
-            cnmi: profile.sms.cnmi_command(),
-            cpms: (!profile.sms.cpms.is_empty()).then(|| profile.sms.cpms_command()),
-            report_mode: profile.sms.report_mode,
-            cnma_required: profile.sms.cnma_required,
-            command_timeout: t.command(),
-            prompt_timeout: t.prompt(),
-            send_timeout: t.send(),
-            registration_timeout: t.registration(),
-            reconnect: true,
-            resync_quiet: Duration::from_secs(1),
-            read_retries: 3,
-            read_retry_delay: Duration::from_secs(1),
-        }
-    }
-}
 
 /// A job as the owner's handle sends it to the driver.
 enum Request {

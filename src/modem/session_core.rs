@@ -12,7 +12,7 @@
 //! pass a virtual one (`sim::lockstep`).
 //!
 //! What it does, in the order a modem sees it:
-//! - the start-up sequence of the hardware profile ([`Step`]): wake with ESC
+//! - the start-up sequence of the hardware profile (`Step`): wake with ESC
 //!   CR, `AT` up to three times, echo off, numeric errors, the SIM PIN (never
 //!   logged), the profile's init commands, registration polling, PDU mode,
 //!   AT+CSMS / AT+CPMS / AT+CNMI, identity, then the full listing (AT+CMGL=4)
@@ -24,7 +24,7 @@
 //!   AT+CMGR (retried with a growing delay when the read fails, then left for
 //!   the next listing), AT+CNMA or AT+CMGD once the owner has stored them;
 //! - after a command it gave up on, a resync before the next one
-//!   ([`Op::Probe`], [`Op::Quiet`]), so that a late answer is never taken for
+//!   (`Op::Probe`, `Op::Quiet`), so that a late answer is never taken for
 //!   another command's;
 //! - when the port goes away: the job in flight fails saying whether the PDU
 //!   may have been sent, jobs are refused at once as not sent while the modem
@@ -36,9 +36,80 @@ use std::time::{Duration, Instant};
 
 use crate::at::answers::PinState;
 use crate::at::{self, DigestError, Digester, Event, RegDomain, Response, Urc};
+use crate::profile::{Profile, ReportMode};
 
-use super::session::SessionConfig;
+use super::transport::{Endpoint, SerialSettings};
 use super::{Inbound, InboundKind, ModemError, ModemEvent, ModemInfo, Origin};
+
+/// What a session needs to know, usually taken from a hardware profile.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The name used in logs, events and the store (`modem0`, `huawei-1`).
+    pub name: String,
+    pub endpoint: Endpoint,
+    pub serial: SerialSettings,
+    /// SIM PIN, entered only when the SIM asks; never logged.
+    pub pin: Option<String>,
+    /// Vendor commands sent after the common reset / echo off / CMEE.
+    pub init: Vec<String>,
+    pub csms: u8,
+    /// Full AT+CNMI command.
+    pub cnmi: String,
+    /// Full AT+CPMS command, when the profile names storages.
+    pub cpms: Option<String>,
+    pub report_mode: ReportMode,
+    /// +CDS / +CMT must be acknowledged with AT+CNMA (phase 2+, AT+CSMS=1).
+    pub cnma_required: bool,
+    pub command_timeout: Duration,
+    pub prompt_timeout: Duration,
+    pub send_timeout: Duration,
+    pub registration_timeout: Duration,
+    /// Reopen the port after it vanished.
+    pub reconnect: bool,
+    /// After a command the session gave up on, how long the resync waits
+    /// past the probe's OK for a late answer that has not come yet (see
+    /// `Op::Quiet`).
+    pub resync_quiet: Duration,
+    /// A stored report or SMS (+CDSI / +CMTI) whose AT+CMGR failed is read
+    /// again up to this many times, after `read_retry_delay`, then twice
+    /// that, and so on; if every attempt fails it stays in the modem for the
+    /// next full listing (AT+CMGL=4 at start and after a reconnect).
+    pub read_retries: u32,
+    pub read_retry_delay: Duration,
+}
+
+impl SessionConfig {
+    /// A configuration from a hardware profile.
+    pub fn from_profile(name: &str, endpoint: Endpoint, profile: &Profile) -> SessionConfig {
+        let t = &profile.timeouts;
+        SessionConfig {
+            name: name.to_string(),
+            endpoint,
+            serial: SerialSettings {
+                baud: profile.serial.baud,
+                hardware_flow_control: matches!(
+                    profile.serial.flow_control,
+                    crate::profile::FlowControl::Hardware
+                ),
+            },
+            pin: None,
+            init: profile.init.clone(),
+            csms: profile.sms.csms,
+            cnmi: profile.sms.cnmi_command(),
+            cpms: (!profile.sms.cpms.is_empty()).then(|| profile.sms.cpms_command()),
+            report_mode: profile.sms.report_mode,
+            cnma_required: profile.sms.cnma_required,
+            command_timeout: t.command(),
+            prompt_timeout: t.prompt(),
+            send_timeout: t.send(),
+            registration_timeout: t.registration(),
+            reconnect: true,
+            resync_quiet: Duration::from_secs(1),
+            read_retries: 3,
+            read_retry_delay: Duration::from_secs(1),
+        }
+    }
+}
 
 /// Names one job given to [`SessionCore::submit`]; its outcome carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -1534,9 +1605,6 @@ fn inbound_kind(pdu: &[u8]) -> InboundKind {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    use crate::modem::transport::Endpoint;
-    use crate::profile::Profile;
 
     /// A core started against a scripted modem that answers every command
     /// OK (with the lines the start-up needs).
