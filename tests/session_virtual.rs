@@ -381,6 +381,8 @@ fn fault_storm_loses_no_mr_and_no_report() {
             c.garbage_rate = 0.3;
             c.urc_noise_rate = 0.3;
             c.urc_mid_response = true;
+            c.cms_error_rate = 0.15;
+            c.cms_error_code = 42;
             c.latency_ms = 2;
             c.report_delay_ms = (0, 40);
             c.temporary_followup_ms = 15;
@@ -392,23 +394,26 @@ fn fault_storm_loses_no_mr_and_no_report() {
             };
             c.seed = 7;
         });
-        const N: usize = 60;
+        const N: usize = 80;
         let mut mrs = Vec::new();
+        let mut refused = 0;
         for i in 0..N {
             match send_result(&mut ls, &format!("+3933310{i:05}"), "storm") {
                 Ok(mr) => mrs.push(mr),
+                Err(ModemError::Failed {
+                    result: FinalResult::CmsError(cms),
+                    ..
+                }) if cms.code == Some(42) => refused += 1,
                 Err(e) => {
                     let log: Vec<&str> = ls.model.command_log().collect();
-                    panic!(
-                        "{}: part {i}: {e}; {:?}",
-                        p.name,
-                        &log[log.len().saturating_sub(12)..]
-                    )
+                    let tail = &log[log.len().saturating_sub(12)..];
+                    panic!("{}: part {i}: {e}; {tail:?}", p.name)
                 }
             }
         }
+        assert!(refused > 0, "{}: the storm refused some", p.name);
         let submits = ls.model.submits().to_vec();
-        assert_eq!(submits.len(), N);
+        assert_eq!(submits.len() + refused, N);
         let want_mrs: Vec<u8> = submits.iter().map(|s| s.mr).collect();
         assert_eq!(mrs, want_mrs, "{}: every part got its MR", p.name);
         let want: BTreeMap<u8, Vec<u8>> =
