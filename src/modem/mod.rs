@@ -3,6 +3,7 @@
 
 pub mod reassembly;
 pub mod session;
+pub mod session_core;
 pub mod transport;
 
 pub use session::{Modem, SessionConfig};

@@ -1,5 +1,6 @@
 pub mod codec;
 pub(crate) mod driver;
+pub mod lockstep;
 pub(crate) mod model;
 pub mod pty;
 

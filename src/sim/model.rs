@@ -460,10 +460,20 @@ impl SimModem {
     /// The earliest time something is due (output or a scheduled event).
     pub fn next_deadline(&self) -> Option<i64> {
         let out = self.out.front().map(|(t, _)| *t);
-        let sched = self.scheduled.keys().next().map(|(t, _)| *t);
+        // While a command or PDU is being typed, URCs wait for the input
+        // (they are not due before it comes): a past time here would hide
+        // the output that is due.
+        let blocked = !matches!(self.mode, InputMode::Command) || !self.reader.is_idle();
+        let sched = self
+            .scheduled
+            .keys()
+            .next()
+            .map(|(t, _)| *t)
+            .filter(|_| !blocked);
         let cnma = self.cnma_deadline;
         // Held URCs go out as soon as the acknowledgement came.
-        let held = (!self.held.is_empty() && self.cnma_deadline.is_none()).then_some(i64::MIN);
+        let held =
+            (!blocked && !self.held.is_empty() && self.cnma_deadline.is_none()).then_some(i64::MIN);
         [out, sched, cnma, held].into_iter().flatten().min()
     }
 
