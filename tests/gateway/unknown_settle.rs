@@ -7,7 +7,7 @@ use std::path::Path;
 
 use smsgw::router::{Basis, ModemId, Resolution, RouterConfig};
 use smsgw::state::MessageState;
-use smsgw::store::{IncomingReport, MessageId, ReportFilter, Store};
+use smsgw::store::{IncomingReport, MessageId, MessageOptions, ReportFilter, Store};
 
 const T0: i64 = 1_760_000_000;
 const DAY: i64 = 86_400;
@@ -205,4 +205,83 @@ fn a_report_that_came_while_the_part_was_in_flight_settles_it_after_the_restart(
     let v = s.message(msg).unwrap();
     assert_eq!(v.message.state, MessageState::Delivered);
     assert_eq!(s.recovery().retried, 0);
+}
+
+/// `resend_unknown = "if-no-report"`, at the store: an UNKNOWN part whose
+/// message asked for a report goes back to the queue once `wait` seconds
+/// passed without one; not before, not when its message asked for none,
+/// and not when a report settled it.
+#[test]
+fn an_unknown_part_without_a_report_is_queued_again_after_the_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("resend.db");
+    let (asked, silent, settled) = {
+        let mut s = open(&db, T0);
+        let a = s.modem("a").unwrap();
+        let asked = s.create_message("+393331111111", "asked", 1, T0).unwrap();
+        let quiet = MessageOptions {
+            report: false,
+            ..MessageOptions::default()
+        };
+        let silent = s
+            .enqueue_message("+393332222222", "silent", 1, &quiet, T0)
+            .unwrap();
+        let settled = s.create_message("+393333333333", "settled", 1, T0).unwrap();
+        for m in [&asked, &silent, &settled] {
+            s.mark_sending(m.parts[0], a, T0 + 10).unwrap();
+        }
+        (asked, silent, settled)
+    };
+    let mut s = open(&db, T0 + 40);
+    assert_eq!(s.recover_in_flight(false, T0 + 40).unwrap().len(), 3);
+    let a = s.modem("a").unwrap();
+    let rep = report(a, "+393333333333", 5, T0 + 20, 0x00, T0 + 50);
+    assert!(matches!(
+        s.record_report(&rep).unwrap().resolution,
+        Resolution::Matched(ref m) if m.basis == Basis::Window
+    ));
+    // 600 s after it became UNKNOWN (T0 + 40), not one second before.
+    assert_eq!(
+        s.resend_unknown_without_report(600, T0 + 639).unwrap(),
+        vec![]
+    );
+    assert_eq!(s.claim_next("a", T0 + 639, &|_| true).unwrap(), None);
+    assert_eq!(
+        s.resend_unknown_without_report(600, T0 + 640).unwrap(),
+        asked.parts
+    );
+    let v = s.message(asked.id).unwrap();
+    assert_eq!(v.message.state, MessageState::Accepted);
+    assert_eq!(v.message.done_at, None);
+    assert_eq!(
+        (v.parts[0].state, v.parts[0].modem.as_deref()),
+        (MessageState::Accepted, None)
+    );
+    assert!(
+        v.events.iter().any(|e| e.part_id == Some(asked.parts[0].0)
+            && e.state == MessageState::Accepted
+            && e.reason.contains("no status report within 600 s")
+            && e.reason.contains("if-no-report")),
+        "{:?}",
+        v.events
+    );
+    // A fresh attempt: claimed and sent like a new part.
+    let q = s.claim_next("b", T0 + 641, &|_| true).unwrap().unwrap();
+    assert_eq!(q.id, asked.id);
+    let b = s.modem("b").unwrap();
+    s.mark_sending(asked.parts[0], b, T0 + 641).unwrap();
+    s.mark_sent(asked.parts[0], b, 1, T0 + 642, DAY).unwrap();
+    // The others: no report asked for, or settled by its report.
+    assert_eq!(
+        s.message(silent.id).unwrap().message.state,
+        MessageState::Unknown
+    );
+    assert_eq!(
+        s.message(settled.id).unwrap().message.state,
+        MessageState::Delivered
+    );
+    assert_eq!(
+        s.resend_unknown_without_report(600, T0 + 9999).unwrap(),
+        vec![]
+    );
 }
