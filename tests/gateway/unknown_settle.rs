@@ -285,3 +285,52 @@ fn an_unknown_part_without_a_report_is_queued_again_after_the_wait() {
         vec![]
     );
 }
+
+/// A part that timed out (no answer to AT+CMGS) while another part to the
+/// same number is in flight: a report fitting both is left an orphan (it
+/// may be the other's). Once that one is answered, a temporary report
+/// settles the UNKNOWN part as ENROUTE, and its final report (same TP-MR)
+/// is then matched by the router like any other.
+#[test]
+fn a_part_in_flight_is_a_rival_and_a_temporary_report_leads_to_the_final_one() {
+    let mut s = open(Path::new(":memory:"), T0);
+    let a = s.modem("a").unwrap();
+    let to = "+393331111111";
+    let lost = s.create_message(to, "lost", 1, T0).unwrap();
+    let next = s.create_message(to, "next", 1, T0).unwrap();
+    s.mark_sending(lost.parts[0], a, T0).unwrap();
+    s.mark_outcome_unknown(lost.parts[0], "no answer to AT+CMGS in 60 s", T0 + 60)
+        .unwrap();
+    s.mark_sending(next.parts[0], a, T0 + 61).unwrap();
+    let rival = report(a, to, 20, T0 + 58, 0x00, T0 + 62);
+    assert_eq!(
+        s.record_report(&rival).unwrap().resolution,
+        Resolution::Orphan
+    );
+    s.mark_sent(next.parts[0], a, 21, T0 + 63, DAY).unwrap();
+    // Kept an orphan: it could have been the in-flight part's.
+    assert_eq!(
+        s.message(lost.id).unwrap().message.state,
+        MessageState::Unknown
+    );
+    // A temporary report (0x20: congestion, still trying) fits only the
+    // UNKNOWN part now.
+    let temp = report(a, to, 30, T0 + 30, 0x20, T0 + 70);
+    let out = s.record_report(&temp).unwrap();
+    assert!(matches!(out.resolution, Resolution::Matched(ref m) if m.basis == Basis::Window));
+    let v = s.message(lost.id).unwrap();
+    assert_eq!(v.parts[0].state, MessageState::Enroute);
+    assert_eq!(v.message.state, MessageState::Enroute);
+    let done = report(a, to, 30, T0 + 30, 0x00, T0 + 200);
+    match s.record_report(&done).unwrap().resolution {
+        Resolution::Matched(m) => {
+            assert_eq!(m.part, lost.parts[0]);
+            assert_ne!(m.basis, Basis::Window);
+        }
+        other => panic!("expected the router to match it, got {other:?}"),
+    }
+    assert_eq!(
+        s.message(lost.id).unwrap().message.state,
+        MessageState::Delivered
+    );
+}
