@@ -590,6 +590,43 @@ mod tests {
         }
     }
 
+    /// The housekeeping task queues again an UNKNOWN part that got no
+    /// report, only with `resend_unknown = "if-no-report"`, and wakes the
+    /// workers for it.
+    #[tokio::test]
+    async fn housekeeping_resends_unknown_parts_when_configured() {
+        let store = Store::open(Path::new(":memory:"), RouterConfig::default()).unwrap();
+        let settings = GatewaySettings {
+            resend_unknown: ResendUnknown::IfNoReport,
+            resend_unknown_wait_s: 0,
+            ..GatewaySettings::default()
+        };
+        let gw = Gateway::new(store, settings, &[("m1".into(), "/dev/null".into())]);
+        let msg = {
+            let mut s = gw.store();
+            let m = s.create_message("+393331234567", "hi", 1, 1).unwrap();
+            let modem = s.modem("m1").unwrap();
+            s.mark_sending(m.parts[0], modem, 2).unwrap();
+            s.mark_outcome_unknown(m.parts[0], "no answer", 3).unwrap();
+            m.id
+        };
+        let woken = gw.woken();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let task = tokio::spawn(housekeeping(
+            gw.clone(),
+            std::time::Duration::from_millis(10),
+        ));
+        tokio::time::timeout(std::time::Duration::from_secs(60), woken)
+            .await
+            .expect("the workers were never woken");
+        let v = gw.store().message(msg).unwrap();
+        assert_eq!(v.parts[0].state, crate::state::MessageState::Accepted);
+        assert_eq!(v.message.state, crate::state::MessageState::Accepted);
+        gw.shutdown();
+        task.await.unwrap();
+    }
+
     #[test]
     fn submit_validates_each_field() {
         let gw = gateway();
