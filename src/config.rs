@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::gateway::GatewaySettings;
+use crate::gateway::{GatewaySettings, ResendUnknown};
 use crate::pdu::validity::parse_validity;
 use crate::pdu::validity::Validity;
 use crate::profile::ProfileSet;
@@ -282,6 +282,9 @@ pub fn scrub_url_secrets(text: &str, url: &str) -> String {
     out
 }
 
+/// Allowed `gateway.resend_unknown_wait_s` (one minute to thirty days).
+pub const RESEND_UNKNOWN_WAIT_S_RANGE: (u64, u64) = (60, 30 * 86_400);
+
 /// `[gateway]`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -295,9 +298,12 @@ pub struct GatewaySection {
     pub max_retries: u32,
     /// First pause before a retry, in seconds (doubles each time).
     pub retry_backoff_s: u64,
-    /// Resend parts whose outcome is unknown after a crash (duplicates
-    /// rather than losses). Off: they become UNKNOWN.
-    pub resend_unknown: bool,
+    /// Parts whose AT+CMGS was never answered: `false` (UNKNOWN), `true`
+    /// (resent after a crash) or `"if-no-report"` (resent when no report
+    /// came within `resend_unknown_wait_s`).
+    pub resend_unknown: ResendUnknown,
+    /// Seconds to wait for the report of such a part (`"if-no-report"`).
+    pub resend_unknown_wait_s: u64,
     /// Hold back parts whose TP-MR would make a report that no time stamp
     /// can attribute (same number, same TP-MR, sent seconds apart).
     pub avoid_mr_lookalikes: bool,
@@ -312,6 +318,7 @@ impl Default for GatewaySection {
             max_retries: d.max_retries,
             retry_backoff_s: d.retry_backoff_s,
             resend_unknown: d.resend_unknown,
+            resend_unknown_wait_s: d.resend_unknown_wait_s,
             avoid_mr_lookalikes: d.avoid_mr_lookalikes,
         }
     }
@@ -524,6 +531,7 @@ impl Config {
             max_retries: g.max_retries,
             retry_backoff_s: g.retry_backoff_s,
             resend_unknown: g.resend_unknown,
+            resend_unknown_wait_s: g.resend_unknown_wait_s,
             avoid_mr_lookalikes: g.avoid_mr_lookalikes,
         }
     }
@@ -555,6 +563,17 @@ impl Config {
             return Err((
                 "gateway.retry_backoff_s".into(),
                 "must be at least 1 second".into(),
+            ));
+        }
+        let (lo, hi) = RESEND_UNKNOWN_WAIT_S_RANGE;
+        let wait = self.gateway.resend_unknown_wait_s;
+        if !(lo..=hi).contains(&wait) {
+            return Err((
+                "gateway.resend_unknown_wait_s".into(),
+                format!(
+                    "{wait} is out of range ({lo} to {hi} seconds): the time a report may \
+                     take to come before a part of unknown outcome is sent again"
+                ),
             ));
         }
         if let Err(e) = self.router_config().validate() {

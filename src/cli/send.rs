@@ -307,6 +307,7 @@ pub fn describe(
                 Basis::Sole => "as the only candidate",
                 Basis::Time => "by its timestamp among colliding candidates",
                 Basis::Set => "by the set: as many reports, all alike, as colliding candidates",
+                Basis::Window => "as the only part of unknown outcome sent in its time window",
             }
         ),
         Resolution::AlreadySettled { part: p } => {

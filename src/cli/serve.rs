@@ -10,7 +10,7 @@ use super::sim::{sim_config_for, wait_for_signal};
 use super::{CliError, CliResult};
 use crate::config::{Config, ModemConfig};
 use crate::gateway::worker::{self, WorkerConfig};
-use crate::gateway::{daemon::housekeeping, Gateway};
+use crate::gateway::{daemon::housekeeping, Gateway, ResendUnknown};
 use crate::profile::Profile;
 use crate::sim::{self, SimEndpoint, SimHandle, SimModem};
 use crate::store::{default_path, unix_now, Store};
@@ -135,13 +135,16 @@ pub async fn serve_on(mut config: Config, listener: tokio::net::TcpListener) -> 
     store.set_webhooks(config.webhook.is_some());
     let settings = config.gateway_settings();
     let recovered = store
-        .recover_in_flight(settings.resend_unknown, unix_now())
+        .recover_in_flight(settings.resend_unknown == ResendUnknown::Always, unix_now())
         .map_err(CliError::runtime)?;
     if !recovered.is_empty() {
-        let what = if settings.resend_unknown {
-            "queued again (resend_unknown = true)"
-        } else {
-            "marked UNKNOWN, not resent"
+        let what = match settings.resend_unknown {
+            ResendUnknown::Always => "queued again (resend_unknown = true)",
+            ResendUnknown::IfNoReport => {
+                "marked UNKNOWN; resent if no report comes in time \
+                 (resend_unknown = \"if-no-report\")"
+            }
+            ResendUnknown::Never => "marked UNKNOWN, not resent",
         };
         tracing::warn!(
             "{} part(s) were being sent when the daemon stopped: {what}",

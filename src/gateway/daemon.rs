@@ -29,9 +29,12 @@ pub struct GatewaySettings {
     pub max_retries: u32,
     /// First pause before a retry (doubles each time).
     pub retry_backoff_s: u64,
-    /// Resend parts whose AT+CMGS was written before a crash (duplicates
-    /// rather than losses); off by default: they become UNKNOWN.
-    pub resend_unknown: bool,
+    /// What becomes of parts whose AT+CMGS was written but never answered
+    /// (a crash, a timeout): UNKNOWN for good by default.
+    pub resend_unknown: ResendUnknown,
+    /// With [`ResendUnknown::IfNoReport`]: how long after a part became
+    /// UNKNOWN its report may still come before it is sent again.
+    pub resend_unknown_wait_s: u64,
     /// Hold back a part whose TP-MR (predicted from the modem's last answers)
     /// would be a look-alike of a pending part to the same number sent too
     /// recently for its report to be told apart; on by default.
@@ -45,9 +48,54 @@ impl Default for GatewaySettings {
             report: true,
             max_retries: 5,
             retry_backoff_s: 30,
-            resend_unknown: false,
+            resend_unknown: ResendUnknown::Never,
+            resend_unknown_wait_s: 600,
             avoid_mr_lookalikes: true,
         }
+    }
+}
+
+/// `resend_unknown`: what to do with a part whose AT+CMGS was written but
+/// never answered, so that the network may or may not have it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ResendUnknown {
+    /// `false`: UNKNOWN, never sent again (at most once: a possible loss).
+    #[default]
+    Never,
+    /// `true`: after a crash, queued again at start (at least once: a
+    /// possible duplicate).
+    Always,
+    /// `"if-no-report"`: UNKNOWN, and queued again when its message asked
+    /// for a report and none came within `resend_unknown_wait_s` (a
+    /// duplicate only if the report was lost or is later than that).
+    IfNoReport,
+}
+
+impl<'de> Deserialize<'de> for ResendUnknown {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = ResendUnknown;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("true, false or \"if-no-report\"")
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<ResendUnknown, E> {
+                Ok(if v {
+                    ResendUnknown::Always
+                } else {
+                    ResendUnknown::Never
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ResendUnknown, E> {
+                match v {
+                    "if-no-report" => Ok(ResendUnknown::IfNoReport),
+                    other => Err(E::custom(format!(
+                        "{other:?} is not a choice: true, false or \"if-no-report\""
+                    ))),
+                }
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -510,7 +558,9 @@ impl Gateway {
 }
 
 /// Periodic upkeep until shutdown: parts with no report past their validity
-/// plus grace become UNKNOWN; queued messages past validity become EXPIRED.
+/// plus grace become UNKNOWN; queued messages past validity become EXPIRED;
+/// with `resend_unknown = "if-no-report"`, parts of unknown outcome that got
+/// no report in time are queued again.
 pub async fn housekeeping(gw: Gateway, every: std::time::Duration) {
     let mut shutdown = gw.shutdown_signal();
     loop {
@@ -536,6 +586,24 @@ pub async fn housekeeping(gw: Gateway, every: std::time::Duration) {
             }
             Ok(_) => {}
             Err(e) => tracing::error!("queue expiry: {e}"),
+        }
+        let settings = gw.settings();
+        if settings.resend_unknown == ResendUnknown::IfNoReport {
+            let wait = i64::try_from(settings.resend_unknown_wait_s).unwrap_or(i64::MAX);
+            match gw
+                .write(move |s| s.resend_unknown_without_report(wait, now))
+                .await
+            {
+                Ok(parts) if !parts.is_empty() => {
+                    tracing::info!(
+                        "{} part(s) of unknown outcome got no report in {wait} s: queued again",
+                        parts.len()
+                    );
+                    gw.wake_workers();
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!("resend of unknown parts: {e}"),
+            }
         }
     }
 }
@@ -565,6 +633,43 @@ mod tests {
             ucs2: false,
             flash: false,
         }
+    }
+
+    /// The housekeeping task queues again an UNKNOWN part that got no
+    /// report, only with `resend_unknown = "if-no-report"`, and wakes the
+    /// workers for it.
+    #[tokio::test]
+    async fn housekeeping_resends_unknown_parts_when_configured() {
+        let store = Store::open(Path::new(":memory:"), RouterConfig::default()).unwrap();
+        let settings = GatewaySettings {
+            resend_unknown: ResendUnknown::IfNoReport,
+            resend_unknown_wait_s: 0,
+            ..GatewaySettings::default()
+        };
+        let gw = Gateway::new(store, settings, &[("m1".into(), "/dev/null".into())]);
+        let msg = {
+            let mut s = gw.store();
+            let m = s.create_message("+393331234567", "hi", 1, 1).unwrap();
+            let modem = s.modem("m1").unwrap();
+            s.mark_sending(m.parts[0], modem, 2).unwrap();
+            s.mark_outcome_unknown(m.parts[0], "no answer", 3).unwrap();
+            m.id
+        };
+        let woken = gw.woken();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+        let task = tokio::spawn(housekeeping(
+            gw.clone(),
+            std::time::Duration::from_millis(10),
+        ));
+        tokio::time::timeout(std::time::Duration::from_secs(60), woken)
+            .await
+            .expect("the workers were never woken");
+        let v = gw.store().message(msg).unwrap();
+        assert_eq!(v.parts[0].state, crate::state::MessageState::Accepted);
+        assert_eq!(v.message.state, crate::state::MessageState::Accepted);
+        gw.shutdown();
+        task.await.unwrap();
     }
 
     #[test]

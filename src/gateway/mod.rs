@@ -17,6 +17,8 @@ pub(crate) mod send;
 pub mod worker;
 
 pub(crate) use connect::{connect, ConnectError, ConnectOptions};
-pub use daemon::{Gateway, GatewaySettings, ModemStatus, SubmitError, SubmitRequest, Submitted};
+pub use daemon::{
+    Gateway, GatewaySettings, ModemStatus, ResendUnknown, SubmitError, SubmitRequest, Submitted,
+};
 pub(crate) use inbound::{apply_inbound, InboundOutcome};
 pub(crate) use send::{send_message, OutboundMessage, PartOutcome, SendError, SentMessage};

@@ -168,6 +168,11 @@ pub enum Basis {
     /// them, all with the same outcome: each part got that outcome, whichever
     /// report was its own (see [`Router::settle_by_set`]).
     Set,
+    /// The part's outcome was unknown (AT+CMGS written, no answer: no
+    /// TP-MR), and it was the only part to that number on that modem whose
+    /// window (AT+CMGS written .. marked UNKNOWN) fits the SCTS, with nothing
+    /// else the report could belong to (see [`Router::window_fit`]).
+    Window,
 }
 
 /// A report attached to a part.
@@ -633,6 +638,24 @@ impl Router {
         })
     }
 
+    /// Does a report of `modem` stamped `scts` fit a part whose submit,
+    /// on our clock, happened at some time in `from..=until` (AT+CMGS
+    /// written, then the answer never came)? The same rule as a candidate
+    /// of [`Router::resolve`] that fits (not merely possible): the window's
+    /// point nearest the SCTS (less the learned offset) is taken as the
+    /// submit time. Returns that time when it fits, None otherwise.
+    ///
+    /// The caller decides whether the part is the only one that fits: this
+    /// knows nothing of parts without a TP-MR.
+    pub fn window_fit(&self, modem: ModemId, scts: i64, from: i64, until: i64) -> Option<i64> {
+        if until < from {
+            return None;
+        }
+        let offset = self.clock_offset(modem);
+        let at = scts.saturating_sub(offset.unwrap_or(0)).clamp(from, until);
+        (self.fit(scts, at, offset) == Fit::Fits).then_some(at)
+    }
+
     /// How far apart (whole seconds, our clock) two submits under one key
     /// must be for every report to be told apart by its SCTS: a report fits
     /// its own part within `tolerance`, so it is more than `tolerance` from
@@ -884,6 +907,25 @@ mod tests {
             Resolution::Matched(m) => m,
             other => panic!("expected a match, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn window_fit_uses_the_tolerance_once_the_offset_is_known() {
+        let mut r = router();
+        // Before an offset is learned: fallback_bound (300 s) either side.
+        assert_eq!(r.window_fit(M, T0 + 50, T0, T0 + 20), Some(T0 + 20));
+        assert_eq!(r.window_fit(M, T0 + 320, T0, T0 + 20), Some(T0 + 20));
+        assert_eq!(r.window_fit(M, T0 + 321, T0, T0 + 20), None);
+        assert_eq!(r.window_fit(M, T0 - 301, T0, T0 + 20), None);
+        // SMSC 30 s ahead of us: inside the window, or within 2 s of it.
+        r.observe_offset(M, 30);
+        assert_eq!(r.window_fit(M, T0 + 40, T0, T0 + 20), Some(T0 + 10));
+        assert_eq!(r.window_fit(M, T0 + 52, T0, T0 + 20), Some(T0 + 20));
+        assert_eq!(r.window_fit(M, T0 + 53, T0, T0 + 20), None);
+        assert_eq!(r.window_fit(M, T0 + 28, T0, T0 + 20), Some(T0));
+        assert_eq!(r.window_fit(M, T0 + 27, T0, T0 + 20), None);
+        // An empty window fits nothing.
+        assert_eq!(r.window_fit(M, T0 + 40, T0 + 20, T0), None);
     }
 
     #[test]

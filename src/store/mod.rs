@@ -620,11 +620,27 @@ fn refresh_message(
     code: Option<i64>,
     at: i64,
 ) -> Result<Option<MessageState>> {
+    refresh_message_reopening(tx, hooks, message, part, report, code, at, false)
+}
+
+/// [`refresh_message`]; with `reopen`, a message that is UNKNOWN is
+/// recomputed too (a part of unknown outcome got its report).
+#[allow(clippy::too_many_arguments)]
+fn refresh_message_reopening(
+    tx: &Connection,
+    hooks: bool,
+    message: i64,
+    part: Option<i64>,
+    report: Option<i64>,
+    code: Option<i64>,
+    at: i64,
+    reopen: bool,
+) -> Result<Option<MessageState>> {
     let current: String = tx
         .prepare_cached("SELECT state FROM messages WHERE id = ?1")?
         .query_row([message], |r| r.get(0))?;
     let current = parse_state(&current)?;
-    if current.is_final() {
+    if current.is_final() && !(reopen && current == MessageState::Unknown) {
         return Ok(None);
     }
     let mut states = Vec::new();

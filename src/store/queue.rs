@@ -299,8 +299,20 @@ impl Store {
     /// At start: parts marked in flight with no TP-MR were written before a
     /// crash and never answered. They become UNKNOWN (not resent: at most
     /// once), or with `resend` are queued again (the recipient may then get
-    /// them twice); each gets an event saying which. Returns them.
+    /// them twice); each gets an event saying which. An UNKNOWN one keeps
+    /// when AT+CMGS was written, and orphan reports are retried: one that
+    /// came while it was in flight may now be its own (basis `window`).
+    /// Returns them.
     pub fn recover_in_flight(&mut self, resend: bool, at: i64) -> Result<Vec<PartId>> {
+        match self.recover_in_flight_tx(resend, at) {
+            Ok(v) => Ok(v),
+            // The retry of orphan reports may have touched the router.
+            Err(e @ StoreError::Sql(_)) => self.recover(e),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn recover_in_flight_tx(&mut self, resend: bool, at: i64) -> Result<Vec<PartId>> {
         let tx = Tx::begin(&mut self.conn, self.batch)?;
         let mut found = Vec::new();
         {
@@ -334,8 +346,9 @@ impl Store {
             } else {
                 let why = "AT+CMGS written before a crash, outcome unknown: not resent";
                 tx.prepare_cached(
-                    "UPDATE parts SET state = 'UNKNOWN', sending_at = NULL, error = ?2, \
-                     done_at = ?3, next_attempt = NULL WHERE id = ?1",
+                    "UPDATE parts SET state = 'UNKNOWN', written_at = sending_at, \
+                     sending_at = NULL, error = ?2, done_at = ?3, next_attempt = NULL \
+                     WHERE id = ?1",
                 )?
                 .execute(params![part.0, why, at])?;
                 event(
@@ -350,6 +363,12 @@ impl Store {
                 refresh_message(&tx, self.webhooks, message, Some(part.0), None, None, at)?;
                 sync_queued(&tx, message)?;
             }
+        }
+        if !resend && !found.is_empty() {
+            // A report that came while these were in flight was kept as an
+            // orphan (it could have been theirs or another's): it may now
+            // be one's own by its time window.
+            super::reports::retry_waiting_tx(&tx, self.webhooks, &mut self.router, None)?;
         }
         tx.commit()?;
         Ok(found.into_iter().map(|(p, _)| p).collect())

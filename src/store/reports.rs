@@ -2,7 +2,10 @@
 
 use rusqlite::{params, Connection};
 
-use super::{event, refresh_message, MessageId, Result, Store, StoreError, Tx};
+use super::queue::sync_queued;
+use super::{
+    event, refresh_message, refresh_message_reopening, MessageId, Result, Store, StoreError, Tx,
+};
 use crate::pdu::status::TpStatus;
 use crate::router::{Basis, HeldReport, ModemId, PartId, Report, Resolution, Router};
 use crate::state::MessageState;
@@ -68,13 +71,18 @@ impl Store {
         let mut offset_changed = false;
         for rep in reports {
             let offset_before = self.router.clock_offset(rep.modem);
-            let resolution = self.router.resolve(&Report {
+            let mut resolution = self.router.resolve(&Report {
                 modem: rep.modem,
                 recipient: &rep.recipient,
                 mr: rep.mr,
                 scts: rep.scts,
                 status: TpStatus(rep.status),
             });
+            if resolution == Resolution::Orphan {
+                if let Some(m) = settle_window_tx(&tx, &mut self.router, &rep)? {
+                    resolution = Resolution::Matched(m);
+                }
+            }
             let v = Verdict::of(&resolution);
             tx.prepare_cached(
                 "INSERT INTO reports (received_at, modem_id, recipient, mr, scts, discharge, \
@@ -225,13 +233,18 @@ pub(super) fn retry_waiting_tx(
     let mut out = Vec::with_capacity(waiting.len());
     let mut still_ambiguous = 0usize;
     for (id, rep) in waiting {
-        let resolution = router.resolve(&Report {
+        let mut resolution = router.resolve(&Report {
             modem: rep.modem,
             recipient: &rep.recipient,
             mr: rep.mr,
             scts: rep.scts,
             status: TpStatus(rep.status),
         });
+        if resolution == Resolution::Orphan {
+            if let Some(m) = settle_window_tx(tx, router, &rep)? {
+                resolution = Resolution::Matched(m);
+            }
+        }
         if let Resolution::Ambiguous { .. } = &resolution {
             // Still in doubt: keep waiting, with the current candidates.
             let v = Verdict::of(&resolution);
@@ -360,6 +373,117 @@ fn settle_sets_tx(
     Ok(out)
 }
 
+/// A report the router found no part for may still be that of a part whose
+/// outcome is UNKNOWN because AT+CMGS was written and never answered (a
+/// crash, a timeout): such a part has no TP-MR, so the router cannot know
+/// it. It is that part's own when it can be no other's:
+///
+/// - the part went UNKNOWN from in flight on the report's modem, to a
+///   number with the same suffix, and the report's SCTS fits its window
+///   (AT+CMGS written .. marked UNKNOWN) by [`Router::window_fit`];
+/// - no other such part fits, and no part now in flight on that modem to
+///   that suffix fits (its window runs until the report came): its answer
+///   may still be on the way;
+/// - the router has no entry it could belong to: the caller offers only
+///   reports the router called orphans.
+///
+/// Then the part learns the report's TP-MR and an estimated submit time
+/// (so a repeated report, or the final one after a temporary one, is
+/// matched by the router), and the match is returned with
+/// [`Basis::Window`]; the caller writes and applies it.
+fn settle_window_tx(
+    tx: &Connection,
+    router: &mut Router,
+    rep: &IncomingReport,
+) -> Result<Option<crate::router::Matched>> {
+    let want = router.suffix_key(&rep.recipient);
+    // (part, recipient, window start, window end, validity)
+    let mut unknown: Vec<(i64, String, i64, i64, i64)> = Vec::new();
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT p.id, m.recipient, p.written_at, COALESCE(p.done_at, p.written_at), \
+                    m.validity_secs \
+             FROM parts p JOIN messages m ON m.id = p.message_id \
+             WHERE p.modem_id = ?1 AND p.written_at IS NOT NULL AND p.mr IS NULL \
+               AND p.state = 'UNKNOWN'",
+        )?;
+        let mut rows = stmt.query([rep.modem.0])?;
+        while let Some(r) = rows.next()? {
+            unknown.push((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?));
+        }
+    }
+    let mut fitting = unknown
+        .into_iter()
+        .filter_map(|(part, to, from, until, vp)| {
+            if router.suffix_key(&to) != want {
+                return None;
+            }
+            let at = router.window_fit(rep.modem, rep.scts, from, until)?;
+            Some((part, to, at, vp))
+        });
+    let Some((part, to, at, validity)) = fitting.next() else {
+        return Ok(None);
+    };
+    if fitting.next().is_some() {
+        tracing::info!(
+            modem = rep.modem.0,
+            mr = rep.mr,
+            "orphan report fits several parts of unknown outcome: left an orphan"
+        );
+        return Ok(None);
+    }
+    let mut in_flight = false;
+    {
+        let mut stmt = tx.prepare_cached(
+            "SELECT m.recipient, p.sending_at FROM parts p JOIN messages m ON m.id = p.message_id \
+             WHERE p.modem_id = ?1 AND p.sending_at IS NOT NULL AND p.mr IS NULL \
+               AND p.state = 'ACCEPTED'",
+        )?;
+        let mut rows = stmt.query([rep.modem.0])?;
+        while let Some(r) = rows.next()? {
+            let (other, from): (String, i64) = (r.get(0)?, r.get(1)?);
+            let until = from.max(rep.received_at);
+            if router.suffix_key(&other) == want
+                && router
+                    .window_fit(rep.modem, rep.scts, from, until)
+                    .is_some()
+            {
+                in_flight = true;
+                break;
+            }
+        }
+    }
+    if in_flight {
+        tracing::info!(
+            modem = rep.modem.0,
+            mr = rep.mr,
+            part,
+            "orphan report fits a part of unknown outcome and one in flight: left an orphan"
+        );
+        return Ok(None);
+    }
+    tx.prepare_cached("UPDATE parts SET mr = ?2, submitted_at = ?3, validity = ?4 WHERE id = ?1")?
+        .execute(params![part, rep.mr, at, validity])?;
+    let status = TpStatus(rep.status);
+    let outcome = crate::state::outcome(status);
+    if outcome.is_final {
+        router.register_settled(rep.modem, &to, rep.mr, PartId(part), at, validity);
+    } else if let Some(c) = router.register(rep.modem, &to, rep.mr, PartId(part), at, validity) {
+        tracing::info!(
+            modem = rep.modem.0,
+            mr = rep.mr,
+            part,
+            pending = ?c.pending,
+            "part of unknown outcome settled by its window shares a key with pending parts"
+        );
+    }
+    Ok(Some(crate::router::Matched {
+        part: PartId(part),
+        outcome,
+        basis: Basis::Window,
+    }))
+}
+
 /// How a resolution is written in the report's row.
 struct Verdict {
     result: &'static str,
@@ -385,6 +509,7 @@ impl Verdict {
                     Basis::Sole => "sole",
                     Basis::Time => "time",
                     Basis::Set => "set",
+                    Basis::Window => "window",
                 }),
                 part: Some(m.part.0),
                 applied: true,
@@ -444,6 +569,10 @@ fn apply(
                     "the set: as many reports as parts that could not be told apart, \
                      all with this outcome"
                 }
+                Basis::Window => {
+                    "its SCTS: the only part of unknown outcome to this number on this \
+                     modem whose AT+CMGS was written in that time window"
+                }
             };
             let reason = format!(
                 "TP-ST 0x{:02X}: {} (matched by {basis})",
@@ -458,7 +587,10 @@ fn apply(
                 state,
                 &reason,
             )?;
-            message = refresh_message(
+            // A part of unknown outcome made its message UNKNOWN (final):
+            // now that the part's fate is known, the message is reopened.
+            let reopen = m.basis == Basis::Window;
+            message = refresh_message_reopening(
                 tx,
                 hooks,
                 msg,
@@ -466,8 +598,12 @@ fn apply(
                 Some(id),
                 Some(i64::from(rep.status)),
                 rep.received_at,
+                reopen,
             )?
             .map(|s| (MessageId(msg), s));
+            if reopen {
+                sync_queued(tx, msg)?;
+            }
         }
         Resolution::AlreadySettled { part } => {
             tracing::info!(

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this binary writes.
 pub const VERSION: u32 = MIGRATIONS.len() as u32;
@@ -246,6 +246,45 @@ INSERT INTO reports_v4 (id, received_at, modem_id, recipient, mr, scts, discharg
            pdu, match, basis, part_id, candidates, applied FROM reports;
 DROP TABLE reports;
 ALTER TABLE reports_v4 RENAME TO reports;
+CREATE INDEX reports_part ON reports (part_id);
+CREATE INDEX reports_waiting ON reports (modem_id, mr) WHERE applied = 0;
+CREATE INDEX reports_match ON reports (match);
+CREATE INDEX reports_sole ON reports (modem_id, id) WHERE basis = 'sole';
+";
+
+/// Version 5: a part whose outcome became UNKNOWN while in flight (AT+CMGS
+/// written, no answer) keeps when AT+CMGS was written (`written_at`; with
+/// `done_at`, when it was marked UNKNOWN, the window in which the SMSC may
+/// have stamped it). A report that can only be its own settles it
+/// (`basis = 'window'`), so the CHECK of `reports` changes: the table is
+/// copied as in version 4.
+const V5: &str = "
+ALTER TABLE parts ADD COLUMN written_at INTEGER;
+CREATE INDEX parts_unknown_window ON parts (modem_id)
+    WHERE written_at IS NOT NULL AND mr IS NULL AND state = 'UNKNOWN';
+
+CREATE TABLE reports_v5 (
+    id          INTEGER PRIMARY KEY,
+    received_at INTEGER NOT NULL,
+    modem_id    INTEGER NOT NULL REFERENCES modems (id),
+    recipient   TEXT NOT NULL,
+    mr          INTEGER NOT NULL,
+    scts        INTEGER NOT NULL,
+    discharge   INTEGER,
+    tp_status   INTEGER NOT NULL,
+    pdu         TEXT NOT NULL,
+    match       TEXT NOT NULL CHECK (match IN ('matched', 'duplicate', 'ambiguous', 'orphan')),
+    basis       TEXT CHECK (basis IN ('sole', 'time', 'set', 'window')),
+    part_id     INTEGER REFERENCES parts (id),
+    candidates  TEXT,                -- ambiguous, or matched by the set: the candidate part ids
+    applied     INTEGER NOT NULL     -- 0: orphan or ambiguous, waiting to be retried
+);
+INSERT INTO reports_v5 (id, received_at, modem_id, recipient, mr, scts, discharge, tp_status,
+                        pdu, match, basis, part_id, candidates, applied)
+    SELECT id, received_at, modem_id, recipient, mr, scts, discharge, tp_status,
+           pdu, match, basis, part_id, candidates, applied FROM reports;
+DROP TABLE reports;
+ALTER TABLE reports_v5 RENAME TO reports;
 CREATE INDEX reports_part ON reports (part_id);
 CREATE INDEX reports_waiting ON reports (modem_id, mr) WHERE applied = 0;
 CREATE INDEX reports_match ON reports (match);

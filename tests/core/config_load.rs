@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use smsgw::config::{resolve_device, Config, ConfigError};
+use smsgw::gateway::ResendUnknown;
 use smsgw::router::RouterConfig;
 
 const EXAMPLE: &str = include_str!("../../smsgw.example.toml");
@@ -76,6 +77,7 @@ fn example_documents_every_key_of_the_defaults() {
         "max_retries",
         "retry_backoff_s",
         "resend_unknown",
+        "resend_unknown_wait_s",
         "avoid_mr_lookalikes",
         "suffix_digits",
         "tolerance",
@@ -102,11 +104,12 @@ fn empty_file_gives_the_documented_defaults() {
     assert!(c.gateway.report);
     assert_eq!(c.gateway.max_retries, 5);
     assert_eq!(c.gateway.retry_backoff_s, 30);
-    assert!(!c.gateway.resend_unknown);
+    assert_eq!(c.gateway.resend_unknown, ResendUnknown::Never);
+    assert_eq!(c.gateway.resend_unknown_wait_s, 600);
     assert!(c.gateway.avoid_mr_lookalikes);
     assert_eq!(c.router_config(), RouterConfig::default());
     let s = c.gateway_settings();
-    assert!(s.report && !s.resend_unknown);
+    assert!(s.report && s.resend_unknown == ResendUnknown::Never);
 }
 
 #[test]
@@ -323,6 +326,38 @@ fn missing_file_names_it() {
     let e = Config::load(Path::new("/nonexistent/smsgw.toml")).unwrap_err();
     assert!(matches!(e, ConfigError::Io { .. }));
     assert!(e.to_string().contains("/nonexistent/smsgw.toml"), "{e}");
+}
+
+#[test]
+fn resend_unknown_takes_a_flag_or_if_no_report_with_a_bounded_wait() {
+    for (text, want) in [
+        ("false", ResendUnknown::Never),
+        ("true", ResendUnknown::Always),
+        ("\"if-no-report\"", ResendUnknown::IfNoReport),
+    ] {
+        let c =
+            Config::from_toml(&format!("[gateway]\nresend_unknown = {text}\n"), "r.toml").unwrap();
+        assert_eq!(c.gateway.resend_unknown, want);
+        assert_eq!(c.gateway_settings().resend_unknown, want);
+    }
+    let c = Config::from_toml(
+        "[gateway]\nresend_unknown = \"if-no-report\"\nresend_unknown_wait_s = 900\n",
+        "r.toml",
+    )
+    .unwrap();
+    assert_eq!(c.gateway_settings().resend_unknown_wait_s, 900);
+    let e = invalid("[gateway]\nresend_unknown = \"sometimes\"\n");
+    assert_eq!(
+        (e.key(), e.line()),
+        (Some("gateway.resend_unknown"), Some(2))
+    );
+    assert!(e.to_string().contains("if-no-report"), "{e}");
+    assert!(e.to_string().contains("sometimes"), "{e}");
+    let e = invalid("[gateway]\nresend_unknown = 3\n");
+    assert!(e.to_string().contains("if-no-report"), "{e}");
+    let e = invalid("[gateway]\nresend_unknown_wait_s = 5\n");
+    assert_eq!(e.key(), Some("gateway.resend_unknown_wait_s"));
+    assert!(e.to_string().contains("out of range (60 to 2592000"), "{e}");
 }
 
 #[test]

@@ -18,5 +18,6 @@ mod store_kill;
 mod store_queue;
 mod store_set_settle;
 mod store_webhooks;
+mod unknown_settle;
 mod webhook_delivery;
 mod wrap_avoid;
