@@ -44,7 +44,14 @@ pub enum Origin {
     /// of an earlier connection is dropped instead of acknowledging another.
     Direct { needs_ack: bool, link: u32 },
     /// Stored in the modem (+CDSI / +CMTI / found at start-up): AT+CMGD follows.
-    Stored { mem: String, index: u32 },
+    /// `reading` names this reading of the slot (a serial of the session):
+    /// once the slot is deleted the modem reuses the index for the next
+    /// PDU, so a hand-on of an earlier reading deletes nothing.
+    Stored {
+        mem: String,
+        index: u32,
+        reading: u64,
+    },
 }
 
 /// A status report or SMS from the modem, not yet decoded.

@@ -31,7 +31,7 @@
 //!   is away, deletions wait for the reconnect, and the core asks for the port
 //!   to be reopened with a growing delay.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use crate::at::answers::PinState;
@@ -376,8 +376,26 @@ pub struct SessionCore {
     /// Connections to the port so far (see [`Origin::Direct`]).
     link: u32,
     owed: Owed,
+    /// Stored PDUs handed to the owner whose AT+CMGD has not run yet, by
+    /// (storage, index), and whether it is queued. While a slot is here it
+    /// still holds that PDU: reading it again (a +CDSI and the listing can
+    /// both name it) is not handed on twice, and a second hand-on deletes
+    /// nothing. Once deleted, the modem may reuse the index for a new PDU,
+    /// which a second AT+CMGD would destroy unread.
+    handed: BTreeMap<(String, u32), (u64, Deletion)>,
+    /// The last `reading` serial given to a stored PDU handed on.
+    readings: u64,
     transmit: Vec<u8>,
     events: VecDeque<SessionEvent>,
+}
+
+/// Where the deletion of a stored PDU handed to the owner stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deletion {
+    /// Handed on; the owner has not said it is stored yet.
+    Awaited,
+    /// AT+CMGD is queued (or running).
+    Queued,
 }
 
 impl SessionCore {
@@ -398,6 +416,8 @@ impl SessionCore {
             jobs: VecDeque::new(),
             next_job: 0,
             internal: VecDeque::new(),
+            handed: BTreeMap::new(),
+            readings: 0,
             retries: Vec::new(),
             read_mem: None,
             link: 0,
@@ -557,10 +577,26 @@ impl SessionCore {
             Origin::Direct {
                 needs_ack: false, ..
             } => {}
-            Origin::Stored { mem, index } => self.internal.push_back(Internal::Delete {
-                mem: mem.clone(),
-                index: *index,
-            }),
+            Origin::Stored {
+                mem,
+                index,
+                reading,
+            } => {
+                let key = (mem.clone(), *index);
+                match self.handed.get_mut(&key) {
+                    Some((r, d @ Deletion::Awaited)) if r == reading => {
+                        *d = Deletion::Queued;
+                        self.internal.push_back(Internal::Delete {
+                            mem: mem.clone(),
+                            index: *index,
+                        });
+                    }
+                    // Already queued, or already deleted (the index may now
+                    // hold a new PDU, another reading): deleting again would
+                    // lose that one.
+                    _ => tracing::debug!("{mem}/{index} handed on again: not deleted twice"),
+                }
+            }
         }
         self.advance(now);
     }
@@ -1070,8 +1106,10 @@ impl SessionCore {
             }
             Purpose::Delete { mem, index } => {
                 if let Err(e) = result {
+                    // Still stored: the next listing hands it on again.
                     tracing::warn!("deleting stored {mem}/{index} failed: {e}");
                 }
+                self.handed.remove(&(mem, index));
             }
             Purpose::Select { mem, then } => match result {
                 Ok(_) => {
@@ -1097,7 +1135,16 @@ impl SessionCore {
                         } else {
                             inbound_kind(&m.pdu)
                         };
-                        self.emit_inbound(kind, m.pdu, m.length, Origin::Stored { mem, index });
+                        self.emit_inbound(
+                            kind,
+                            m.pdu,
+                            m.length,
+                            Origin::Stored {
+                                mem,
+                                index,
+                                reading: 0,
+                            },
+                        );
                     }
                     Err(e) => self.read_failed(mem, index, kind, failed, &e, now),
                 }
@@ -1113,9 +1160,12 @@ impl SessionCore {
                 kind,
                 failed,
             } => self.read_failed(mem, index, kind, failed, &e, now),
-            Internal::Ack | Internal::Delete { .. } => {
-                tracing::warn!("follow-up command failed: {e}")
+            Internal::Delete { mem, index } => {
+                // Still stored: the next listing hands it on again.
+                tracing::warn!("deleting stored {mem}/{index} failed: {e}");
+                self.handed.remove(&(mem, index));
             }
+            Internal::Ack => tracing::warn!("follow-up command failed: {e}"),
         }
     }
 
@@ -1195,7 +1245,32 @@ impl SessionCore {
         self.events.push_back(SessionEvent::Modem(ev));
     }
 
-    fn emit_inbound(&mut self, kind: InboundKind, pdu: Vec<u8>, tpdu_len: usize, origin: Origin) {
+    fn emit_inbound(
+        &mut self,
+        kind: InboundKind,
+        pdu: Vec<u8>,
+        tpdu_len: usize,
+        mut origin: Origin,
+    ) {
+        if let Origin::Stored {
+            mem,
+            index,
+            reading,
+        } = &mut origin
+        {
+            let key = (mem.clone(), *index);
+            if self.handed.contains_key(&key) {
+                // The same slot read again before its deletion: the owner
+                // has this PDU already.
+                tracing::debug!(
+                    "{mem}/{index} read again before its deletion: not handed on twice"
+                );
+                return;
+            }
+            self.readings += 1;
+            *reading = self.readings;
+            self.handed.insert(key, (self.readings, Deletion::Awaited));
+        }
         self.emit(ModemEvent::Inbound(Inbound {
             modem: self.cfg.name.clone(),
             kind,
@@ -1513,6 +1588,7 @@ impl SessionCore {
                 Origin::Stored {
                     mem: mem.clone(),
                     index: entry.index.unwrap_or(0),
+                    reading: 0,
                 },
             );
         }
