@@ -233,6 +233,31 @@ pub fn cpin<S: AsRef<str>>(lines: &[S]) -> Result<PinState, AnswerError> {
     }
 }
 
+/// The PIN attempts left, from whichever of the three answers modems give:
+/// 27.007 `+CPINR: SIM PIN,<left>,<max>`, Huawei `^CPIN: <code>,<times>,
+/// <puk_times>,<pin_times>,...` and Quectel `+QPINC: "SC",<pin>,<puk>`.
+/// `None` when no line says it.
+pub fn pin_attempts<S: AsRef<str>>(lines: &[S]) -> Option<u8> {
+    for line in lines {
+        let line = line.as_ref().trim();
+        let Some((head, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let fields: Vec<&str> = rest
+            .split(',')
+            .map(|f| f.trim().trim_matches('"'))
+            .collect();
+        let at = |i: usize| fields.get(i).and_then(|f| f.parse::<u8>().ok());
+        match head.trim() {
+            "+CPINR" if fields.first() == Some(&"SIM PIN") => return at(1),
+            "^CPIN" => return at(3),
+            "+QPINC" if fields.first() == Some(&"SC") => return at(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// The answer to `AT+CREG?` / `AT+CGREG?` / `AT+CEREG?`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RegistrationStatus {

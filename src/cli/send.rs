@@ -203,6 +203,9 @@ async fn wait_reports(
                 eprintln!("smsgw: modem disconnected ({reason}); waiting for it to come back");
             }
             ModemEvent::Reconnected(_) => eprintln!("smsgw: modem back"),
+            ModemEvent::SimLocked { reason, .. } => {
+                return Err(CliError::runtime(format!("SIM: {reason}")))
+            }
             ModemEvent::Unsolicited { .. } => {}
         }
     }

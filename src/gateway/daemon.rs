@@ -154,6 +154,9 @@ pub struct ModemStatus {
     pub name: String,
     pub device: String,
     pub connected: bool,
+    /// Why the modem is out of service until smsgw is restarted (a refused
+    /// SIM PIN), when it is.
+    pub disabled: Option<String>,
     pub info: Option<ModemInfo>,
     pub queue_depth: u64,
     pub sent: u64,
@@ -167,6 +170,8 @@ struct Slot {
     device: String,
     /// Routing prefixes ([`crate::config::prefixes_accept`]); empty: any.
     prefixes: Vec<String>,
+    /// Out of service, and why (see [`ModemStatus::disabled`]).
+    disabled: Option<String>,
     connected: bool,
     info: Option<ModemInfo>,
     sent: u64,
@@ -408,6 +413,7 @@ impl Gateway {
                 name: name.clone(),
                 device: s.device.clone(),
                 connected: s.connected,
+                disabled: s.disabled.clone(),
                 info: s.info.clone(),
                 queue_depth: depths.get(name).copied().unwrap_or(0),
                 sent: s.sent,
@@ -474,6 +480,14 @@ impl Gateway {
     /// refused instead of waiting in the queue for ever.
     pub fn set_prefixes(&self, name: &str, prefixes: &[String]) {
         self.update_slot(name, |s| s.prefixes = prefixes.to_vec());
+    }
+
+    /// Modem `name` is out of service until a restart, for `reason`.
+    pub(crate) fn set_disabled(&self, name: &str, reason: &str) {
+        self.update_slot(name, |s| {
+            s.connected = false;
+            s.disabled = Some(reason.to_string());
+        });
     }
 
     /// Modem `name` is open on `device` now (a glob may name another port

@@ -21,7 +21,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use super::connect::{connect, ConnectOptions};
+use super::connect::{connect, ConnectError, ConnectOptions};
 use super::daemon::Gateway;
 use super::encode::encode_message;
 use super::inbound::{decode_inbound, Decoded};
@@ -30,7 +30,7 @@ use super::policy::{decide, due_at, Decision, RetryPolicy};
 use crate::backoff::Backoff;
 use crate::config::resolve_device;
 use crate::modem::reassembly::{Message as Reassembled, Part, Reassembler, ReassemblyConfig};
-use crate::modem::{Inbound, Modem, ModemEvent, Origin};
+use crate::modem::{Inbound, Modem, ModemError, ModemEvent, Origin};
 use crate::pdu::address::Address;
 use crate::pdu::split::EncodedPart;
 use crate::router::{ModemId, Resolution};
@@ -73,8 +73,18 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
         }
     };
     let mut absent = Absence::default();
+    // A refused PIN (or too few attempts left) is never retried: the modem
+    // stays out of service until smsgw is restarted (with a fixed PIN).
+    let mut locked: Option<String> = None;
     loop {
         if gw.is_shutting_down() {
+            return;
+        }
+        if let Some(reason) = &locked {
+            tracing::error!("modem out of service until smsgw is restarted: {reason}");
+            gw.set_disabled(&cfg.name, reason);
+            release(&gw, &cfg.name);
+            let _ = shutdown.wait_for(|stop| *stop).await;
             return;
         }
         let Some(device) = find_device(&cfg.device).await else {
@@ -111,6 +121,10 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
         };
         let (modem, events, profile) = match connect(&opts).await {
             Ok(ok) => ok,
+            Err(ConnectError::Modem(ModemError::PinRefused(reason))) => {
+                locked = Some(reason);
+                continue;
+            }
             Err(e) => {
                 tracing::warn!(device = %device, "cannot start: {e}");
                 release(&gw, &cfg.name);
@@ -137,12 +151,16 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
             held: HashMap::new(),
             staged_tx,
             mr: MrPredictor::new(),
+            sim_locked: None,
         };
         // Parts staged before (by an earlier session, or before a restart)
         // go back into the reassembler before anything new comes in.
         w.reload_staged().await;
         w.serve(Inputs { events, staged }).await;
         gw.set_connected(&cfg.name, false, None);
+        if let Some(reason) = w.sim_locked.take() {
+            locked = Some(reason);
+        }
         if gw.is_shutting_down() {
             return;
         }
@@ -259,6 +277,8 @@ struct Worker {
     staged_tx: UnboundedSender<StagedIn>,
     /// The TP-MR the modem will give next, to avoid look-alikes.
     mr: MrPredictor,
+    /// The session ended because the SIM refused the PIN on a reconnect.
+    sim_locked: Option<String>,
 }
 
 impl Worker {
@@ -342,6 +362,10 @@ impl Worker {
                 self.mr.forget();
                 self.connected = true;
                 self.gw.set_connected(&self.cfg.name, true, Some(info));
+            }
+            ModemEvent::SimLocked { reason, .. } => {
+                self.connected = false;
+                self.sim_locked = Some(reason);
             }
             ModemEvent::Unsolicited { .. } => {}
         }

@@ -78,6 +78,10 @@ pub enum ModemEvent {
     Disconnected { modem: String, reason: String },
     /// The modem is back and initialised again.
     Reconnected(ModemInfo),
+    /// The SIM refused the PIN (or too few attempts are left) when the
+    /// modem came back: the session has ended and must not be started
+    /// again with the same PIN.
+    SimLocked { modem: String, reason: String },
     /// Any other unsolicited code (signal, registration, ring...).
     Unsolicited { modem: String, urc: Urc },
 }
@@ -114,6 +118,10 @@ pub enum ModemError {
     Protocol(String),
     #[error("the modem session has ended")]
     Closed,
+    /// The configured PIN was refused, or too few attempts are left to
+    /// risk it: never retried on its own (a SIM locks after 3 wrong PINs).
+    #[error("SIM: {0}")]
+    PinRefused(String),
 }
 
 impl ModemError {

@@ -284,6 +284,9 @@ enum Step {
     EchoOff,
     NumericErrors,
     PinQuery,
+    /// The PIN attempts left, asked the three ways modems know (index into
+    /// [`PIN_ATTEMPT_QUERIES`]); the first answer that says it counts.
+    PinAttempts(usize),
     PinEntry,
     /// The profile's vendor commands; a failure is only logged.
     Init(usize),
@@ -303,6 +306,10 @@ enum Step {
     /// AT+CMGL=4: everything stored while nobody listened.
     List,
 }
+
+/// Ways to ask how many PIN attempts are left: 27.007, Huawei, Quectel. A
+/// modem answers ERROR to the ones it does not know.
+const PIN_ATTEMPT_QUERIES: [&str; 3] = ["AT+CPINR=\"SIM PIN\"", "AT^CPIN?", "AT+QPINC=\"SC\""];
 
 /// The start-up sequence in progress.
 #[derive(Debug)]
@@ -383,6 +390,9 @@ pub struct SessionCore {
     /// nothing. Once deleted, the modem may reuse the index for a new PDU,
     /// which a second AT+CMGD would destroy unread.
     handed: BTreeMap<(String, u32), (u64, Deletion)>,
+    /// The SIM refused the configured PIN: it is never sent again by this
+    /// session (a SIM locks after 3 wrong PINs).
+    pin_refused: bool,
     /// The last `reading` serial given to a stored PDU handed on.
     readings: u64,
     transmit: Vec<u8>,
@@ -417,6 +427,7 @@ impl SessionCore {
             next_job: 0,
             internal: VecDeque::new(),
             handed: BTreeMap::new(),
+            pin_refused: false,
             readings: 0,
             retries: Vec::new(),
             read_mem: None,
@@ -1330,6 +1341,7 @@ impl SessionCore {
                 Step::EchoOff => cmd("ATE0"),
                 Step::NumericErrors => cmd("AT+CMEE=1"),
                 Step::PinQuery => cmd("AT+CPIN?"),
+                Step::PinAttempts(i) => PIN_ATTEMPT_QUERIES.get(i).map(|c| c.to_string()),
                 Step::PinEntry => {
                     let pin = cfg.pin.clone().unwrap_or_default();
                     // The PIN goes to the modem but never to a log.
@@ -1416,12 +1428,40 @@ impl SessionCore {
                             "the SIM asks for its PIN and none is configured".into(),
                         ), now)
                     }
-                    PinState::SimPin => Step::PinEntry,
+                    PinState::SimPin if self.pin_refused => {
+                        return self.startup_failed(
+                            ModemError::PinRefused(
+                                "the SIM refused the configured PIN before; it is not sent again \
+                                 (fix the PIN in the configuration, then restart smsgw)"
+                                    .into(),
+                            ),
+                            now,
+                        )
+                    }
+                    PinState::SimPin => Step::PinAttempts(0),
                     other => {
                         return self.startup_failed(ModemError::Sim(format!(
                             "SIM state {other:?}: smsgw cannot continue (enter the PUK or unlock the SIM in a phone)"
                         )), now)
                     }
+                }
+            }
+            (Step::PinAttempts(i), r) => {
+                match r.ok().and_then(|r| at::answers::pin_attempts(&r.lines)) {
+                    Some(left) if left < 2 => {
+                        return self.startup_failed(
+                            ModemError::PinRefused(format!(
+                                "the SIM has {left} PIN attempt(s) left: smsgw does not risk \
+                                 the last one (enter the PIN, or the PUK, in a phone)"
+                            )),
+                            now,
+                        )
+                    }
+                    Some(_) => Step::PinEntry,
+                    None if i + 1 < PIN_ATTEMPT_QUERIES.len() => Step::PinAttempts(i + 1),
+                    // The count cannot be read: the PIN goes once, and is
+                    // never sent again if refused.
+                    None => Step::PinEntry,
                 }
             }
             (Step::PinEntry, Ok(_)) if startup.pin_queries >= 2 => {
@@ -1432,10 +1472,15 @@ impl SessionCore {
             }
             (Step::PinEntry, Ok(_)) => Step::PinQuery,
             (Step::PinEntry, Err(e)) => {
+                self.pin_refused = true;
                 return self.startup_failed(
-                    ModemError::Sim(format!("the SIM refused the configured PIN ({e})")),
+                    ModemError::PinRefused(format!(
+                        "the SIM refused the configured PIN ({e}); it is not sent again \
+                         (a SIM locks after 3 wrong PINs): fix it in the configuration, \
+                         then restart smsgw"
+                    )),
                     now,
-                )
+                );
             }
             (Step::Init(i), r) => {
                 if let (Err(e), Some(cmd)) = (r, self.cfg.init.get(i)) {
@@ -1560,6 +1605,22 @@ impl SessionCore {
         self.op = Op::Idle;
         if !self.reconnecting {
             self.fail_start(err);
+            return;
+        }
+        if let ModemError::PinRefused(reason) = &err {
+            // Coming back again cannot help: the session ends, and its
+            // owner must not start it again with the same PIN.
+            tracing::error!("{err}");
+            for (job, _) in std::mem::take(&mut self.jobs) {
+                self.done(job, Err(away()));
+            }
+            self.transmit.clear();
+            self.events.push_back(SessionEvent::ClosePort);
+            self.emit(ModemEvent::SimLocked {
+                modem: self.cfg.name.clone(),
+                reason: reason.clone(),
+            });
+            self.end();
             return;
         }
         tracing::info!("modem back but not ready yet: {err}");

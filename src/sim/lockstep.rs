@@ -51,6 +51,15 @@ impl Lockstep {
     /// Connect a session with `cfg` to `model` and run its start-up sequence
     /// (listing of stored messages included). The start-up's error, if any.
     pub fn start(cfg: SessionConfig, model: SimModem) -> Result<Lockstep, ModemError> {
+        Lockstep::start_keeping(cfg, model).map_err(|failed| failed.0)
+    }
+
+    /// [`Lockstep::start`], giving the model back with a start-up error, so
+    /// a test can see what the modem was sent.
+    pub fn start_keeping(
+        cfg: SessionConfig,
+        model: SimModem,
+    ) -> Result<Lockstep, Box<(ModemError, SimModem)>> {
         let mut ls = Lockstep {
             core: SessionCore::new(cfg),
             model,
@@ -74,12 +83,11 @@ impl Lockstep {
             !ls.core.is_starting() || ls.start_error.is_some()
         });
         if let Some(e) = ls.start_error.take() {
-            return Err(e);
+            return Err(Box::new((e, ls.model)));
         }
         if ls.core.is_starting() {
-            return Err(ModemError::Protocol(
-                "start-up did not finish in virtual time".into(),
-            ));
+            let e = ModemError::Protocol("start-up did not finish in virtual time".into());
+            return Err(Box::new((e, ls.model)));
         }
         Ok(ls)
     }

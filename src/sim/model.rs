@@ -869,6 +869,12 @@ impl SimModem {
         }
     }
 
+    /// Another SIM, or its PIN changed elsewhere: the SIM now wants `pin`
+    /// (from the next power-up on).
+    pub fn change_pin(&mut self, pin: &str) {
+        self.sim_pin = Some(pin.to_string());
+    }
+
     /// PINs (and PUKs) entered so far, right or wrong.
     pub fn pin_entries(&self) -> u32 {
         self.pin_entries

@@ -38,7 +38,10 @@ fn example_file_parses_with_every_section() {
     let m = &c.modems[0];
     assert_eq!(m.name, "huawei1");
     assert_eq!(m.profile, "auto");
-    assert_eq!(m.pin.as_deref(), Some("1234"));
+    // No PIN ships in the example: a wrong one sent by a fresh install
+    // costs the SIM one of its three attempts.
+    assert_eq!(m.pin, None);
+    assert!(EXAMPLE.lines().any(|l| l.starts_with("# pin = ")));
     assert_eq!(m.rate_per_minute, Some(10));
     assert!(m.device_is_glob());
     assert_eq!(c.modems[1].profile, "quectel-ec2x");
@@ -65,7 +68,6 @@ fn example_documents_every_key_of_the_defaults() {
         "name",
         "device",
         "profile",
-        "pin",
         "rate_per_minute",
         "prefixes",
         "url",

@@ -10,6 +10,7 @@ mod daemon_restart;
 mod e2e_incoming;
 mod e2e_wrap;
 mod hardening;
+mod sim_pin;
 mod store_ambiguous;
 mod store_claim_clear;
 mod store_flow;

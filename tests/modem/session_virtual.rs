@@ -892,7 +892,6 @@ fn has_token(text: &str, token: &str) -> bool {
         .any(|w| w == token)
 }
 
-#[test]
 fn pin_entry_works_and_never_reaches_a_log() {
     let log = Capture::default();
     let sink = log.clone();
@@ -916,7 +915,7 @@ fn pin_entry_works_and_never_reaches_a_log() {
             send(&mut ls, TO, "after PIN");
             assert_eq!(count(&ls, &format!("AT+CPIN=\"{PIN}\"")), 1);
             match with_pin(Some(WRONG)).err() {
-                Some(ModemError::Sim(msg)) => {
+                Some(ModemError::PinRefused(msg)) => {
                     assert!(msg.contains("refused"), "{}: {msg}", p.name);
                     assert!(!has_token(&msg, WRONG), "{msg}");
                 }
@@ -1163,5 +1162,66 @@ fn a_slot_handed_on_twice_is_deleted_once() {
             "{}: the new SMS in slot {index} was deleted unread",
             p.name
         );
+    }
+}
+
+/// A refused PIN is sent once and never again, not even when the modem
+/// comes back; with fewer than two attempts left none is sent at all. A
+/// real SIM locks after 3 wrong PINs and then needs its PUK.
+#[test]
+fn a_refused_pin_is_never_sent_again() {
+    // One test with the PIN log check: that one captures logs through a
+    // thread-local subscriber, which PIN failures on another thread upset.
+    pin_entry_works_and_never_reaches_a_log();
+    refused_pin_cases();
+}
+
+fn refused_pin_cases() {
+    for p in profiles() {
+        // Wrong at start: one entry, then the start fails for good.
+        let mut model_cfg = sim_config_for(&p);
+        model_cfg.pin = Some(PIN.into());
+        let mut cfg = session_config(&p);
+        cfg.pin = Some(WRONG.into());
+        let Err(failed) = Lockstep::start_keeping(cfg.clone(), SimModem::new(model_cfg.clone()))
+        else {
+            panic!("{}: a wrong PIN started", p.name)
+        };
+        let (err, model) = *failed;
+        assert!(
+            matches!(err, ModemError::PinRefused(_)),
+            "{}: {err:?}",
+            p.name
+        );
+        assert_eq!(model.pin_entries(), 1, "{}", p.name);
+        assert_eq!(model.pin_attempts_left(), 2, "{}", p.name);
+
+        // Right at start, refused when the modem comes back (the SIM's PIN
+        // changed): one more entry, the session ends, no third.
+        cfg.pin = Some(PIN.into());
+        let mut ls = Lockstep::start(cfg.clone(), SimModem::new(model_cfg.clone()))
+            .unwrap_or_else(|e| panic!("{}: {e}", p.name));
+        ls.model.change_pin("9999");
+        ls.unplug(300);
+        assert!(ls.run_until(60_000, |ls| ls.ended()), "{}", p.name);
+        let locked = ls
+            .take_events()
+            .into_iter()
+            .any(|e| matches!(e, ModemEvent::SimLocked { .. }));
+        assert!(locked, "{}: no SimLocked event", p.name);
+        ls.advance(120_000);
+        assert_eq!(ls.model.pin_entries(), 2, "{}", p.name);
+
+        // One attempt left: not even the configured PIN is risked.
+        model_cfg.pin_attempts = 1;
+        let Err(failed) = Lockstep::start_keeping(cfg, SimModem::new(model_cfg)) else {
+            panic!("{}: started with one attempt left", p.name)
+        };
+        let (err, model) = *failed;
+        match err {
+            ModemError::PinRefused(msg) => assert!(msg.contains("1 PIN attempt"), "{msg}"),
+            other => panic!("{}: {other:?}", p.name),
+        }
+        assert_eq!(model.pin_entries(), 0, "{}", p.name);
     }
 }
