@@ -111,3 +111,23 @@ fn cpms_both_forms_and_cops() {
     assert_eq!((op.format, op.name), (None, None));
     assert!(answers::cops(&[r#"+COPS: 0,0,"unterminated"#]).is_err());
 }
+
+#[test]
+fn pin_attempts_in_the_three_dialects() {
+    assert_eq!(
+        answers::pin_attempts(&["+CPINR: SIM PIN,2,3", "+CPINR: SIM PUK,10,10"]),
+        Some(2)
+    );
+    // Huawei: code, times for the code, PUK times, PIN times, PUK2, PIN2.
+    assert_eq!(
+        answers::pin_attempts(&["^CPIN: SIM PIN,3,10,3,10,3"]),
+        Some(3)
+    );
+    assert_eq!(answers::pin_attempts(&["^CPIN: READY,,10,1,10,3"]), Some(1));
+    assert_eq!(answers::pin_attempts(&["+QPINC: \"SC\",1,10"]), Some(1));
+    // Other facilities, other lines, nothing readable: unknown.
+    assert_eq!(answers::pin_attempts(&["+QPINC: \"P2\",3,10"]), None);
+    assert_eq!(answers::pin_attempts(&["+CPINR: SIM PUK,10,10"]), None);
+    assert_eq!(answers::pin_attempts(&["^CPIN: SIM PIN,x"]), None);
+    assert_eq!(answers::pin_attempts::<&str>(&[]), None);
+}
