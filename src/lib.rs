@@ -15,6 +15,7 @@
 //! - [`modem`]: modem sessions (tokio): transport, start-up, AT+CMGS, reports.
 //! - [`webhook`]: delivery of the store's webhook outbox.
 //! - [`sim`]: the simulated modem (tests, demo, benchmarks).
+//! - [`smpp`]: the SMPP 3.4 server for applications.
 
 // Bad input gets an error naming the problem, never a panic: no unwrap
 // outside tests (clippy.toml allows it in #[cfg(test)] code).
@@ -34,6 +35,7 @@ pub mod profile;
 pub(crate) mod receipt;
 pub mod router;
 pub mod sim;
+pub mod smpp;
 pub mod state;
 pub mod store;
 pub mod times;
