@@ -41,8 +41,14 @@ impl ApiError {
         ApiError::status(StatusCode::UNAUTHORIZED, message)
     }
 
-    /// 500 for a store failure (logged; the body says only that it failed).
+    /// 500 for a store failure (logged; the body says only that it failed),
+    /// or 503 naming the reason when the disk is full (not logged here: the
+    /// store says so once per episode): nothing was stored, and the same
+    /// request is taken again once space is freed.
     pub fn internal(err: &StoreError) -> ApiError {
+        if err.is_disk_full() {
+            return ApiError::status(StatusCode::SERVICE_UNAVAILABLE, err.to_string());
+        }
         tracing::error!(%err, "store failure while answering an API request");
         ApiError::status(
             StatusCode::INTERNAL_SERVER_ERROR,

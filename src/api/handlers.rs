@@ -174,8 +174,21 @@ pub async fn inbox(
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn metrics(State(gw): State<Gateway>) -> Result<Response, ApiError> {
-    let counters = with_store(&gw, |s| s.counters().map_err(|e| ApiError::internal(&e))).await?;
-    let page = super::metrics::render(&counters, &modems_of(&gw).await?, gw.is_shutting_down());
+    let (counters, wal_bytes) = with_store(&gw, |s| {
+        let c = s.counters().map_err(|e| ApiError::internal(&e))?;
+        Ok((c, s.wal_bytes()))
+    })
+    .await?;
+    let space = super::metrics::StoreSpace {
+        state: gw.store_space(),
+        wal_bytes,
+    };
+    let page = super::metrics::render(
+        &counters,
+        &modems_of(&gw).await?,
+        gw.is_shutting_down(),
+        &space,
+    );
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -220,7 +233,9 @@ pub async fn collisions(
 
 /// `GET /healthz` (no authentication): whether the gateway can take and
 /// send work. 503 when it cannot: the store has stopped for good (the
-/// daemon then exits to be restarted), or it is shutting down. 200 with
+/// daemon then exits to be restarted), it is shutting down, or the disk is
+/// full (`"disk_full"`: writes fail for lack of space; back to ok on its
+/// own once space is freed). 200 with
 /// `"status": "degraded"` when messages are still taken and queued but none
 /// can leave now (no modem connected); 200 `"ok"` otherwise. See docs/api.md.
 pub async fn healthz(State(gw): State<Gateway>) -> Response {
@@ -233,6 +248,16 @@ pub async fn healthz(State(gw): State<Gateway>) -> Response {
         ("store_stopped", StatusCode::SERVICE_UNAVAILABLE, Some(why))
     } else if gw.is_shutting_down() {
         ("shutting_down", StatusCode::SERVICE_UNAVAILABLE, None)
+    } else if let Some((since, why)) = gw.store_space().full {
+        (
+            "disk_full",
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some(format!(
+                "the disk is full since {}: {why}; nothing new is stored until space \
+                 is freed (then it is on its own)",
+                crate::times::rfc3339(since)
+            )),
+        )
     } else if connected == 0 {
         (
             "degraded",

@@ -4,21 +4,64 @@
 use super::exposition::{Exposition, Kind};
 use crate::gateway::ModemStatus;
 use crate::state::MessageState;
-use crate::store::{Counters, ModemCounters};
+use crate::store::{Counters, ModemCounters, SpaceState};
 
 /// Reads one per-modem counter.
 type ModemValue = fn(&ModemCounters) -> u64;
 
+/// The store's space as `/metrics` shows it: the writer's [`SpaceState`]
+/// and the size of the write-ahead log now.
+#[derive(Debug, Clone, Default)]
+pub struct StoreSpace {
+    pub state: SpaceState,
+    pub wal_bytes: u64,
+}
+
 /// Render the page from the store's counters and the configured modems.
 /// Modems known only to the store (no longer configured) still get their
 /// counters; connectivity gauges are for configured modems.
-pub fn render(c: &Counters, modems: &[ModemStatus], shutting_down: bool) -> String {
+pub fn render(
+    c: &Counters,
+    modems: &[ModemStatus],
+    shutting_down: bool,
+    space: &StoreSpace,
+) -> String {
     let mut e = Exposition::default();
     e.single(
         "smsgw_shutting_down",
         Kind::Gauge,
         "1 while the gateway is stopping (no new work taken).",
         flag(shutting_down),
+    );
+    e.single(
+        "smsgw_store_disk_full",
+        Kind::Gauge,
+        "1 while store writes fail for lack of space (new work is refused with 503).",
+        flag(space.state.full.is_some()),
+    );
+    e.single(
+        "smsgw_store_disk_full_episodes_total",
+        Kind::Counter,
+        "Times the disk became full for the store since start.",
+        space.state.episodes as f64,
+    );
+    e.single(
+        "smsgw_store_disk_full_refused_total",
+        Kind::Counter,
+        "Store operations not committed for lack of space since start (their callers were told).",
+        space.state.refused as f64,
+    );
+    e.single(
+        "smsgw_store_wal_truncations_total",
+        Kind::Counter,
+        "Checkpoints that cut the write-ahead log back to nothing (disk full, or a log grown large).",
+        space.state.truncations as f64,
+    );
+    e.single(
+        "smsgw_store_wal_bytes",
+        Kind::Gauge,
+        "Size of the database's write-ahead log file now.",
+        space.wal_bytes as f64,
     );
     e.single(
         "smsgw_parts_sent_total",

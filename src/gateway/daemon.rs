@@ -559,6 +559,12 @@ impl Gateway {
         self.inner.commits.failure()
     }
 
+    /// Whether store writes fail for lack of space now, and the counts
+    /// since start (see [`crate::store::SpaceState`]).
+    pub fn store_space(&self) -> crate::store::SpaceState {
+        self.inner.commits.space()
+    }
+
     /// Wait until the store stops for good; returns why.
     pub async fn store_stopped(&self) -> String {
         self.inner.commits.stopped().await

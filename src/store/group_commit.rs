@@ -14,13 +14,23 @@
 //!
 //! The store stays behind its mutex: short synchronous users (the CLI, the
 //! housekeeping, tests) lock it between batches as before.
+//!
+//! A full disk is an episode, not an end: when a batch cannot be stored
+//! for lack of space (SQLITE_FULL, or an I/O error with the file system
+//! full), its callers hear "not committed: disk full", and the writer
+//! copies the log into the database and cuts it to nothing
+//! (`wal_checkpoint(TRUNCATE)`, retried with a growing pause) so that the
+//! log gives its space back. Until that has worked no batch is run (its
+//! callers hear "disk full" at once), so the log cannot grow into space
+//! that is freed; then the next batch is tried, and the episode ends once
+//! one commits with room to spare. See [`SpaceState`].
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
@@ -30,9 +40,40 @@ use super::{Result, Store, StoreError};
 /// holds the store, and the work lost if the batch fails).
 const MAX_BATCH: usize = 512;
 
+/// A log past this size is checkpointed and cut back at once
+/// (`wal_checkpoint(TRUNCATE)`), whatever kept SQLite's own checkpoints
+/// (every 1,000 pages, about 4 MB) from resetting it: readers that never
+/// let go, a burst.
+pub const WAL_CHECKPOINT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The pauses between tries to give the log's space back while the disk
+/// is full.
+const FULL_FIRST_PAUSE: Duration = Duration::from_millis(50);
+const FULL_LONGEST_PAUSE: Duration = Duration::from_secs(2);
+
+/// Why a batch is not stored.
+#[derive(Debug, Clone)]
+struct Failure {
+    why: String,
+    /// For lack of space: its callers get [`StoreError::DiskFull`].
+    space: bool,
+}
+
+impl Failure {
+    fn error(&self) -> StoreError {
+        if self.space {
+            StoreError::DiskFull(self.why.clone())
+        } else {
+            StoreError::NotCommitted(self.why.clone())
+        }
+    }
+}
+
 /// Called once the batch is settled: `None` when committed, or why not.
-type Finish = Box<dyn FnOnce(Option<&str>) + Send>;
-type Job = Box<dyn FnOnce(&mut Store) -> Finish + Send>;
+type Finish = Box<dyn FnOnce(Option<&Failure>) + Send>;
+/// An operation: run on the store (`Some`), or refused unrun (`None`: the
+/// disk is full); gives its finisher, and whether it failed for space.
+type Job = Box<dyn FnOnce(Option<&mut Store>) -> (Finish, bool) + Send>;
 
 /// A handle on the writer thread. Cheap to clone; the thread ends when the
 /// last handle is dropped, after running everything already given to it.
@@ -41,6 +82,38 @@ pub struct GroupCommit {
     jobs: mpsc::Sender<Job>,
     store: Arc<Mutex<Store>>,
     stopped: Arc<Stopped>,
+    space: Arc<Space>,
+}
+
+/// Whether writes fail for lack of space now, and the counts since start
+/// (for `/healthz` and `/metrics`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SpaceState {
+    /// While writes fail for space: since when (unix seconds) and the
+    /// error that said so.
+    pub full: Option<(i64, String)>,
+    /// Episodes of a full disk since start.
+    pub episodes: u64,
+    /// Operations not stored for lack of space (their callers were told).
+    pub refused: u64,
+    /// Checkpoints that cut the log back to nothing (while the disk was
+    /// full, or because the log had grown past [`WAL_CHECKPOINT_BYTES`]).
+    pub truncations: u64,
+}
+
+/// [`SpaceState`], shared by the writer and every handle.
+#[derive(Default)]
+struct Space {
+    full: Mutex<Option<(i64, String)>>,
+    episodes: AtomicU64,
+    refused: AtomicU64,
+    truncations: AtomicU64,
+}
+
+impl Space {
+    fn full(&self) -> MutexGuard<'_, Option<(i64, String)>> {
+        self.full.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Whether the store has stopped for good, and why; shared by the writer,
@@ -88,10 +161,12 @@ impl GroupCommit {
         let (jobs, rx) = mpsc::channel::<Job>();
         let shared = store.clone();
         let stopped = Arc::new(Stopped::new());
+        let space = Arc::new(Space::default());
         let writer_stopped = stopped.clone();
+        let writer_space = space.clone();
         if let Err(e) = std::thread::Builder::new()
             .name("smsgw-store".into())
-            .spawn(move || writer(&shared, &rx, &writer_stopped))
+            .spawn(move || writer(&shared, &rx, &writer_stopped, &writer_space))
         {
             tracing::error!("cannot start the store writer thread ({e}): no group commit");
         }
@@ -99,6 +174,17 @@ impl GroupCommit {
             jobs,
             store,
             stopped,
+            space,
+        }
+    }
+
+    /// Whether writes fail for lack of space now, and the counts so far.
+    pub fn space(&self) -> SpaceState {
+        SpaceState {
+            full: self.space.full().clone(),
+            episodes: self.space.episodes.load(Ordering::Relaxed),
+            refused: self.space.refused.load(Ordering::Relaxed),
+            truncations: self.space.truncations.load(Ordering::Relaxed),
         }
     }
 
@@ -132,26 +218,43 @@ impl GroupCommit {
 
     /// Run `op` in the next batch; `done` gets its result once the batch is
     /// committed (an `Ok` of a batch that then failed becomes
-    /// [`StoreError::NotCommitted`]). `done` runs on the writer thread:
-    /// keep it short (send on a channel, bump a counter).
+    /// [`StoreError::NotCommitted`], or [`StoreError::DiskFull`] when it
+    /// failed for lack of space, as does an operation refused unrun while
+    /// the disk is full). `done` runs on the writer thread: keep it short
+    /// (send on a channel, bump a counter).
     pub fn submit<T, F, D>(&self, op: F, done: D)
     where
         T: Send + 'static,
         F: FnOnce(&mut Store) -> Result<T> + Send + 'static,
         D: FnOnce(Result<T>) + Send + 'static,
     {
-        let job: Job = Box::new(move |store: &mut Store| {
-            let out = op(store);
-            Box::new(move |failed: Option<&str>| {
+        let job: Job = Box::new(move |store: Option<&mut Store>| {
+            let (out, space) = match store {
+                Some(store) => {
+                    let out = op(store);
+                    match out {
+                        Err(e) if store.is_space_error(&e) => {
+                            (Some(Err(StoreError::DiskFull(e.to_string()))), true)
+                        }
+                        out => (Some(out), false),
+                    }
+                }
+                None => (None, false),
+            };
+            let finish: Finish = Box::new(move |failed: Option<&Failure>| {
                 done(match (out, failed) {
-                    (Ok(_), Some(why)) => Err(StoreError::NotCommitted(why.to_string())),
-                    (out, _) => out,
+                    (Some(Err(e)), _) => Err(e),
+                    (_, Some(f)) => Err(f.error()),
+                    (Some(out), None) => out,
+                    // Refused unrun: the writer always says why.
+                    (None, None) => Err(StoreError::WriterGone),
                 })
-            })
+            });
+            (finish, space)
         });
         if let Err(mpsc::SendError(job)) = self.jobs.send(job) {
             // No writer thread: run it here, in a transaction of its own.
-            let finish = job(&mut lock(&self.store));
+            let (finish, _) = job(Some(&mut lock(&self.store)));
             finish(None);
         }
     }
@@ -185,7 +288,7 @@ impl GroupCommit {
 struct Written {
     finishers: Vec<Finish>,
     /// Why the batch is not stored (then there is nothing to sync).
-    failed: Option<String>,
+    failed: Option<Failure>,
 }
 
 /// The writer thread: batch after batch until every handle is dropped.
@@ -198,7 +301,7 @@ struct Written {
 /// the log is only ever read back up to its first frame that did not reach
 /// the disk (its checksums chain), so a later batch never survives without
 /// an earlier one.
-fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>) {
+fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>, space: &Space) {
     let target = {
         let s = lock(store);
         s.wal_path().zip(s.db_path().map(Path::to_path_buf))
@@ -211,7 +314,9 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>)
     // be on disk, and a later sync would not say so. What made it is
     // recovered at the next open; parts marked in flight become UNKNOWN
     // there, never resent. Errors that say nothing about the data (no file
-    // descriptor left, a signal) are retried instead; see `syncer`.
+    // descriptor left, a signal) are retried instead; see `syncer`. A full
+    // disk is not one of those: the write that found no room failed before
+    // anything was committed, and is retried (see `Episode`).
     let (synced_tx, synced_rx) = mpsc::channel::<Written>();
     let syncer_broken = broken.clone();
     let syncer = target.and_then(|(wal, db)| {
@@ -223,7 +328,31 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>)
     });
     // Without a sync thread, commits sync themselves.
     let sync_later = sync_later && syncer.is_some();
-    while let Ok(first) = rx.recv() {
+    let mut full: Option<Episode> = None;
+    // When the log's size is looked at next (see WAL_CHECKPOINT_BYTES).
+    let mut size_check = Instant::now();
+    loop {
+        let first = match &full {
+            None => match rx.recv() {
+                Ok(job) => job,
+                Err(_) => break,
+            },
+            // While the disk is full, the log's space is asked back on time
+            // even when no work comes.
+            Some(ep) => match rx.recv_timeout(ep.next_try.saturating_duration_since(Instant::now()))
+            {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let mut s = lock(store);
+                    if ep.armed || try_truncate(&mut s, &mut full, space) {
+                        let room = s.has_room();
+                        recover_if_room(room, &mut full, space);
+                    }
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            },
+        };
         if broken.is_set() {
             let mut jobs = vec![first];
             jobs.extend(rx.try_iter());
@@ -233,6 +362,31 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>)
             continue;
         }
         let mut s = lock(store);
+        if let Some(ep) = &full {
+            if !ep.armed && Instant::now() >= ep.next_try {
+                try_truncate(&mut s, &mut full, space);
+            }
+        }
+        if let Some(ep) = full.as_ref().filter(|ep| !ep.armed) {
+            // The log still holds what it could not give back: running work
+            // now would only grow it into whatever space is freed. Refused
+            // unrun, at once.
+            let why = Failure {
+                why: ep.why.clone(),
+                space: true,
+            };
+            drop(s);
+            let mut jobs = vec![first];
+            jobs.extend(rx.try_iter().take(MAX_BATCH - 1));
+            space
+                .refused
+                .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+            for job in jobs {
+                let (finish, _) = job(None);
+                finish(Some(&why));
+            }
+            continue;
+        }
         let batched = match s.begin_batch(sync_later) {
             Ok(()) => true,
             Err(e) => {
@@ -242,16 +396,22 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>)
             }
         };
         let mut finishers = Vec::new();
+        let mut space_errors = 0u64;
         let mut next = Some(first);
         while let Some(job) = next.take() {
-            finishers.push(run_job(&mut s, job));
+            let (finish, no_room) = run_job(&mut s, job);
+            finishers.push(finish);
+            space_errors += u64::from(no_room);
             if !batched || s.batch_aborted() || finishers.len() >= MAX_BATCH {
                 break;
             }
             next = rx.try_recv().ok();
         }
         let failed = if batched {
-            s.commit_batch().err().map(|e| e.to_string())
+            s.commit_batch().err().map(|e| Failure {
+                space: space_errors > 0 || s.is_space_error(&e),
+                why: e.to_string(),
+            })
         } else {
             None
         };
@@ -265,11 +425,35 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>)
                 broken.set(why);
             }
         }
+        let no_room = space_errors > 0 || failed.as_ref().is_some_and(|f| f.space);
+        if no_room {
+            let not_stored = match &failed {
+                Some(_) => finishers.len() as u64,
+                None => space_errors,
+            };
+            space.refused.fetch_add(not_stored, Ordering::Relaxed);
+            let why = failed
+                .as_ref()
+                .map_or_else(|| "an operation found no room".to_string(), |f| f.why.clone());
+            begin_episode(&mut full, space, why);
+            try_truncate(&mut s, &mut full, space);
+        } else if full.is_some() {
+            // A batch went through: storing again if there is room to spare.
+            if let Some(ep) = &mut full {
+                ep.armed = false;
+            }
+            let room = s.has_room();
+            recover_if_room(room, &mut full, space);
+        } else if Instant::now() >= size_check {
+            size_check = Instant::now() + Duration::from_secs(1);
+            truncate_if_large(&mut s, space);
+        }
         drop(s);
-        if let Some(why) = &failed {
+        if let Some(f) = failed.as_ref().filter(|f| !f.space) {
             tracing::error!(
-                "group commit of {} operation(s) failed: {why}",
-                finishers.len()
+                "group commit of {} operation(s) failed: {}",
+                finishers.len(),
+                f.why
             );
         }
         let written = Written { finishers, failed };
@@ -285,6 +469,139 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>)
     drop(synced_tx);
     if let Some(t) = syncer {
         let _ = t.join();
+    }
+}
+
+/// A full disk, from the first write that found no room until one finds
+/// room to spare again.
+struct Episode {
+    started: Instant,
+    /// The error that began it (what refused callers are told).
+    why: String,
+    /// The log was cut to nothing since the last write that found no room:
+    /// the next batch may be tried.
+    armed: bool,
+    /// When to try to give the log's space back next, and the pause after.
+    next_try: Instant,
+    pause: Duration,
+    /// Failed tries so far (logged now and then, not each time).
+    tries: u32,
+}
+
+/// A write found no room: begin an episode (said once), or, within one,
+/// back to waiting for the log to be cut.
+fn begin_episode(full: &mut Option<Episode>, space: &Space, why: String) {
+    match full {
+        Some(ep) => ep.armed = false,
+        None => {
+            tracing::error!(
+                "the disk is full: {why}; nothing more is stored (callers get \
+                 \"not committed: disk full\") until space is freed; the database \
+                 log is checkpointed and cut back, and writes resume on their own"
+            );
+            space.episodes.fetch_add(1, Ordering::Relaxed);
+            *space.full() = Some((super::unix_now(), why.clone()));
+            *full = Some(Episode {
+                started: Instant::now(),
+                why,
+                armed: false,
+                next_try: Instant::now(),
+                pause: FULL_FIRST_PAUSE,
+                tries: 0,
+            });
+        }
+    }
+}
+
+/// Copy the log into the database and cut it to nothing; on success the
+/// episode is armed (the next batch is tried), otherwise the next try
+/// waits longer. True when the log is cut.
+fn try_truncate(s: &mut Store, full: &mut Option<Episode>, space: &Space) -> bool {
+    let Some(ep) = full else {
+        return false;
+    };
+    let outcome = match s.checkpoint_truncate() {
+        Ok(c) if !c.busy && s.wal_bytes() == 0 => Ok(()),
+        Ok(c) if c.busy => Err("readers kept it from finishing".to_string()),
+        Ok(c) => Err(format!(
+            "{} of {} log frames copied",
+            c.copied_frames, c.log_frames
+        )),
+        Err(e) => Err(e.to_string()),
+    };
+    match outcome {
+        Ok(()) => {
+            space.truncations.fetch_add(1, Ordering::Relaxed);
+            if ep.tries > 0 {
+                tracing::info!(
+                    "the database log is checkpointed and cut to nothing after {} tries",
+                    ep.tries + 1
+                );
+            }
+            ep.armed = true;
+            ep.tries = 0;
+            ep.pause = FULL_FIRST_PAUSE;
+            ep.next_try = Instant::now();
+            true
+        }
+        Err(why) => {
+            ep.tries += 1;
+            // Said at the first failure, then about once a minute.
+            if ep.tries == 1 || ep.tries % 30 == 0 {
+                tracing::warn!(
+                    "cannot checkpoint and cut the database log yet ({why}); trying again"
+                );
+            }
+            ep.armed = false;
+            ep.next_try = Instant::now() + ep.pause;
+            ep.pause = (ep.pause * 2).min(FULL_LONGEST_PAUSE);
+            false
+        }
+    }
+}
+
+/// End the episode if the store has room to spare again (said once);
+/// otherwise try again after the pause.
+fn recover_if_room(room: Result<bool>, full: &mut Option<Episode>, space: &Space) {
+    let Some(ep) = full else {
+        return;
+    };
+    match room {
+        Ok(true) => {
+            tracing::warn!(
+                "the disk has room again: storing again after {:.1} s of a full disk \
+                 ({} operation(s) refused in all since start)",
+                ep.started.elapsed().as_secs_f64(),
+                space.refused.load(Ordering::Relaxed)
+            );
+            *space.full() = None;
+            *full = None;
+        }
+        Ok(false) | Err(_) => {
+            ep.armed = false;
+            ep.next_try = Instant::now() + ep.pause;
+            ep.pause = (ep.pause * 2).min(FULL_LONGEST_PAUSE);
+        }
+    }
+}
+
+/// Checkpoint and cut the log if it has grown past
+/// [`WAL_CHECKPOINT_BYTES`] (SQLite's own checkpoints could not reset it).
+fn truncate_if_large(s: &mut Store, space: &Space) {
+    let before = s.wal_bytes();
+    if before <= WAL_CHECKPOINT_BYTES {
+        return;
+    }
+    match s.checkpoint_truncate() {
+        Ok(c) if !c.busy => {
+            space.truncations.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(
+                "the database log had grown to {} KiB: checkpointed and cut back",
+                before / 1024
+            );
+        }
+        Ok(_) => tracing::debug!("the database log is large, but readers hold it"),
+        Err(e) => tracing::warn!("cannot checkpoint the database log: {e}"),
     }
 }
 
@@ -309,7 +626,11 @@ fn back_to_full_sync(s: &mut Store) -> Result<()> {
 
 /// Tell a batch's callers how it ended (`unsynced`: the sync failed).
 fn settle(w: Written, unsynced: Option<&str>) {
-    let why = w.failed.as_deref().or(unsynced);
+    let unsynced = unsynced.map(|why| Failure {
+        why: why.to_string(),
+        space: false,
+    });
+    let why = w.failed.as_ref().or(unsynced.as_ref());
     for finish in w.finishers {
         finish(why);
     }
@@ -487,13 +808,13 @@ impl LogFile {
 /// Run one operation; a panic in it is contained (its savepoint is rolled
 /// back while unwinding, its caller sees the writer's error, and the router
 /// is rebuilt from the rows).
-fn run_job(store: &mut Store, job: Job) -> Finish {
-    match catch_unwind(AssertUnwindSafe(|| job(store))) {
-        Ok(finish) => finish,
+fn run_job(store: &mut Store, job: Job) -> (Finish, bool) {
+    match catch_unwind(AssertUnwindSafe(|| job(Some(store)))) {
+        Ok(ran) => ran,
         Err(_) => {
             tracing::error!("a store operation panicked; rebuilding the router");
             store.resync();
-            Box::new(|_| {})
+            (Box::new(|_| {}), false)
         }
     }
 }

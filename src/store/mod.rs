@@ -37,7 +37,7 @@ mod submit;
 mod webhooks;
 
 pub use counters::{Counters, ModemCounters};
-pub use group_commit::GroupCommit;
+pub use group_commit::{GroupCommit, SpaceState, WAL_CHECKPOINT_BYTES};
 pub use inbox::{InboxRow, IncomingSms};
 pub use query::{
     CollisionRow, EventRow, MessageFilter, MessageRow, MessageView, PartRow, ReportFilter,
@@ -93,6 +93,11 @@ pub enum StoreError {
     /// it is not stored.
     #[error("database: not committed: {0}")]
     NotCommitted(String),
+    /// The change was not stored because the disk (or the database's size
+    /// limit) has no room: nothing of it was committed. Work is taken again
+    /// on its own once space is freed.
+    #[error("not committed: disk full ({0}); smsgw stores again once space is freed")]
+    DiskFull(String),
     /// The store's writer thread is gone (it can only stop by a bug).
     #[error("database: the store's writer has stopped")]
     WriterGone,
@@ -116,6 +121,48 @@ pub enum StoreError {
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
+impl StoreError {
+    /// True when this says that the disk (or the database's size limit)
+    /// had no room: SQLite's SQLITE_FULL, or [`StoreError::DiskFull`].
+    /// I/O errors that come from a full disk without saying so are told
+    /// apart by [`Store::is_space_error`], which looks at the free space.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::DiskFull(_) => true,
+            StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DiskFull
+            }
+            _ => false,
+        }
+    }
+
+    /// An I/O error from SQLite (a write, a sync or a truncation that
+    /// failed), which a full disk or quota may cause.
+    fn is_io(&self) -> bool {
+        matches!(self, StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::SystemIoFailure)
+    }
+}
+
+/// Room the store wants before it says that writes work again after the
+/// disk was full (free on the file system, and under the database's page
+/// limit): a few batches' worth of log frames, far below what a queue needs.
+pub const SPACE_ROOM_BYTES: u64 = 256 * 1024;
+
+/// The write-ahead log is cut back to this size when it is reset after a
+/// checkpoint (`PRAGMA journal_size_limit`): a burst that grew it does not
+/// keep its disk space.
+pub const WAL_KEEP_BYTES: i64 = 4 * 1024 * 1024;
+
+/// What a checkpoint did (`PRAGMA wal_checkpoint`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Readers or another writer kept it from finishing.
+    pub busy: bool,
+    /// Frames in the log before, and of those copied to the database.
+    pub log_frames: i64,
+    pub copied_frames: i64,
+}
 /// What the rebuild at open found.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Recovery {
@@ -210,6 +257,15 @@ impl Store {
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        // A log that a burst grew is cut back when it is reset, instead of
+        // keeping its size on disk for good.
+        let _limit: i64 = conn
+            .query_row(
+                &format!("PRAGMA journal_size_limit = {WAL_KEEP_BYTES}"),
+                [],
+                |r| r.get(0),
+            )
             .map_err(open_err)?;
         // Every transaction here writes: take the write lock at BEGIN, so
         // that a second connection waits (busy timeout) instead of failing
@@ -423,6 +479,100 @@ impl Store {
     /// The database file itself (None in memory).
     pub(crate) fn db_path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// True when `e` says the disk had no room: SQLITE_FULL, or an I/O
+    /// error (a failed write, sync or truncation; EDQUOT is one) while the
+    /// database's file system has less than [`SPACE_ROOM_BYTES`] free.
+    pub fn is_space_error(&self, e: &StoreError) -> bool {
+        e.is_disk_full() || (e.is_io() && self.free_bytes().is_some_and(|b| b < SPACE_ROOM_BYTES))
+    }
+
+    /// Bytes free for this process on the database's file system (None in
+    /// memory, or when it cannot be asked).
+    pub fn free_bytes(&self) -> Option<u64> {
+        let dir = self.path.as_deref()?.parent()?;
+        let st = nix::sys::statvfs::statvfs(dir).ok()?;
+        #[allow(clippy::useless_conversion)] // the field types differ by target
+        let (avail, frag) = (u64::from(st.blocks_available()), u64::from(st.fragment_size()));
+        Some(avail.saturating_mul(frag))
+    }
+
+    /// Whether there is room again for work after the disk was full: at
+    /// least [`SPACE_ROOM_BYTES`] free on the file system and under the
+    /// database's page limit (`PRAGMA max_page_count`), and one page can be
+    /// written and committed (the schema version, written back as it is).
+    pub(crate) fn has_room(&mut self) -> Result<bool> {
+        if self.free_bytes().is_some_and(|b| b < SPACE_ROOM_BYTES) {
+            return Ok(false);
+        }
+        let pragma = |name: &str| -> rusqlite::Result<i64> {
+            self.conn
+                .query_row(&format!("PRAGMA {name}"), [], |r| r.get(0))
+        };
+        let (max, count, free, size) = (
+            pragma("max_page_count")?,
+            pragma("page_count")?,
+            pragma("freelist_count")?,
+            pragma("page_size")?,
+        );
+        let room = max.saturating_sub(count).saturating_add(free);
+        if u64::try_from(room.saturating_mul(size)).unwrap_or(0) < SPACE_ROOM_BYTES {
+            return Ok(false);
+        }
+        let v: i64 = pragma("user_version")?;
+        let tx = self.conn.transaction()?;
+        tx.pragma_update(None, "user_version", v)?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// Copy the log into the database and cut it to nothing
+    /// (`PRAGMA wal_checkpoint(TRUNCATE)`), giving its disk space back. It
+    /// waits (busy timeout) for readers of the log to finish.
+    pub(crate) fn checkpoint_truncate(&mut self) -> Result<Checkpoint> {
+        self.checkpoint("TRUNCATE")
+    }
+
+    fn checkpoint(&mut self, mode: &str) -> Result<Checkpoint> {
+        let (busy, log_frames, copied_frames): (i64, i64, i64) = self.conn.query_row(
+            &format!("PRAGMA wal_checkpoint({mode})"),
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        Ok(Checkpoint {
+            busy: busy != 0,
+            log_frames,
+            copied_frames,
+        })
+    }
+
+    /// The size of the write-ahead log file now (0 when there is none).
+    pub fn wal_bytes(&self) -> u64 {
+        self.wal_path()
+            .and_then(|w| std::fs::metadata(w).ok())
+            .map_or(0, |m| m.len())
+    }
+
+    /// Cap the database at `pages` pages (`PRAGMA max_page_count`; SQLite
+    /// never lowers it under the pages in use) and return the cap now in
+    /// force. Past it, writes fail with SQLITE_FULL exactly as on a full
+    /// disk; the tests use it to fill the "disk" without a file system.
+    #[doc(hidden)]
+    pub fn set_max_pages(&self, pages: u64) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// The pages the database holds now (`PRAGMA page_count`).
+    #[doc(hidden)]
+    pub fn page_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA page_count", [], |r| r.get(0))?)
     }
 
     /// Start a group commit: until [`Store::commit_batch`], every operation
