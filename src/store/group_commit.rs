@@ -339,19 +339,20 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
             },
             // While the disk is full, the log's space is asked back on time
             // even when no work comes.
-            Some(ep) => match rx.recv_timeout(ep.next_try.saturating_duration_since(Instant::now()))
-            {
-                Ok(job) => job,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let mut s = lock(store);
-                    if ep.armed || try_truncate(&mut s, &mut full, space) {
-                        let room = s.has_room();
-                        recover_if_room(room, &mut full, space);
+            Some(ep) => {
+                match rx.recv_timeout(ep.next_try.saturating_duration_since(Instant::now())) {
+                    Ok(job) => job,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let mut s = lock(store);
+                        if ep.armed || try_truncate(&mut s, &mut full, space) {
+                            let room = s.has_room();
+                            recover_if_room(room, &mut full, space);
+                        }
+                        continue;
                     }
-                    continue;
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-            },
+            }
         };
         if broken.is_set() {
             let mut jobs = vec![first];
@@ -432,9 +433,10 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
                 None => space_errors,
             };
             space.refused.fetch_add(not_stored, Ordering::Relaxed);
-            let why = failed
-                .as_ref()
-                .map_or_else(|| "an operation found no room".to_string(), |f| f.why.clone());
+            let why = failed.as_ref().map_or_else(
+                || "an operation found no room".to_string(),
+                |f| f.why.clone(),
+            );
             begin_episode(&mut full, space, why);
             try_truncate(&mut s, &mut full, space);
         } else if full.is_some() {

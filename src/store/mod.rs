@@ -494,7 +494,10 @@ impl Store {
         let dir = self.path.as_deref()?.parent()?;
         let st = nix::sys::statvfs::statvfs(dir).ok()?;
         #[allow(clippy::useless_conversion)] // the field types differ by target
-        let (avail, frag) = (u64::from(st.blocks_available()), u64::from(st.fragment_size()));
+        let (avail, frag) = (
+            u64::from(st.blocks_available()),
+            u64::from(st.fragment_size()),
+        );
         Some(avail.saturating_mul(frag))
     }
 
@@ -535,11 +538,11 @@ impl Store {
     }
 
     fn checkpoint(&mut self, mode: &str) -> Result<Checkpoint> {
-        let (busy, log_frames, copied_frames): (i64, i64, i64) = self.conn.query_row(
-            &format!("PRAGMA wal_checkpoint({mode})"),
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
+        let (busy, log_frames, copied_frames): (i64, i64, i64) =
+            self.conn
+                .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
         Ok(Checkpoint {
             busy: busy != 0,
             log_frames,
@@ -570,9 +573,7 @@ impl Store {
     /// The pages the database holds now (`PRAGMA page_count`).
     #[doc(hidden)]
     pub fn page_count(&self) -> Result<i64> {
-        Ok(self
-            .conn
-            .query_row("PRAGMA page_count", [], |r| r.get(0))?)
+        Ok(self.conn.query_row("PRAGMA page_count", [], |r| r.get(0))?)
     }
 
     /// Start a group commit: until [`Store::commit_batch`], every operation

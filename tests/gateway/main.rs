@@ -13,6 +13,7 @@ mod hardening;
 mod sim_pin;
 mod store_ambiguous;
 mod store_claim_clear;
+mod store_disk_full;
 mod store_flow;
 mod store_inbox;
 mod store_kill;

@@ -1,0 +1,305 @@
+//! Issue 10, defect 7: a full disk. Writes that find no room answer 503
+//! "disk full" (never 500, never a 202 for what was not stored), /healthz
+//! says `disk_full`, the write-ahead log is checkpointed and cut back, and
+//! once space is freed the gateway stores and sends again by itself, with
+//! nothing accepted before lost.
+//!
+//! Two ways to fill the disk: SQLite's own page limit (`PRAGMA
+//! max_page_count`, which fails writes with SQLITE_FULL exactly as a full
+//! disk does) on the gateway in this process, and a really full file
+//! system (a small tmpfs in a mount namespace of the daemon's own, where
+//! `unshare` can make one).
+
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use smsgw::cli::sim::sim_config_for;
+use smsgw::config::HttpConfig;
+use smsgw::gateway::worker::{self, WorkerConfig};
+use smsgw::gateway::{Gateway, GatewaySettings};
+use smsgw::profile::Profile;
+use smsgw::router::RouterConfig;
+use smsgw::sim::{self, SimEndpoint, SimModem};
+use smsgw::store::{MessageFilter, Store};
+use tokio::sync::watch;
+
+use crate::common::{agent, TOKEN};
+
+const TO: &str = "+393331234567";
+
+/// An answer: status and body.
+struct Resp {
+    status: u16,
+    body: Value,
+}
+
+fn call(a: &ureq::Agent, base: &str, method: &str, path: &str, body: Option<&str>) -> Resp {
+    let url = format!("{base}{path}");
+    let auth = format!("Bearer {TOKEN}");
+    let r = match body {
+        None => a.get(&url).header("Authorization", &auth).call(),
+        Some(b) => a
+            .post(&url)
+            .header("Authorization", &auth)
+            .header("Content-Type", "application/json")
+            .send(b),
+    };
+    let mut r = r.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let status = r.status().as_u16();
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Resp { status, body }
+}
+
+fn post(a: &ureq::Agent, base: &str, text: &str) -> Resp {
+    post_via(a, base, text, "sim0")
+}
+
+fn post_via(a: &ureq::Agent, base: &str, text: &str, modem: &str) -> Resp {
+    let body = serde_json::json!({"to": TO, "text": text, "report": true, "modem": modem});
+    call(a, base, "POST", "/v1/messages", Some(&body.to_string()))
+}
+
+/// The value of an unlabelled metric.
+fn metric(a: &ureq::Agent, base: &str, name: &str) -> f64 {
+    let r = call(a, base, "GET", "/metrics", None);
+    let Value::String(text) = r.body else {
+        panic!("/metrics is not text");
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("{name} missing from /metrics"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Wait (generously) until `/healthz` says `status`; returns its answer.
+fn wait_health(a: &ureq::Agent, base: &str, status: &str, within: Duration) -> Resp {
+    let deadline = Instant::now() + within;
+    loop {
+        let h = call(a, base, "GET", "/healthz", None);
+        if h.body["status"] == status {
+            return h;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/healthz never said {status}; last: {} {}",
+            h.status,
+            h.body
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Wait until every message of `ids` is DELIVRD.
+fn wait_delivered(a: &ureq::Agent, base: &str, ids: &[String]) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    for id in ids {
+        loop {
+            let m = call(a, base, "GET", &format!("/v1/messages/{id}"), None);
+            assert_eq!(m.status, 200, "message {id} is stored: {}", m.body);
+            if m.body["state"] == "DELIVRD" {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "message {id} not delivered: {}",
+                m.body
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// The gateway in this process: one simulated modem, its worker and the
+/// HTTP API, on a runtime of their own; and a second modem, `idle`, that
+/// never connects (what is queued for it stays queued: reports that would
+/// come while nothing can be stored are not what this test is about).
+struct InProcess {
+    base: String,
+    gw: Gateway,
+    stop: watch::Sender<bool>,
+    thread: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl InProcess {
+    fn start() -> InProcess {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let mut cfg = sim_config_for(&Profile::by_name("quectel-ec2x").unwrap());
+        cfg.report_delay_ms = (20, 50);
+        let link = dir.path().join("sim0");
+        let sim = rt
+            .block_on(sim::spawn(
+                SimModem::new(cfg),
+                SimEndpoint::Pty(link.clone()),
+            ))
+            .unwrap();
+        let device = link.display().to_string();
+        let store = Store::open(&dir.path().join("full.db"), RouterConfig::default()).unwrap();
+        let gw = Gateway::new(
+            store,
+            GatewaySettings::default(),
+            &[
+                ("sim0".into(), device.clone()),
+                ("idle".into(), "/dev/smsgw/never-there".into()),
+            ],
+        );
+        let http = HttpConfig {
+            listen: "127.0.0.1:0".into(),
+            tokens: vec![TOKEN.into()],
+            ..HttpConfig::default()
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, rx) = watch::channel(false);
+        let gw2 = gw.clone();
+        let thread = std::thread::spawn(move || {
+            let _sim = sim;
+            rt.block_on(async move {
+                let w = tokio::spawn(worker::run(
+                    gw2.clone(),
+                    WorkerConfig {
+                        name: "sim0".into(),
+                        device,
+                        profile: "quectel-ec2x".into(),
+                        pin: None,
+                        rate_per_minute: None,
+                        prefixes: vec![],
+                        rescan: Duration::from_millis(200),
+                    },
+                ));
+                let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+                smsgw::api::serve_on(listener, gw2.clone(), &http, rx)
+                    .await
+                    .unwrap();
+                gw2.shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(10), w).await;
+            });
+        });
+        InProcess {
+            base,
+            gw,
+            stop,
+            thread: Some(thread),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn a_full_database_answers_503_and_recovers_on_its_own() {
+    let srv = InProcess::start();
+    let (a, base) = (agent(), srv.base.as_str());
+    wait_health(&a, base, "ok", Duration::from_secs(60));
+
+    // Sending works.
+    let mut accepted = Vec::new();
+    for i in 0..3 {
+        let r = post(&a, base, &format!("before {i}"));
+        assert_eq!(r.status, 202, "{}", r.body);
+        accepted.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    wait_delivered(&a, base, &accepted);
+
+    // The database may grow by two pages, no more: like a disk that is
+    // nearly full.
+    {
+        let s = srv.gw.store();
+        let pages = s.page_count().unwrap();
+        s.set_max_pages(u64::try_from(pages).unwrap() + 2).unwrap();
+    }
+    let mut refused = None;
+    let mut queued = Vec::new();
+    for i in 0..5000 {
+        let r = post_via(
+            &a,
+            base,
+            &format!("filling {i} {}", "x".repeat(150)),
+            "idle",
+        );
+        match r.status {
+            202 => queued.push(r.body["id"].as_str().unwrap().to_string()),
+            503 => {
+                refused = Some(r);
+                break;
+            }
+            other => panic!("POST while filling: {other} {}", r.body),
+        }
+    }
+    let refused = refused.expect("the database filled up");
+    let msg = refused.body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("not committed: disk full"), "{msg}");
+
+    let h = call(&a, base, "GET", "/healthz", None);
+    assert_eq!(h.status, 503, "{}", h.body);
+    assert_eq!(h.body["status"], "disk_full", "{}", h.body);
+    assert!(
+        h.body["reason"].as_str().unwrap().contains("disk is full"),
+        "{}",
+        h.body
+    );
+    assert_eq!(h.body["modems"]["configured"], 2, "the usual shape");
+    // Still full: refused again, at once and with the same reason.
+    let again = post(&a, base, "still full");
+    assert_eq!(again.status, 503, "{}", again.body);
+    assert_eq!(metric(&a, base, "smsgw_store_disk_full"), 1.0);
+    assert_eq!(
+        metric(&a, base, "smsgw_store_disk_full_episodes_total"),
+        1.0
+    );
+    assert!(metric(&a, base, "smsgw_store_disk_full_refused_total") >= 2.0);
+    assert!(metric(&a, base, "smsgw_store_wal_truncations_total") >= 1.0);
+
+    // Space comes back (SQLite's default limit): health is ok again with
+    // no request to nudge it, and new work is taken and sent.
+    srv.gw.store().set_max_pages(1_073_741_823).unwrap();
+    wait_health(&a, base, "ok", Duration::from_secs(60));
+    assert_eq!(metric(&a, base, "smsgw_store_disk_full"), 0.0);
+    for i in 0..3 {
+        let r = post(&a, base, &format!("after {i}"));
+        assert_eq!(r.status, 202, "{}", r.body);
+        accepted.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    // Everything that got a 202 is there (sent and delivered, or queued
+    // for the modem that never comes); nothing else is.
+    wait_delivered(&a, base, &accepted);
+    assert!(!queued.is_empty(), "some work was taken before the limit");
+    for id in &queued {
+        let m = call(&a, base, "GET", &format!("/v1/messages/{id}"), None);
+        assert_eq!(m.status, 200, "accepted message {id} is stored");
+        assert_eq!(m.body["state"], "ACCEPTED", "{}", m.body);
+    }
+    let stored = srv
+        .gw
+        .store()
+        .messages(&MessageFilter::default())
+        .unwrap()
+        .len();
+    assert_eq!(
+        stored,
+        accepted.len() + queued.len(),
+        "only what was accepted is stored"
+    );
+    assert_eq!(
+        metric(&a, base, "smsgw_store_disk_full_episodes_total"),
+        1.0
+    );
+}
