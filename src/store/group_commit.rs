@@ -234,7 +234,7 @@ impl GroupCommit {
                     let out = op(store);
                     match out {
                         Err(e) if store.is_space_error(&e) => {
-                            (Some(Err(StoreError::DiskFull(e.to_string()))), true)
+                            (Some(Err(StoreError::DiskFull(space_reason(&e)))), true)
                         }
                         out => (Some(out), false),
                     }
@@ -409,9 +409,16 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
             next = rx.try_recv().ok();
         }
         let failed = if batched {
-            s.commit_batch().err().map(|e| Failure {
-                space: space_errors > 0 || s.is_space_error(&e),
-                why: e.to_string(),
+            s.commit_batch().err().map(|e| {
+                let space = space_errors > 0 || s.is_space_error(&e);
+                Failure {
+                    why: if space {
+                        space_reason(&e)
+                    } else {
+                        e.to_string()
+                    },
+                    space,
+                }
             })
         } else {
             None
@@ -471,6 +478,16 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
     drop(synced_tx);
     if let Some(t) = syncer {
         let _ = t.join();
+    }
+}
+
+/// What a write that found no room said, without repeating "database:"
+/// (the callers' error says what failed).
+fn space_reason(e: &StoreError) -> String {
+    match e {
+        StoreError::Sql(e) => e.to_string(),
+        StoreError::DiskFull(why) => why.clone(),
+        e => e.to_string(),
     }
 }
 

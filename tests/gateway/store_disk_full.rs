@@ -10,6 +10,8 @@
 //! system (a small tmpfs in a mount namespace of the daemon's own, where
 //! `unshare` can make one).
 
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,7 @@ use smsgw::sim::{self, SimEndpoint, SimModem};
 use smsgw::store::{MessageFilter, Store};
 use tokio::sync::watch;
 
-use crate::common::{agent, TOKEN};
+use crate::common::{self, agent, TOKEN};
 
 const TO: &str = "+393331234567";
 
@@ -302,4 +304,232 @@ fn a_full_database_answers_503_and_recovers_on_its_own() {
         metric(&a, base, "smsgw_store_disk_full_episodes_total"),
         1.0
     );
+}
+
+/// Whether this machine lets us mount a tmpfs in a mount namespace of our
+/// own (`unshare`: as root, or through a user namespace).
+fn can_mount_tmpfs(dir: &Path) -> bool {
+    let point = dir.join("probe");
+    std::fs::create_dir_all(&point).unwrap();
+    Command::new("unshare")
+        .args(["-rm", "sh", "-c", "mount -t tmpfs -o size=64k tmpfs \"$0\""])
+        .arg(&point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|st| st.success())
+}
+
+/// `smsgw serve` in a mount namespace of its own where `fs` is a tmpfs of
+/// `size`; the test reaches that file system through `/proc/<pid>/root`.
+struct Confined {
+    child: Child,
+    log: PathBuf,
+    fs: PathBuf,
+}
+
+impl Confined {
+    fn start(dir: &Path, fs: &Path, size: &str, config: &Path) -> Confined {
+        let log = dir.join("daemon.log");
+        // No --fork: unshare execs sh, which execs smsgw, in one process.
+        let child = Command::new("unshare")
+            .args([
+                "-rm",
+                "sh",
+                "-c",
+                "mount -t tmpfs -o size=\"$1\" tmpfs \"$2\" && exec \"$0\" serve --config \"$3\"",
+            ])
+            .arg(env!("CARGO_BIN_EXE_smsgw"))
+            .arg(size)
+            .arg(fs)
+            .arg(config)
+            .env("RUST_LOG", "smsgw=info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start smsgw serve under unshare");
+        let inside =
+            PathBuf::from(format!("/proc/{}/root", child.id())).join(fs.strip_prefix("/").unwrap());
+        Confined {
+            child,
+            log,
+            fs: inside,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Bytes free on the daemon's tmpfs.
+    fn free(&self) -> u64 {
+        let st = nix::sys::statvfs::statvfs(&self.fs).unwrap();
+        #[allow(clippy::useless_conversion)]
+        let free = u64::from(st.blocks_available()) * u64::from(st.fragment_size());
+        free
+    }
+
+    fn wal_bytes(&self) -> u64 {
+        std::fs::metadata(self.fs.join("gw.db-wal")).map_or(0, |m| m.len())
+    }
+}
+
+impl Drop for Confined {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The real thing: the daemon's database on a tmpfs that fills up. The
+/// disk is filled by another file, messages are refused with 503 once the
+/// log cannot grow, and freeing a little (far less than the store holds)
+/// is enough for the gateway to store and send again by itself: the log
+/// was cut back instead of growing into what was freed.
+#[test]
+fn a_full_file_system_is_survived_with_little_space_freed() {
+    let dir = tempfile::tempdir().unwrap();
+    if !can_mount_tmpfs(dir.path()) {
+        eprintln!(
+            "SKIPPED: cannot mount a tmpfs here (unshare -rm); \
+             a_full_database_answers_503_and_recovers_on_its_own covers the path"
+        );
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let sims = common::start_sims(&rt, dir.path(), "quectel-ec2x", 1, |_, c| {
+        c.report_delay_ms = (20, 50);
+    });
+    let fs = dir.path().join("fs");
+    std::fs::create_dir_all(&fs).unwrap();
+    let port = common::free_port();
+    let never = dir.path().join("never-there").display().to_string();
+    let cfg = common::write_config(
+        dir.path(),
+        port,
+        &fs.join("gw.db"),
+        &[
+            ("sim0", &sims[0].1, "quectel-ec2x"),
+            ("idle", &never, "generic"),
+        ],
+        "",
+    );
+    let d = Confined::start(dir.path(), &fs, "8m", &cfg);
+    common::wait_ready_or_show(port, 1, Some(&d.log));
+    let (a, base) = (agent(), format!("http://127.0.0.1:{port}"));
+    let base = base.as_str();
+
+    let mut sent = Vec::new();
+    for i in 0..3 {
+        let r = post(&a, base, &format!("before {i}"));
+        assert_eq!(r.status, 202, "{}", r.body);
+        sent.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    wait_delivered(&a, base, &sent);
+
+    // Fill the file system with another file, 64 KiB at a time.
+    let mut fillers = Vec::new();
+    'fill: for i in 0.. {
+        let path = d.fs.join(format!("filler-{i}"));
+        let mut f = std::fs::File::create(&path).unwrap();
+        fillers.push(path);
+        for _ in 0..16 {
+            use std::io::Write;
+            if f.write_all(&[0xA5; 4096]).is_err() {
+                break 'fill;
+            }
+        }
+    }
+    assert!(d.free() < 64 * 1024, "the file system is full");
+    // Nearly: 128 KiB left, which a few hundred messages take.
+    for f in fillers.drain(fillers.len() - 2..) {
+        std::fs::remove_file(f).unwrap();
+    }
+
+    let mut queued = Vec::new();
+    let mut refused = None;
+    for i in 0..20_000 {
+        let r = post_via(
+            &a,
+            base,
+            &format!("filling {i} {}", "y".repeat(150)),
+            "idle",
+        );
+        match r.status {
+            202 => queued.push(r.body["id"].as_str().unwrap().to_string()),
+            503 => {
+                refused = Some(r);
+                break;
+            }
+            other => panic!("POST on a full disk: {other} {}\n{}", r.body, d.log()),
+        }
+    }
+    let refused = refused.unwrap_or_else(|| panic!("never refused\n{}", d.log()));
+    let msg = refused.body["error"]["message"].as_str().unwrap();
+    assert!(msg.contains("not committed: disk full"), "{msg}");
+    let h = call(&a, base, "GET", "/healthz", None);
+    assert_eq!(
+        (h.status, h.body["status"].as_str()),
+        (503, Some("disk_full"))
+    );
+    // Refused again while nothing is freed; the log does not grow.
+    let wal_full = d.wal_bytes();
+    for i in 0..20 {
+        let r = post_via(&a, base, &format!("still full {i}"), "idle");
+        assert_eq!(r.status, 503, "{}", r.body);
+    }
+    assert!(d.wal_bytes() <= wal_full.max(4096));
+
+    // Free 512 KiB: far less than the 8 MiB the store could use, so it
+    // is enough only if the log gave its space back rather than grew.
+    for f in fillers.drain(fillers.len() - 8..) {
+        std::fs::remove_file(f).unwrap();
+    }
+    let h = wait_health(&a, base, "ok", Duration::from_secs(60));
+    assert_eq!(h.status, 200);
+    eprintln!(
+        "full disk: {} queued before the 503, log {} bytes when full, {} after; {} bytes free",
+        queued.len(),
+        wal_full,
+        d.wal_bytes(),
+        d.free()
+    );
+    assert!(metric(&a, base, "smsgw_store_wal_truncations_total") >= 1.0);
+    assert_eq!(
+        metric(&a, base, "smsgw_store_disk_full_episodes_total"),
+        1.0
+    );
+    assert!(
+        d.wal_bytes() < 256 * 1024,
+        "the log was cut back: {} bytes",
+        d.wal_bytes()
+    );
+    for i in 0..3 {
+        let r = post(&a, base, &format!("after {i}"));
+        assert_eq!(r.status, 202, "{}\n{}", r.body, d.log());
+        sent.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    wait_delivered(&a, base, &sent);
+    for id in &queued {
+        let m = call(&a, base, "GET", &format!("/v1/messages/{id}"), None);
+        assert_eq!(m.status, 200, "accepted message {id} is stored");
+    }
+    // The ones for `idle` wait in the queue: all of them, and no more.
+    assert_eq!(
+        metric(&a, base, "smsgw_queue_depth") as usize,
+        queued.len(),
+        "only what was accepted is stored"
+    );
+    // Said once for the episode, not per refused request.
+    let log = d.log();
+    if std::env::var_os("SMSGW_TEST_SHOW_LOG").is_some() {
+        eprintln!("{log}");
+    }
+    assert_eq!(log.matches("the disk is full:").count(), 1, "{log}");
+    assert_eq!(log.matches("the disk has room again").count(), 1, "{log}");
+    drop(sims);
 }
