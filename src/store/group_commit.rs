@@ -539,7 +539,7 @@ fn try_truncate(s: &mut Store, full: &mut Option<Episode>, space: &Space) -> boo
     let Some(ep) = full else {
         return false;
     };
-    let outcome = match s.checkpoint_truncate() {
+    let outcome = match s.checkpoint_truncate(Duration::from_secs(1)) {
         Ok(c) if !c.busy && s.wal_bytes() == 0 => Ok(()),
         Ok(c) if c.busy => Err("readers kept it from finishing".to_string()),
         Ok(c) => Err(format!(
@@ -611,7 +611,7 @@ fn truncate_if_large(s: &mut Store, space: &Space) {
     if before <= WAL_CHECKPOINT_BYTES {
         return;
     }
-    match s.checkpoint_truncate() {
+    match s.checkpoint_truncate(Duration::from_millis(100)) {
         Ok(c) if !c.busy => {
             space.truncations.fetch_add(1, Ordering::Relaxed);
             tracing::info!(
@@ -1051,6 +1051,97 @@ mod tests {
         assert!(reader.create_message("+393331234568", "no", 1, 0).is_err());
         let mem = Store::open_at(Path::new(":memory:"), RouterConfig::default(), 0).unwrap();
         assert!(mem.reader().unwrap().is_none());
+    }
+
+    #[test]
+    fn a_log_grown_by_a_burst_gives_its_space_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.db");
+        let store = open(&path);
+        let wal = lock(&store).wal_path().unwrap();
+        let gc = GroupCommit::start(store.clone());
+        let rt = rt();
+        // A reader that keeps its snapshot stops SQLite's own checkpoints
+        // from resetting the log: it grows past the bound.
+        let reader = rusqlite::Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM messages", [], |r| r.get(0))
+            .unwrap();
+        for _ in 0..20 {
+            rt.block_on(gc.run(|s| {
+                s.conn.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS filler (b BLOB); \
+                     INSERT INTO filler VALUES (randomblob(1048576));",
+                )?;
+                Ok(())
+            }))
+            .unwrap();
+        }
+        let grown = std::fs::metadata(&wal).unwrap().len();
+        assert!(grown > WAL_CHECKPOINT_BYTES, "{grown}");
+        // Past the bound, the writer tries to cut the log back (at most
+        // once a second); the pinned reader makes it busy, and the writer
+        // does not wait long for it (the busy timeout is 10 s).
+        std::thread::sleep(Duration::from_millis(1100));
+        let started = Instant::now();
+        rt.block_on(gc.run(|s| s.create_message("+393331234567", "hi", 1, 0)))
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the writer stalled"
+        );
+        assert_eq!(gc.space().truncations, 0, "the reader kept the log");
+        reader.execute_batch("COMMIT").unwrap();
+        // Once the reader lets go, the next batches cut it back (to the
+        // journal size limit at most), instead of keeping 20 MB for good.
+        let keep = u64::try_from(crate::store::WAL_KEEP_BYTES).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::fs::metadata(&wal).unwrap().len() > keep {
+            assert!(Instant::now() < deadline, "the log was never cut back");
+            rt.block_on(gc.run(|s| s.create_message("+393331234567", "hi", 1, 0)))
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_eq!(gc.space().full, None);
+    }
+
+    #[test]
+    fn an_operation_that_finds_no_room_is_told_disk_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(&dir.path().join("f.db"));
+        let gc = GroupCommit::start(store.clone());
+        let rt = rt();
+        let pages = lock(&store).page_count().unwrap();
+        lock(&store)
+            .set_max_pages(u64::try_from(pages).unwrap())
+            .unwrap();
+        let err = rt
+            .block_on(gc.run(|s| {
+                s.conn.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS filler (b BLOB); \
+                     INSERT INTO filler VALUES (randomblob(65536));",
+                )?;
+                Ok(())
+            }))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::DiskFull(_)), "{err:?}");
+        assert!(
+            err.to_string().contains("not committed: disk full"),
+            "{err}"
+        );
+        let space = gc.space();
+        assert!(space.full.is_some() && space.episodes == 1, "{space:?}");
+        // Room again: the episode ends on its own, no work needed.
+        lock(&store).set_max_pages(1_073_741_823).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while gc.space().full.is_some() {
+            assert!(Instant::now() < deadline, "never recovered");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(rt
+            .block_on(gc.run(|s| s.create_message("+393331234567", "hi", 1, 0)))
+            .is_ok());
     }
 
     #[test]

@@ -532,17 +532,17 @@ impl Store {
 
     /// Copy the log into the database and cut it to nothing
     /// (`PRAGMA wal_checkpoint(TRUNCATE)`), giving its disk space back. It
-    /// waits (busy timeout) for readers of the log to finish.
-    pub(crate) fn checkpoint_truncate(&mut self) -> Result<Checkpoint> {
-        self.checkpoint("TRUNCATE")
-    }
-
-    fn checkpoint(&mut self, mode: &str) -> Result<Checkpoint> {
-        let (busy, log_frames, copied_frames): (i64, i64, i64) =
-            self.conn
-                .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?;
+    /// waits at most `wait` for readers of the log to finish (then it says
+    /// busy), not the usual busy timeout: the writer must not stall.
+    pub(crate) fn checkpoint_truncate(&mut self, wait: std::time::Duration) -> Result<Checkpoint> {
+        self.conn.busy_timeout(wait)?;
+        let out = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
+            });
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        let (busy, log_frames, copied_frames) = out?;
         Ok(Checkpoint {
             busy: busy != 0,
             log_frames,
@@ -729,8 +729,11 @@ fn create_private(path: &Path) -> std::io::Result<()> {
     }
 }
 
+/// How long a connection waits for another's lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn tune(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.set_prepared_statement_cache_capacity(64);
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
