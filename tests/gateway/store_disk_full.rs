@@ -12,6 +12,8 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -532,4 +534,109 @@ fn a_full_file_system_is_survived_with_little_space_freed() {
     assert_eq!(log.matches("the disk is full:").count(), 1, "{log}");
     assert_eq!(log.matches("the disk has room again").count(), 1, "{log}");
     drop(sims);
+}
+
+fn sizes(dir: &std::path::Path) -> (u64, u64) {
+    let db = std::fs::metadata(dir.join("full.db")).map_or(0, |m| m.len());
+    let wal = std::fs::metadata(dir.join("full.db-wal")).map_or(0, |m| m.len());
+    (db, wal)
+}
+
+#[test]
+#[ignore]
+fn measure_space() {
+    let n: usize = std::env::var("N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    let text_len: usize = std::env::var("TEXT")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100);
+    let srv = InProcess::start();
+    let dir = srv._dir.path().to_path_buf();
+    let (a, base) = (agent(), srv.base.clone());
+    // settle
+    std::thread::sleep(Duration::from_millis(500));
+    // Another connection's TRUNCATE checkpoint: everything in the
+    // database file, the log empty.
+    let truncate = |srv: &InProcess| {
+        let c = rusqlite::Connection::open(srv._dir.path().join("full.db")).unwrap();
+        c.busy_timeout(Duration::from_secs(30)).unwrap();
+        let busy: i64 = c
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(busy, 0);
+    };
+    truncate(&srv);
+    let (db0, _) = sizes(&dir);
+    let peak = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (p2, s2, d2) = (peak.clone(), stop.clone(), dir.clone());
+    let sampler = std::thread::spawn(move || {
+        while !s2.load(Ordering::Relaxed) {
+            let (_, w) = sizes(&d2);
+            p2.fetch_max(w, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let text = "x".repeat(text_len);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let (base, text) = (base.clone(), text.clone());
+            std::thread::spawn(move || {
+                let a = agent();
+                (0..n / 8)
+                    .map(|i| {
+                        let r = post_via(&a, &base, &format!("{t}-{i} {text}"), "idle");
+                        assert_eq!(r.status, 202);
+                        r.body["id"].as_str().unwrap().to_string()
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let burst = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    truncate(&srv);
+    let (db1, _) = sizes(&dir);
+    eprintln!(
+        "queued {n} msgs of {text_len} chars in {burst:?}: db {db0} -> {db1}: {} B/msg; WAL peak during burst {} KiB",
+        (db1 - db0) / n as u64,
+        peak.load(Ordering::Relaxed) / 1024
+    );
+    // sent + delivered with reports
+    let m = n.min(100);
+    let peak2 = Arc::new(AtomicU64::new(0));
+    let stop2 = Arc::new(AtomicBool::new(false));
+    let (p3, s3, d3) = (peak2.clone(), stop2.clone(), dir.clone());
+    let sampler = std::thread::spawn(move || {
+        while !s3.load(Ordering::Relaxed) {
+            let (_, w) = sizes(&d3);
+            p3.fetch_max(w, Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    });
+    let ids: Vec<String> = (0..m)
+        .map(|i| {
+            let r = post_via(&a, &base, &format!("s{i} {text}"), "sim0");
+            assert_eq!(r.status, 202);
+            r.body["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    wait_delivered(&a, &base, &ids);
+    stop2.store(true, Ordering::Relaxed);
+    sampler.join().unwrap();
+    truncate(&srv);
+    let (db2, _) = sizes(&dir);
+    eprintln!(
+        "sent+delivered {m} msgs: db {db1} -> {db2}: {} B/msg (queued, sent, report, events); WAL peak {} KiB",
+        (db2 - db1) / m as u64,
+        peak2.load(Ordering::Relaxed) / 1024
+    );
 }
