@@ -254,7 +254,7 @@ pub async fn healthz(State(gw): State<Gateway>) -> Response {
             StatusCode::SERVICE_UNAVAILABLE,
             Some(format!(
                 "the disk is full since {}: {why}; nothing new is stored until space \
-                 is freed (then it is on its own)",
+                 is freed, then smsgw resumes by itself",
                 crate::times::rfc3339(since)
             )),
         )
