@@ -444,8 +444,9 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
                 || "an operation found no room".to_string(),
                 |f| f.why.clone(),
             );
-            begin_episode(&mut full, space, why);
-            try_truncate(&mut s, &mut full, space);
+            if begin_episode(&mut full, space, why) {
+                try_truncate(&mut s, &mut full, space);
+            }
         } else if full.is_some() {
             // A batch went through: storing again if there is room to spare.
             if let Some(ep) = &mut full {
@@ -507,11 +508,17 @@ struct Episode {
     tries: u32,
 }
 
-/// A write found no room: begin an episode (said once), or, within one,
-/// back to waiting for the log to be cut.
-fn begin_episode(full: &mut Option<Episode>, space: &Space, why: String) {
+/// A write found no room: begin an episode (said once; true), or, within
+/// one, the batch tried after the log was cut failed again: refuse work
+/// for a growing pause before the next try (false).
+fn begin_episode(full: &mut Option<Episode>, space: &Space, why: String) -> bool {
     match full {
-        Some(ep) => ep.armed = false,
+        Some(ep) => {
+            ep.armed = false;
+            ep.next_try = Instant::now() + ep.pause;
+            ep.pause = (ep.pause * 2).min(FULL_LONGEST_PAUSE);
+            false
+        }
         None => {
             tracing::error!(
                 "the disk is full: {why}; nothing more is stored (callers get \
@@ -528,6 +535,7 @@ fn begin_episode(full: &mut Option<Episode>, space: &Space, why: String) {
                 pause: FULL_FIRST_PAUSE,
                 tries: 0,
             });
+            true
         }
     }
 }
@@ -559,8 +567,6 @@ fn try_truncate(s: &mut Store, full: &mut Option<Episode>, space: &Space) -> boo
             }
             ep.armed = true;
             ep.tries = 0;
-            ep.pause = FULL_FIRST_PAUSE;
-            ep.next_try = Instant::now();
             true
         }
         Err(why) => {
