@@ -72,8 +72,8 @@ impl Failure {
 /// Called once the batch is settled: `None` when committed, or why not.
 type Finish = Box<dyn FnOnce(Option<&Failure>) + Send>;
 /// An operation: run on the store (`Some`), or refused unrun (`None`: the
-/// disk is full); gives its finisher, and whether it failed for space.
-type Job = Box<dyn FnOnce(Option<&mut Store>) -> (Finish, bool) + Send>;
+/// disk is full); gives its finisher, and why it found no room if so.
+type Job = Box<dyn FnOnce(Option<&mut Store>) -> (Finish, Option<String>) + Send>;
 
 /// A handle on the writer thread. Cheap to clone; the thread ends when the
 /// last handle is dropped, after running everything already given to it.
@@ -234,12 +234,13 @@ impl GroupCommit {
                     let out = op(store);
                     match out {
                         Err(e) if store.is_space_error(&e) => {
-                            (Some(Err(StoreError::DiskFull(space_reason(&e)))), true)
+                            let why = space_reason(&e);
+                            (Some(Err(StoreError::DiskFull(why.clone()))), Some(why))
                         }
-                        out => (Some(out), false),
+                        out => (Some(out), None),
                     }
                 }
-                None => (None, false),
+                None => (None, None),
             };
             let finish: Finish = Box::new(move |failed: Option<&Failure>| {
                 done(match (out, failed) {
@@ -398,11 +399,15 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
         };
         let mut finishers = Vec::new();
         let mut space_errors = 0u64;
+        let mut no_room_why = None;
         let mut next = Some(first);
         while let Some(job) = next.take() {
             let (finish, no_room) = run_job(&mut s, job);
             finishers.push(finish);
-            space_errors += u64::from(no_room);
+            if let Some(why) = no_room {
+                space_errors += 1;
+                no_room_why.get_or_insert(why);
+            }
             if !batched || s.batch_aborted() || finishers.len() >= MAX_BATCH {
                 break;
             }
@@ -410,14 +415,21 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
         }
         let failed = if batched {
             s.commit_batch().err().map(|e| {
-                let space = space_errors > 0 || s.is_space_error(&e);
-                Failure {
-                    why: if space {
-                        space_reason(&e)
-                    } else {
-                        e.to_string()
+                // What the operation that found no room said comes first
+                // (the commit then only says the transaction had ended).
+                match (&no_room_why, s.is_space_error(&e)) {
+                    (Some(why), _) => Failure {
+                        why: why.clone(),
+                        space: true,
                     },
-                    space,
+                    (None, true) => Failure {
+                        why: space_reason(&e),
+                        space: true,
+                    },
+                    (None, false) => Failure {
+                        why: e.to_string(),
+                        space: false,
+                    },
                 }
             })
         } else {
@@ -440,10 +452,11 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
                 None => space_errors,
             };
             space.refused.fetch_add(not_stored, Ordering::Relaxed);
-            let why = failed.as_ref().map_or_else(
-                || "an operation found no room".to_string(),
-                |f| f.why.clone(),
-            );
+            let why = match (no_room_why, &failed) {
+                (Some(why), _) => why,
+                (None, Some(f)) => f.why.clone(),
+                (None, None) => "no room".to_string(),
+            };
             if begin_episode(&mut full, space, why) {
                 try_truncate(&mut s, &mut full, space);
             }
@@ -833,13 +846,13 @@ impl LogFile {
 /// Run one operation; a panic in it is contained (its savepoint is rolled
 /// back while unwinding, its caller sees the writer's error, and the router
 /// is rebuilt from the rows).
-fn run_job(store: &mut Store, job: Job) -> (Finish, bool) {
+fn run_job(store: &mut Store, job: Job) -> (Finish, Option<String>) {
     match catch_unwind(AssertUnwindSafe(|| job(Some(store)))) {
         Ok(ran) => ran,
         Err(_) => {
             tracing::error!("a store operation panicked; rebuilding the router");
             store.resync();
-            (Box::new(|_| {}), false)
+            (Box::new(|_| {}), None)
         }
     }
 }

@@ -251,6 +251,10 @@ fn a_full_database_answers_503_and_recovers_on_its_own() {
     let refused = refused.expect("the database filled up");
     let msg = refused.body["error"]["message"].as_str().unwrap();
     assert!(msg.contains("not committed: disk full"), "{msg}");
+    assert!(
+        msg.contains("database or disk is full"),
+        "SQLite's reason: {msg}"
+    );
 
     let h = call(&a, base, "GET", "/healthz", None);
     assert_eq!(h.status, 503, "{}", h.body);
@@ -473,6 +477,10 @@ fn a_full_file_system_is_survived_with_little_space_freed() {
     let refused = refused.unwrap_or_else(|| panic!("never refused\n{}", d.log()));
     let msg = refused.body["error"]["message"].as_str().unwrap();
     assert!(msg.contains("not committed: disk full"), "{msg}");
+    assert!(
+        msg.contains("database or disk is full"),
+        "SQLite's reason: {msg}"
+    );
     let h = call(&a, base, "GET", "/healthz", None);
     assert_eq!(
         (h.status, h.body["status"].as_str()),
