@@ -114,6 +114,16 @@ pub enum StoreError {
     /// Another program's SQLite file: refused before anything is written.
     #[error("{path} is not an smsgw database: {why}; nothing was changed in it")]
     Foreign { path: PathBuf, why: String },
+    /// The database cannot be opened or written for lack of space.
+    #[error(
+        "{why}: the disk is full ({free} bytes free for {path}): free space and \
+         start again"
+    )]
+    NoSpace {
+        path: PathBuf,
+        free: u64,
+        why: String,
+    },
     /// The database cannot be written (checked before the daemon starts).
     #[error("the database {path} cannot be written: {why}")]
     NotWritable { path: PathBuf, why: String },
@@ -219,6 +229,22 @@ impl Store {
     /// [`Store::open`] with an explicit `now` (unix seconds), which decides
     /// which settled parts are still kept in the router.
     pub fn open_at(path: &Path, config: RouterConfig, now: i64) -> Result<Store> {
+        // SQLite says "disk I/O error" when it cannot make its log or
+        // shared-memory file for lack of space: say what it is.
+        Store::open_inner(path, config, now).map_err(|e| match (&e, free_bytes_at(path)) {
+            (
+                StoreError::Open { .. } | StoreError::Sql(_) | StoreError::CreateFile { .. },
+                Some(free),
+            ) if free < SPACE_ROOM_BYTES => StoreError::NoSpace {
+                path: path.to_path_buf(),
+                free,
+                why: e.to_string(),
+            },
+            _ => e,
+        })
+    }
+
+    fn open_inner(path: &Path, config: RouterConfig, now: i64) -> Result<Store> {
         let router = Router::new(config)?;
         if path != Path::new(":memory:") {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -491,14 +517,7 @@ impl Store {
     /// Bytes free for this process on the database's file system (None in
     /// memory, or when it cannot be asked).
     pub fn free_bytes(&self) -> Option<u64> {
-        let dir = self.path.as_deref()?.parent()?;
-        let st = nix::sys::statvfs::statvfs(dir).ok()?;
-        #[allow(clippy::useless_conversion)] // the field types differ by target
-        let (avail, frag) = (
-            u64::from(st.blocks_available()),
-            u64::from(st.fragment_size()),
-        );
-        Some(avail.saturating_mul(frag))
+        free_bytes_at(self.path.as_deref()?)
     }
 
     /// Whether there is room again for work after the disk was full: at
@@ -740,6 +759,25 @@ fn tune(conn: &Connection) -> rusqlite::Result<()> {
         true,
     )?;
     Ok(())
+}
+
+/// Bytes free for this process on the file system of the file `path`
+/// (None in memory, or when it cannot be asked).
+fn free_bytes_at(path: &Path) -> Option<u64> {
+    if path == Path::new(":memory:") {
+        return None;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let st = nix::sys::statvfs::statvfs(dir).ok()?;
+    #[allow(clippy::useless_conversion)] // the field types differ by target
+    let (avail, frag) = (
+        u64::from(st.blocks_available()),
+        u64::from(st.fragment_size()),
+    );
+    Some(avail.saturating_mul(frag))
 }
 
 /// Append one event row.

@@ -648,3 +648,46 @@ fn measure_space() {
         peak2.load(Ordering::Relaxed) / 1024
     );
 }
+
+/// A disk with no room at start: the daemon does not start, and says that
+/// the disk is full (SQLite alone says "disk I/O error").
+#[test]
+fn a_full_disk_at_start_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    if !can_mount_tmpfs(dir.path()) {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (unshare -rm)");
+        return;
+    }
+    let fs = dir.path().join("fs");
+    std::fs::create_dir_all(&fs).unwrap();
+    let never = dir.path().join("never-there").display().to_string();
+    let cfg = common::write_config(
+        dir.path(),
+        common::free_port(),
+        &fs.join("gw.db"),
+        &[("m1", &never, "generic")],
+        "",
+    );
+    let out = Command::new("unshare")
+        .args([
+            "-rm",
+            "sh",
+            "-c",
+            "mount -t tmpfs -o size=1m tmpfs \"$1\" \
+             && { cat /dev/zero > \"$1/filler\" 2>/dev/null; true; } \
+             && exec \"$0\" serve --config \"$2\"",
+        ])
+        .arg(env!("CARGO_BIN_EXE_smsgw"))
+        .arg(&fs)
+        .arg(&cfg)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("the disk is full"), "{err}");
+    assert!(
+        err.contains(&fs.join("gw.db").display().to_string()),
+        "{err}"
+    );
+}
