@@ -370,6 +370,7 @@ impl Gateway {
             flash: req.flash,
             modem: req.modem.clone(),
             concat_ref: self.next_concat_ref(),
+            ..MessageOptions::default()
         };
         // Encoding here counts the parts and rejects what cannot be sent;
         // the worker encodes the same way (`encode::encode_message`) when
