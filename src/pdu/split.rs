@@ -274,7 +274,10 @@ pub fn encode_single(
             if data.is_empty() && udh.is_none() {
                 return Err(PduError::EmptyText);
             }
-            (Encoding::EightBit, super::user_data::Body::Binary(data.to_vec()))
+            (
+                Encoding::EightBit,
+                super::user_data::Body::Binary(data.to_vec()),
+            )
         }
         SingleBody::Text(text) => {
             if text.is_empty() && udh.is_none() {
@@ -396,7 +399,7 @@ mod tests {
         let check = |p: &EncodedPart, text: Option<&str>, data: Option<&[u8]>| {
             let (_, t) = parse_with_smsc(&p.bytes).unwrap();
             let Tpdu::Submit(s) = t else { panic!() };
-            assert!(s.status_report);
+            assert!(s.status_report_request);
             let c = s.user_data.concat().unwrap();
             assert_eq!((c.reference, c.total, c.seq), (0x2A, 2, 1));
             if let Some(text) = text {
@@ -413,8 +416,13 @@ mod tests {
         let gsm = "a".repeat(153);
         let p = encode_single(&to, Some(&udh), SingleBody::Text(&gsm), &opts).unwrap();
         check(&p, Some(&gsm), None);
-        let p = encode_single(&to, Some(&udh), SingleBody::Text("ж".repeat(67).as_str()), &opts)
-            .unwrap();
+        let p = encode_single(
+            &to,
+            Some(&udh),
+            SingleBody::Text("ж".repeat(67).as_str()),
+            &opts,
+        )
+        .unwrap();
         check(&p, Some(&"ж".repeat(67)), None);
         let data = [0u8, 1, 2, 0xFF];
         let p = encode_single(&to, Some(&udh), SingleBody::Binary(&data), &opts).unwrap();

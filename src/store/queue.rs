@@ -471,7 +471,7 @@ impl Store {
     }
 }
 
-fn check_request(r: &EnqueueRequest<'_>) -> Result<()> {
+pub(super) fn check_request(r: &EnqueueRequest<'_>) -> Result<()> {
     if r.to.trim().is_empty() {
         return Err(StoreError::Invalid {
             field: "to",
@@ -499,7 +499,7 @@ fn check_request(r: &EnqueueRequest<'_>) -> Result<()> {
     Ok(())
 }
 
-fn enqueue_tx(tx: &Connection, r: &EnqueueRequest<'_>, at: i64) -> Result<NewMessage> {
+pub(super) fn enqueue_tx(tx: &Connection, r: &EnqueueRequest<'_>, at: i64) -> Result<NewMessage> {
     let o = r.opts;
     tx.prepare_cached(
         "INSERT INTO messages (recipient, text, parts, state, created_at, report, validity_secs, \

@@ -320,8 +320,10 @@ CREATE TABLE smpp_messages (
 );
 CREATE INDEX smpp_messages_account ON smpp_messages (account, message_id);
 
+-- AUTOINCREMENT: ids only grow, also past deleted rows, so that a bind's
+-- cursor (rows after the last id it saw) never skips a new row.
 CREATE TABLE smpp_outbox (
-    id           INTEGER PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     account      TEXT NOT NULL,
     kind         TEXT NOT NULL CHECK (kind IN ('receipt', 'mo')),
     payload      TEXT NOT NULL,       -- JSON
