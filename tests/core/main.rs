@@ -8,6 +8,7 @@ mod at_digester;
 mod at_error_codes;
 mod at_reader;
 mod config_load;
+mod config_smpp;
 mod fuzz_corpus;
 mod pdu_corpus;
 mod pdu_props;
