@@ -12,6 +12,7 @@ mod e2e_wrap;
 mod hardening;
 mod sim_pin;
 mod smpp_backend;
+mod smpp_e2e;
 mod smpp_store;
 mod store_ambiguous;
 mod store_claim_clear;
