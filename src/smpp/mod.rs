@@ -8,3 +8,4 @@
 //!   store and the router, exactly as an HTTP submit goes.
 
 pub mod backend;
+pub mod pdu;
