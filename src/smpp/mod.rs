@@ -6,6 +6,12 @@
 //!   deliver_sm loop) speaks SMPP and knows nothing of the queue or the store;
 //! - the gateway side implements the backend over the durable queue, the
 //!   store and the router, exactly as an HTTP submit goes.
+//!
+//! Protocol side: [`pdu`] (wire formats), [`coding`] (data_coding),
+//! [`time`] (SMPP times), [`message`] (PDUs to and from backend types).
 
 pub mod backend;
+pub mod coding;
+pub mod message;
 pub mod pdu;
+pub mod time;
