@@ -14,4 +14,7 @@ pub mod backend;
 pub mod coding;
 pub mod message;
 pub mod pdu;
+pub mod registry;
+pub mod server;
+pub mod session;
 pub mod time;
