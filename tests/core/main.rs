@@ -15,3 +15,4 @@ mod pdu_props;
 mod profiles_match;
 mod profiles_schema;
 mod router_wrap;
+mod smpp_props;
