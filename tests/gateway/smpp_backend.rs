@@ -37,8 +37,13 @@ receive_mo = true
 "#;
 
 fn rig(prefixes: &[&str]) -> (Gateway, Arc<SmppGateway>) {
+    rig_at(Path::new(":memory:"), prefixes)
+}
+
+/// The backend over a gateway on the database at `db`.
+fn rig_at(db: &Path, prefixes: &[&str]) -> (Gateway, Arc<SmppGateway>) {
     let cfg = Config::from_toml(CONFIG, "test.toml").unwrap();
-    let store = Store::open(Path::new(":memory:"), RouterConfig::default()).unwrap();
+    let store = Store::open(db, RouterConfig::default()).unwrap();
     let gw = Gateway::new(
         store,
         GatewaySettings::default(),
@@ -227,7 +232,9 @@ async fn query_and_cancel_see_only_the_accounts_own_messages() {
 
 #[tokio::test]
 async fn receipts_come_out_of_the_outbox_and_the_watch_says_when() {
-    let (gw, smpp) = rig(&[]);
+    // On a file: the group commit syncs on its own thread, then tells.
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, smpp) = rig_at(&dir.path().join("b.db"), &[]);
     let app1 = smpp.authenticate("app1", "secret1", local()).unwrap();
     let mut changed = smpp.outbox_changed("app1");
     let before = *changed.borrow_and_update();
