@@ -11,6 +11,7 @@ mod e2e_incoming;
 mod e2e_wrap;
 mod hardening;
 mod sim_pin;
+mod smpp_session;
 mod store_ambiguous;
 mod store_claim_clear;
 mod store_flow;
