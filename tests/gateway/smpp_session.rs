@@ -48,6 +48,9 @@ struct MemBackend {
     changed: Mutex<HashMap<String, watch::Sender<u64>>>,
     /// Submits wait for a permit (tests hold them to fill the window).
     gate: Semaphore,
+    /// Every submit asking for a receipt gets one at once (UNDELIV, err
+    /// 0x45, when its text holds "fail"; DELIVRD otherwise).
+    auto_receipts: std::sync::atomic::AtomicBool,
 }
 
 impl MemBackend {
@@ -59,6 +62,7 @@ impl MemBackend {
             }),
             changed: Mutex::new(HashMap::new()),
             gate: Semaphore::new(GATE),
+            auto_receipts: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -154,7 +158,41 @@ impl SmppBackend for MemBackend {
         }
         s.next_id += 1;
         let id = s.next_id;
-        s.submitted.push((account.system_id.clone(), id, req));
+        s.submitted
+            .push((account.system_id.clone(), id, req.clone()));
+        drop(s);
+        if self
+            .auto_receipts
+            .load(std::sync::atomic::Ordering::Relaxed)
+            && req.registered_delivery & 1 != 0
+        {
+            let text = match &req.payload {
+                Payload::Text { text, .. } => text.clone(),
+                Payload::Binary { .. } => String::new(),
+            };
+            let failed = text.contains("fail");
+            self.push(
+                &account.system_id,
+                OutboundKind::Receipt(ReceiptItem {
+                    message_id: id,
+                    submit_source: req.source.clone(),
+                    submit_dest: req.dest.clone(),
+                    state: if failed {
+                        MessageState::Undeliverable
+                    } else {
+                        MessageState::Delivered
+                    },
+                    intermediate: false,
+                    sub: 1,
+                    dlvrd: u32::from(!failed),
+                    submit_date: 1_796_205_600,
+                    done_date: 1_796_205_660,
+                    err: if failed { 0x45 } else { 0 },
+                    network_error: failed.then_some((3, 0x45)),
+                    text_head: text.chars().take(20).collect(),
+                }),
+            );
+        }
         Ok(id)
     }
 
@@ -1016,4 +1054,186 @@ proptest! {
             assert!(!s.task.is_finished(), "the server stopped");
         });
     }
+}
+
+/// The Python interpreter with PyPI smpplib: `SMSGW_TEST_PYTHON` (set by
+/// .ci/run), else the venv .ci/run makes under target/.
+fn python() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("SMSGW_TEST_PYTHON") {
+        return p.into();
+    }
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-smpp/bin/python");
+    assert!(
+        p.exists(),
+        "no Python with smpplib: run .ci/run once (it makes target/venv-smpp) or set \
+         SMSGW_TEST_PYTHON to a python3 that has `pip install smpplib==2.2.4`"
+    );
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_smpplib_binds_submits_and_reads_every_receipt() {
+    let backend = MemBackend::new();
+    backend
+        .auto_receipts
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    backend.push(
+        "app1",
+        OutboundKind::Mo(MoItem {
+            from: Address {
+                ton: 1,
+                npi: 1,
+                addr: "4915112345678".into(),
+            },
+            to: Address {
+                ton: 0,
+                npi: 0,
+                addr: "modem1".into(),
+            },
+            payload: Payload::Text {
+                text: "Grüße {€}".into(),
+                ucs2: false,
+            },
+            udh: None,
+            received_at: 1_796_205_600,
+        }),
+    );
+    let s = start_with(config(), backend).await;
+    let long = "0123456789 abcdefghij ".repeat(20);
+    let mut messages = Vec::new();
+    for i in 0..12 {
+        let (text, encoding, long_mode) = match i % 6 {
+            0 => (format!("plain {i} @£$ {{€}} [~]"), "default", "payload"),
+            1 => (format!("Привет {i} 😀"), "ucs2", "payload"),
+            2 => (format!("{i} {long}"), "default", "payload"),
+            3 => (format!("café {i}"), "latin1", "payload"),
+            4 => (format!("{i} {long}"), "default", "udh"),
+            _ => (format!("please fail {i}"), "ia5", "payload"),
+        };
+        messages.push(serde_json::json!({
+            "to": "4915112345678", "from": "ACME", "text": text,
+            "encoding": encoding, "long": long_mode,
+        }));
+    }
+    // 12 messages; the two "udh" ones (442 octets) go as 4 parts of 134
+    // octets each: 18 submits.
+    let plan = serde_json::json!({
+        "messages": messages, "window": 4, "unbind_after": 5,
+        "rebind_delay_s": 0.3, "expect_receipts": 18, "expect_mo": 1,
+        "linger_s": 0.5, "timeout_s": 60, "nack_first_receipts": 1,
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.json");
+    std::fs::write(&plan_path, plan.to_string()).unwrap();
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/smpp_client.py");
+    let out = tokio::process::Command::new(python())
+        .arg(&script)
+        .arg(&plan_path)
+        .args([
+            "--port",
+            &s.addr.port().to_string(),
+            "--system-id",
+            "app1",
+            "--password",
+            "secret1",
+        ])
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(120), out)
+        .await
+        .expect("the Python client ends")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "smpp_client.py failed: {stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("report: {e}\n{}", String::from_utf8_lossy(&out.stdout)));
+    assert_eq!(report["timed_out"], false, "{report:#}");
+    assert_eq!(report["errors"].as_array().unwrap().len(), 0, "{report:#}");
+    assert_eq!(report["binds"], 2);
+
+    let submits = report["submits"].as_array().unwrap();
+    assert_eq!(submits.len(), 18);
+    let mut ids: Vec<String> = submits
+        .iter()
+        .map(|x| {
+            assert_eq!(x["status"], 0, "{x}");
+            x["message_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 18, "ids are unique");
+
+    // What the backend got, decoded.
+    let got = s.backend.submitted();
+    assert_eq!(got.len(), 18);
+    let texts: Vec<(String, bool, Option<Vec<u8>>)> = got
+        .iter()
+        .map(|(_, r)| match &r.payload {
+            Payload::Text { text, ucs2 } => (text.clone(), *ucs2, r.udh.clone()),
+            p => panic!("{p:?}"),
+        })
+        .collect();
+    assert_eq!(texts[0], ("plain 0 @£$ {€} [~]".to_string(), false, None));
+    assert_eq!(texts[1], ("Привет 1 😀".to_string(), true, None));
+    assert_eq!(texts[2].0, format!("2 {long}"));
+    assert_eq!(texts[3].0, "café 3");
+    // The UDH parts keep the client's header; together they are the text.
+    let parts: Vec<&(String, bool, Option<Vec<u8>>)> = texts[4..8].iter().collect();
+    let joined: String = parts.iter().map(|p| p.0.as_str()).collect();
+    assert_eq!(joined, format!("4 {long}"));
+    for (i, p) in parts.iter().enumerate() {
+        let h = p.2.as_ref().unwrap();
+        assert_eq!((h[0], h[1], h[2], h[4], h[5]), (5, 0, 3, 4, i as u8 + 1));
+    }
+
+    // Every receipt exactly once (plus the one the client refused once),
+    // parsed by the sscanf reader and Kannel's, TLVs matching the text.
+    let receipts = report["receipts"].as_array().unwrap();
+    assert_eq!(receipts.len(), 19, "{report:#}");
+    let mut seen: Vec<String> = Vec::new();
+    for r in receipts {
+        assert_eq!(r["kannel_ok"], true, "{r}");
+        let id = r["id"].as_str().unwrap();
+        assert_eq!(r["tlv_receipted_message_id"].as_str(), Some(id));
+        assert_eq!(r["esm_class"], 4);
+        assert_eq!(
+            (r["source"].as_str(), r["dest"].as_str()),
+            (Some("4915112345678"), Some("ACME"))
+        );
+        let failed = r["text"].as_str().unwrap().contains("fail");
+        let (stat, state, err) = if failed {
+            ("UNDELIV", 5, "069")
+        } else {
+            ("DELIVRD", 2, "000")
+        };
+        assert_eq!(
+            (
+                r["stat"].as_str(),
+                r["tlv_message_state"].as_i64(),
+                r["err"].as_str()
+            ),
+            (Some(stat), Some(state), Some(err)),
+            "{r}"
+        );
+        assert_eq!(r["sub"], 1);
+        assert_eq!(r["dlvrd"], u32::from(!failed));
+        assert_eq!(
+            (r["submit_date"].as_str(), r["done_date"].as_str()),
+            (Some("2612021000"), Some("2612021001"))
+        );
+        if failed {
+            assert_eq!(r["tlv_network_error_code"].as_str(), Some("030045"));
+        }
+        if r.get("nacked").is_none() {
+            seen.push(id.to_string());
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, ids, "each receipt acknowledged exactly once");
+    let mo = report["mo"].as_array().unwrap();
+    assert_eq!(mo.len(), 1);
+    assert_eq!(mo[0]["text"], "Grüße {€}");
+    assert_eq!(mo[0]["data_coding"], 0);
+    wait_until("every row delivered", || s.backend.delivered().len() == 19).await;
 }
