@@ -632,5 +632,7 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
             _ = binds.changed() => {}
             () = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
+        // Whatever woke us, look at the outbox again.
+        more = true;
     }
 }

@@ -2,8 +2,8 @@
 //! with simulated modems (delivered, expired, failed, temporary then
 //! delivered), driven by a client that is not ours: Python's `smpplib` from
 //! PyPI (tests/interop/smpp_e2e.py). The interpreter comes from
-//! SMSGW_TEST_PYTHON (set by .ci/run to its virtualenv); without it the
-//! tests fail under CI=1 and are skipped, saying so, elsewhere.
+//! SMSGW_TEST_PYTHON or .ci/run's virtualenv (target/venv-smpp); without
+//! either the tests fail under CI=1 and are skipped, saying so, elsewhere.
 //!
 //! - 500 messages (short, long, UCS2) with receipts: every receipt exactly
 //!   once, with the right id, sub, dlvrd, stat, err and TLVs; the client
@@ -31,10 +31,13 @@ const PASSWORD: &str = "secret1";
 /// deliver_sm that can be in flight when the daemon dies.
 const WINDOW: usize = 32;
 
-/// The Python with smpplib, or None (skip) outside CI.
+/// The Python with smpplib: SMSGW_TEST_PYTHON, else the virtualenv
+/// `.ci/run` makes (target/venv-smpp); None (skip) outside CI.
 fn python() -> Option<String> {
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-smpp/bin/python");
     match std::env::var("SMSGW_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
+        _ if venv.exists() => Some(venv.display().to_string()),
         _ => {
             assert!(
                 std::env::var("CI").as_deref() != Ok("1"),
