@@ -321,3 +321,56 @@ async fn binary_udh_and_schedule_reach_the_queue() {
     assert!((3 * 3600 - 5..=3 * 3600).contains(&v), "{v}");
     assert!(m.opts.vp_relative.is_some());
 }
+
+#[tokio::test]
+async fn rows_no_bind_took_expire_after_the_retention_and_are_counted() {
+    let (gw, smpp) = rig(&[]);
+    let app1 = smpp.authenticate("app1", "secret1", local()).unwrap();
+    let old = smpp
+        .submit(&app1, text("393331234567", "old"))
+        .await
+        .unwrap();
+    let fresh = smpp
+        .submit(&app1, text("393331234568", "fresh"))
+        .await
+        .unwrap();
+    // One receipt written 73 hours ago (retention 72 h by default), one now.
+    let now = unix_now();
+    gw.write(move |s| {
+        let m = s.modem("m1")?;
+        for (k, at) in [(0u8, now - 73 * 3600), (1, now)] {
+            let claimed = s.claim_next("m1", now, &|_| true)?.expect("queued");
+            s.mark_sending(claimed.parts[0].id, m, at)?;
+            s.mark_sent(claimed.parts[0].id, m, k, at, 86_400)?;
+            s.record_report(&IncomingReport {
+                modem: m,
+                recipient: claimed.to.clone(),
+                mr: k,
+                scts: at,
+                discharge: Some(at),
+                status: 0x00,
+                pdu_hex: "00".into(),
+                received_at: at,
+            })?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let ids = |rows: &[smsgw::smpp::backend::Outbound]| -> Vec<u64> {
+        rows.iter()
+            .map(|o| match &o.kind {
+                OutboundKind::Receipt(r) => r.message_id,
+                OutboundKind::Mo(_) => 0,
+            })
+            .collect()
+    };
+    assert_eq!(
+        ids(&smpp.outbound("app1", 0, 10).await.unwrap()),
+        [old, fresh]
+    );
+    assert_eq!(smpp.expire_outbox().await, 1);
+    assert_eq!(ids(&smpp.outbound("app1", 0, 10).await.unwrap()), [fresh]);
+    assert_eq!(smpp.counters()[0].expired, 1);
+    assert_eq!(smpp.expire_outbox().await, 0);
+}
