@@ -306,10 +306,17 @@ impl SmppGateway {
                 .lifetime_secs(now)
                 .unwrap_or(crate::store::DEFAULT_VALIDITY_SECS),
         };
-        // What the SMSC is told: the time left, rounded up to a TP-VP step.
+        // What the SMSC is told: the time left from when it is sent (a
+        // scheduled message goes later), rounded up to a TP-VP step.
         let vp_relative = match req.expires_at {
-            Some(_) => {
-                let minutes = u32::try_from((validity_secs + 59) / 60).unwrap_or(u32::MAX);
+            Some(t) => {
+                let from = req.not_before.map_or(now, |nb| nb.max(now));
+                if t <= from {
+                    return Err(SubmitRefusal::BadContent(
+                        "validity_period ends before schedule_delivery_time".into(),
+                    ));
+                }
+                let minutes = u32::try_from((t - from + 59) / 60).unwrap_or(u32::MAX);
                 Validity::relative_from_minutes(minutes)
             }
             None => match settings.default_validity {

@@ -319,7 +319,17 @@ async fn binary_udh_and_schedule_reach_the_queue() {
     // The validity runs to the client's expiry.
     let v = m.opts.validity_secs;
     assert!((3 * 3600 - 5..=3 * 3600).contains(&v), "{v}");
-    assert!(m.opts.vp_relative.is_some());
+    // The SMSC is told the time left once it is sent: 2 hours (TP-VP 23).
+    assert_eq!(m.opts.vp_relative, Some(23));
+    drop(s);
+    // A validity that ends before the schedule cannot be met.
+    let mut req = text("393331234567", "never");
+    req.not_before = Some(later);
+    req.expires_at = Some(later - 60);
+    assert!(matches!(
+        smpp.submit(&app1, req).await,
+        Err(SubmitRefusal::BadContent(_))
+    ));
 }
 
 #[tokio::test]
