@@ -309,19 +309,20 @@ async fn binary_udh_and_schedule_reach_the_queue() {
     req.not_before = Some(later);
     req.expires_at = Some(later + 7200);
     let id = smpp.submit(&app1, req).await.unwrap();
-    let mut s = gw.store();
-    assert_eq!(s.claim_next("m1", unix_now(), &|_| true).unwrap(), None);
-    let m = s.claim_next("m1", later, &|_| true).unwrap().unwrap();
-    assert_eq!(m.id.0, id as i64);
-    assert_eq!(m.opts.data.as_deref(), Some(&[1u8, 2, 3][..]));
-    assert_eq!(m.opts.udh.as_deref(), Some(&[5u8, 0, 3, 7, 2, 1][..]));
-    assert_eq!(m.opts.not_before, Some(later));
-    // The validity runs to the client's expiry.
-    let v = m.opts.validity_secs;
-    assert!((3 * 3600 - 5..=3 * 3600).contains(&v), "{v}");
-    // The SMSC is told the time left once it is sent: 2 hours (TP-VP 23).
-    assert_eq!(m.opts.vp_relative, Some(23));
-    drop(s);
+    {
+        let mut s = gw.store();
+        assert_eq!(s.claim_next("m1", unix_now(), &|_| true).unwrap(), None);
+        let m = s.claim_next("m1", later, &|_| true).unwrap().unwrap();
+        assert_eq!(m.id.0, id as i64);
+        assert_eq!(m.opts.data.as_deref(), Some(&[1u8, 2, 3][..]));
+        assert_eq!(m.opts.udh.as_deref(), Some(&[5u8, 0, 3, 7, 2, 1][..]));
+        assert_eq!(m.opts.not_before, Some(later));
+        // The validity runs to the client's expiry.
+        let v = m.opts.validity_secs;
+        assert!((3 * 3600 - 5..=3 * 3600).contains(&v), "{v}");
+        // The SMSC is told the time left once it is sent: 2 hours (TP-VP 23).
+        assert_eq!(m.opts.vp_relative, Some(23));
+    }
     // A validity that ends before the schedule cannot be met.
     let mut req = text("393331234567", "never");
     req.not_before = Some(later);
