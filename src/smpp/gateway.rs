@@ -454,6 +454,11 @@ impl Drop for InProgress<'_> {
     }
 }
 
+/// The account of outbox rows read for one account.
+fn account_of(rows: &[SmppOutboxRow]) -> String {
+    rows.first().map(|r| r.account.clone()).unwrap_or_default()
+}
+
 /// An outbox row as the protocol side takes it.
 pub fn outbound_of(row: &SmppOutboxRow) -> Result<Outbound, String> {
     let v: serde_json::Value = serde_json::from_str(&row.payload)
@@ -642,12 +647,29 @@ impl SmppBackend for SmppGateway {
                 .read(move |s| s.smpp_outbox(&account, after, limit))
                 .await?;
             let mut out = Vec::with_capacity(rows.len());
+            let mut bad = Vec::new();
             for row in &rows {
                 match outbound_of(row) {
                     Ok(o) => out.push(o),
-                    // Never stop the account's other rows for one bad row.
-                    Err(e) => tracing::error!("SMPP outbox: {e}; skipped"),
+                    Err(e) => {
+                        tracing::error!("SMPP outbox: {e}: it can never be delivered; deleted");
+                        bad.push(row.id);
+                    }
                 }
+            }
+            // A row that cannot be read would hold up the rows after it
+            // (a bind reads after the last row it got) for ever.
+            if !bad.is_empty() {
+                let account = account_of(&rows);
+                self.gw
+                    .write(move |s| {
+                        for id in bad {
+                            s.smpp_outbox_delivered(&account, id)?;
+                        }
+                        Ok(())
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             Ok(out)
         }

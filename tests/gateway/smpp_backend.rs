@@ -385,3 +385,47 @@ async fn rows_no_bind_took_expire_after_the_retention_and_are_counted() {
     assert_eq!(smpp.counters()[0].expired, 1);
     assert_eq!(smpp.expire_outbox().await, 0);
 }
+
+#[tokio::test]
+async fn a_row_that_cannot_be_read_is_dropped_not_left_to_block_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bad.db");
+    let (_gw, smpp) = rig_at(&db, &[]);
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
+        for payload in [
+            "not json",
+            r#"{"from":"+393471112233","to":"sim0","text":"hi","data_hex":"","received_at":1}"#,
+        ] {
+            let kind = if payload.starts_with('{') {
+                "mo"
+            } else {
+                "receipt"
+            };
+            c.execute(
+                "INSERT INTO smpp_outbox (account, kind, payload, created_at, next_attempt) \
+                 VALUES ('app2', ?1, ?2, 1, 1)",
+                [kind, payload],
+            )
+            .unwrap();
+        }
+    }
+    let rows = smpp.outbound("app2", 0, 10).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let OutboundKind::Mo(m) = &rows[0].kind else {
+        panic!("{rows:?}")
+    };
+    assert_eq!(m.from.addr, "393471112233");
+    assert_eq!(m.from.ton, 1);
+    assert_eq!(
+        m.payload,
+        Payload::Text {
+            text: "hi".into(),
+            ucs2: false
+        }
+    );
+    // The bad row is gone: reading again gives the same good one only.
+    let again = smpp.outbound("app2", 0, 10).await.unwrap();
+    assert_eq!(again, rows);
+}
