@@ -471,6 +471,8 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
             size_check = Instant::now() + Duration::from_secs(1);
             truncate_if_large(&mut s, space);
         }
+        // SMPP binds are told of new outbox rows once they are on disk.
+        let smpp_notice = s.smpp_pending_notice();
         drop(s);
         if let Some(f) = failed.as_ref().filter(|f| !f.space) {
             tracing::error!(
@@ -478,6 +480,13 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
                 finishers.len(),
                 f.why
             );
+        }
+        if let Some((notify, accounts)) = smpp_notice {
+            finishers.push(Box::new(move |failed: Option<&Failure>| {
+                if failed.is_none() {
+                    (notify.0)(&accounts);
+                }
+            }));
         }
         let written = Written { finishers, failed };
         // Through the sync thread even unbatched (a commit under NORMAL).
