@@ -78,6 +78,7 @@ struct Shared<B> {
     registry: Arc<BindRegistry>,
     system_id: String,
     retry: Backoff,
+    shutdown: watch::Receiver<bool>,
 }
 
 /// The SMPP server over a backend.
@@ -132,6 +133,7 @@ impl<B: SmppBackend> SmppServer<B> {
             registry: self.registry,
             system_id: self.system_id,
             retry: self.retry,
+            shutdown: shutdown.clone(),
         });
         let slots = Arc::new(Semaphore::new(sh.cfg.max_connections.max(1)));
         let mut tasks = JoinSet::new();
@@ -539,11 +541,21 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
     let mut acks: JoinSet<()> = JoinSet::new();
     // The first row that failed in this round: (id, failures before).
     let mut failed: Option<(i64, u32)> = None;
+    let mut down = sh.shutdown.clone();
     tracing::debug!(account = %name, "SMPP: delivery loop starts");
     loop {
         while acks.try_join_next().is_some() {}
+        // Shutting down: nothing new goes out; the loop ends once what is
+        // in flight has settled.
+        let stopping = *down.borrow() || down.has_changed().is_err();
+        if stopping && inflight.is_empty() {
+            while acks.join_next().await.is_some() {}
+            sh.registry.stop_loop_if_idle(&name);
+            tracing::debug!(account = %name, "SMPP: delivery loop ends (shutdown)");
+            return;
+        }
         let mut no_bind = false;
-        if failed.is_none() {
+        if failed.is_none() && !stopping {
             let changed = outbox.has_changed().unwrap_or(true);
             if buffer.is_empty() && inflight.len() < limit && (more || changed) {
                 outbox.borrow_and_update();
@@ -614,7 +626,10 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
             while acks.join_next().await.is_some() {}
             let pause = sh.retry.delay(attempts);
             tracing::info!(account = %name, row = id, pause_ms = pause.as_millis() as u64, "SMPP: deliver_sm will be retried");
-            tokio::time::sleep(pause).await;
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = down.changed() => {}
+            }
             after = id - 1;
             buffer.clear();
             more = true;
@@ -632,6 +647,7 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
             // Rows wait for a receiver.
             tokio::select! {
                 _ = binds.changed() => {}
+                _ = down.changed() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             continue;
@@ -643,6 +659,7 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
                 }
             }
             _ = binds.changed() => {}
+            _ = down.changed() => {}
             () = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
         // Whatever woke us, look at the outbox again.
