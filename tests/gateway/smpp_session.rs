@@ -1107,7 +1107,8 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
             1 => (format!("Привет {i} 😀"), "ucs2", "payload"),
             2 => (format!("{i} {long}"), "default", "payload"),
             3 => (format!("café {i}"), "latin1", "payload"),
-            4 => (format!("{i} {long}"), "default", "udh"),
+            4 if i < 6 => (format!("{i} {long}"), "default", "udh"),
+            4 => (format!("{i} {long}"), "default", "sar"),
             _ => (format!("please fail {i}"), "ia5", "payload"),
         };
         messages.push(serde_json::json!({
@@ -1115,8 +1116,8 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
             "encoding": encoding, "long": long_mode,
         }));
     }
-    // 12 messages; the two "udh" ones (442 octets) go as 4 parts of 134
-    // octets each: 18 submits.
+    // 12 messages; the long one with UDH parts and the one with sar_* TLVs
+    // (442 octets) go as 4 parts of 134 octets each: 18 submits.
     let plan = serde_json::json!({
         "messages": messages, "window": 4, "unbind_after": 5,
         "rebind_delay_s": 0.3, "expect_receipts": 18, "expect_mo": 1,
@@ -1183,6 +1184,17 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
     let joined: String = parts.iter().map(|p| p.0.as_str()).collect();
     assert_eq!(joined, format!("4 {long}"));
     for (i, p) in parts.iter().enumerate() {
+        let h = p.2.as_ref().unwrap();
+        assert_eq!((h[0], h[1], h[2], h[4], h[5]), (5, 0, 3, 4, i as u8 + 1));
+    }
+    // The sar_* parts (messages 10, after 9 others and the 4 UDH parts)
+    // became the same kind of header.
+    let sar: Vec<&(String, bool, Option<Vec<u8>>)> = texts[13..17].iter().collect();
+    assert_eq!(
+        sar.iter().map(|p| p.0.as_str()).collect::<String>(),
+        format!("10 {long}")
+    );
+    for (i, p) in sar.iter().enumerate() {
         let h = p.2.as_ref().unwrap();
         assert_eq!((h[0], h[1], h[2], h[4], h[5]), (5, 0, 3, 4, i as u8 + 1));
     }
