@@ -425,6 +425,9 @@ async fn connection<B: SmppBackend>(
         if !out.is_empty() {
             let w = tokio::time::timeout(sh.cfg.response_timeout, wr.write_all(&out)).await;
             out.clear();
+            if out.capacity() > MAX_PDU_LEN {
+                out = Vec::new();
+            }
             match w {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => break 'conn format!("write failed: {e}"),
