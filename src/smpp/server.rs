@@ -560,7 +560,10 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
         let mut no_bind = false;
         if failed.is_none() && !stopping {
             let changed = outbox.has_changed().unwrap_or(true);
-            if buffer.is_empty() && inflight.len() < limit && (more || changed) {
+            // Read the outbox again once half the pipeline is free (or it
+            // is empty), not after every answer: one read serves many rows.
+            let low = inflight.len() <= limit / 2;
+            if buffer.is_empty() && low && (more || changed) {
                 outbox.borrow_and_update();
                 match sh.backend.outbound(&name, after, limit).await {
                     Ok(rows) => {
