@@ -336,11 +336,13 @@ async fn connection<B: SmppBackend>(
 ) {
     let _ = sock.set_nodelay(true);
     let (rd, mut wr) = sock.into_split();
+    // Zero durations would close every bind at once: keep a floor.
+    let floor = Duration::from_millis(10);
     let cfg = SessionConfig {
         system_id: sh.system_id.clone(),
         window: sh.cfg.window.max(1),
-        enquire_link: sh.cfg.enquire_link,
-        response_timeout: sh.cfg.response_timeout,
+        enquire_link: sh.cfg.enquire_link.max(floor),
+        response_timeout: sh.cfg.response_timeout.max(floor),
     };
     let mut core = Session::new(cfg, Instant::now().into_std());
     // Both grow with use; an idle bind holds almost nothing.
