@@ -344,6 +344,7 @@ async fn connection<B: SmppBackend>(
         enquire_link: sh.cfg.enquire_link.max(floor),
         response_timeout: sh.cfg.response_timeout.max(floor),
     };
+    let write_timeout = sh.cfg.response_timeout.max(floor);
     let mut core = Session::new(cfg, Instant::now().into_std());
     // Both grow with use; an idle bind holds almost nothing.
     let mut buf: Vec<u8> = Vec::new();
@@ -425,7 +426,7 @@ async fn connection<B: SmppBackend>(
             );
         }
         if !out.is_empty() {
-            let w = tokio::time::timeout(sh.cfg.response_timeout, wr.write_all(&out)).await;
+            let w = tokio::time::timeout(write_timeout, wr.write_all(&out)).await;
             out.clear();
             if out.capacity() > MAX_PDU_LEN {
                 out = Vec::new();
