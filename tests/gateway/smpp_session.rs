@@ -1249,3 +1249,51 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
     assert_eq!(mo[0]["data_coding"], 0);
     wait_until("every row delivered", || s.backend.delivered().len() == 19).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_is_dropped_without_slowing_others() {
+    let s = start(ServerConfig {
+        response_timeout: Duration::from_secs(1),
+        ..config()
+    })
+    .await;
+    let mut b = Client::bound(s.addr, BindKind::Transceiver).await;
+    let a = Client::bound(s.addr, BindKind::Transceiver).await;
+    // A floods enquire_link and never reads a single answer: the server's
+    // writes to it fill the socket buffers and time out.
+    let (_rd, mut wr) = a.sock.into_split();
+    let flood = tokio::spawn(async move {
+        let mut batch = Vec::new();
+        for i in 0..4096u32 {
+            Pdu::new(i + 2, Body::EnquireLink).emit(&mut batch);
+        }
+        let mut sent = 0usize;
+        while wr.write_all(&batch).await.is_ok() {
+            sent += batch.len();
+            if sent > 512 * 1024 * 1024 {
+                break;
+            }
+        }
+        sent
+    });
+    // Meanwhile B is answered as usual.
+    for i in 0..20 {
+        let started = tokio::time::Instant::now();
+        let seq = b.submit(&format!("b{i}")).await;
+        let r = b.recv().await;
+        assert_eq!((r.sequence, r.status), (seq, 0));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "B waited {:?}",
+            started.elapsed()
+        );
+    }
+    wait_until("the flooding bind is dropped", || {
+        s.binds.snapshot().len() == 1
+    })
+    .await;
+    let sent = tokio::time::timeout(WAIT, flood).await.unwrap().unwrap();
+    assert!(sent < 512 * 1024 * 1024, "the server kept reading forever");
+    let seq = b.send(Body::EnquireLink).await;
+    assert_eq!(b.recv().await.sequence, seq);
+}
