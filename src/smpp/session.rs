@@ -293,12 +293,16 @@ impl Session {
                 status::ESME_RINVCMDID,
             ));
         } else if e.is_structural() || Self::resp_for(h.command_id).is_none() {
-            if h.command_id & command::RESP == 0 || h.command_id == command::GENERIC_NACK {
-                self.send(Pdu::error(
-                    h.sequence,
-                    Body::GenericNack,
-                    status::ESME_RINVCMDLEN,
-                ));
+            // A broken request gets a generic_nack (ESME_RINVCMDLEN, or
+            // ESME_RINVOPTPARSTREAM for a TLV past the end); a broken
+            // response none, so that two peers never nack each other.
+            if h.command_id & command::RESP == 0 {
+                let st = if e.is_structural() {
+                    e.status()
+                } else {
+                    status::ESME_RINVCMDLEN
+                };
+                self.send(Pdu::error(h.sequence, Body::GenericNack, st));
             }
             // A broken answer to our deliver_sm counts as a refusal.
             if let Some((token, _)) = self.delivers.remove(&h.sequence) {

@@ -305,3 +305,24 @@ fn an_unbind_with_deliveries_in_flight_reads_their_answers_first() {
     );
     assert!(matches!(a[1], Action::Close { .. }));
 }
+
+#[test]
+fn structural_errors_get_a_generic_nack_naming_them() {
+    let t0 = Instant::now();
+    let mut s = bound(t0);
+    // A submit_sm whose TLV claims more octets than remain.
+    let mut b = submit(7);
+    b.extend_from_slice(&[0x04, 0x24, 0x01, 0x00, b'x']);
+    let n = b.len() as u32;
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    s.handle_pdu(&b, t0);
+    let r = sent(&drain(&mut s));
+    assert_eq!((r[0].body.clone(), r[0].sequence), (Body::GenericNack, 7));
+    assert_eq!(r[0].status, status::ESME_RINVOPTPARSTREAM);
+    // A generic_nack with octets after its header is not answered.
+    let mut nack = Pdu::error(8, Body::GenericNack, 3).to_bytes();
+    nack.push(0);
+    nack[3] += 1;
+    s.handle_pdu(&nack, t0);
+    assert!(drain(&mut s).is_empty());
+}
