@@ -29,6 +29,8 @@ use tokio::sync::watch;
 struct Mem {
     inner: Mutex<(u64, i64, BTreeMap<i64, Outbound>)>,
     changed: watch::Sender<u64>,
+    /// Outbox reads, to see how many rows one read serves.
+    reads: std::sync::atomic::AtomicU64,
 }
 
 impl SmppBackend for Mem {
@@ -82,6 +84,8 @@ impl SmppBackend for Mem {
     }
 
     async fn outbound(&self, _: &str, after: i64, limit: usize) -> Result<Vec<Outbound>, String> {
+        self.reads
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let g = self.inner.lock().unwrap();
         Ok(g.2
             .range(after + 1..)
@@ -267,11 +271,12 @@ fn main() {
         let backend = Arc::new(Mem {
             inner: Mutex::new((0, 0, BTreeMap::new())),
             changed: watch::channel(0).0,
+            reads: std::sync::atomic::AtomicU64::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let server = SmppServer::new(
-            backend,
+            backend.clone(),
             ServerConfig {
                 window: 64,
                 enquire_link: Duration::from_secs(300),
@@ -288,6 +293,11 @@ fn main() {
             "submit_sm -> receipt, window 64, {n} messages: {:.0} msg/s, {:.1} us CPU per message (client + server)",
             f64::from(n) / wall.as_secs_f64(),
             cpu.as_secs_f64() * 1e6 / f64::from(n)
+        );
+        let reads = backend.reads.load(std::sync::atomic::Ordering::Relaxed);
+        println!(
+            "outbox reads: {reads} ({:.1} receipts per read)",
+            f64::from(n) / reads.max(1) as f64
         );
 
         let rss0 = rss_kib();

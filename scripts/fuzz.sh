@@ -3,7 +3,8 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]     (default: 60 s each, every target)
 #
-# Targets: pdu_with_smsc, pdu_tpdu, at_digester, at_answers, submit_roundtrip.
+# Targets: pdu_with_smsc, pdu_tpdu, at_digester, at_answers, submit_roundtrip,
+# smpp_pdu.
 # Each runs for SECONDS on the nightly toolchain without a sanitizer
 # (`-s none`: the code under test is safe Rust, and AddressSanitizer does not
 # work on every machine). New inputs that reach new code go to

@@ -475,6 +475,7 @@ pub fn smpp_pdu(data: &[u8]) {
     if let Ok(Some(n)) = smpp::frame_length(data) {
         assert!((smpp::HEADER_LEN..=smpp::MAX_PDU_LEN).contains(&n));
     }
+    smpp_session_stream(data);
     let Ok(p) = smpp::Pdu::parse(data) else {
         return;
     };
@@ -506,5 +507,73 @@ pub fn smpp_pdu(data: &[u8]) {
             let _ = message::data_sm_request(d, now);
         }
         _ => {}
+    }
+}
+
+/// The bytes as a client's stream into one session (framed as the server
+/// frames them; every bind accepted, every piece of work answered at once,
+/// a deliver_sm sent now and then, time advancing by the octets' values):
+/// the session never panics, never has more than `window` requests in
+/// work, and everything it sends parses.
+fn smpp_session_stream(data: &[u8]) {
+    use std::time::{Duration, Instant};
+
+    use crate::smpp::pdu as smpp;
+    use crate::smpp::session::{Action, Session, SessionConfig, Work};
+
+    let window = 3;
+    let t0 = Instant::now();
+    let mut now = t0;
+    let mut s = Session::new(
+        SessionConfig {
+            system_id: "fuzz".into(),
+            window,
+            enquire_link: Duration::from_secs(30),
+            response_timeout: Duration::from_secs(10),
+        },
+        t0,
+    );
+    let mut rest = data;
+    let mut token = 0;
+    let mut closed = false;
+    while !closed {
+        match smpp::frame_length(rest) {
+            Ok(Some(n)) if rest.len() >= n => {
+                s.handle_pdu(&rest[..n], now);
+                now += Duration::from_secs(u64::from(rest[n - 1] % 40));
+                if rest[n - 1].is_multiple_of(3) {
+                    token += 1;
+                    let _ = s.deliver(token, smpp::Sm::default(), now);
+                }
+                rest = &rest[n..];
+            }
+            Ok(_) => {
+                s.handle_timeout(now + Duration::from_secs(120));
+                closed = true;
+            }
+            Err(_) => {
+                s.frame_error(smpp::Header::peek(rest), "fuzz");
+                closed = true;
+            }
+        }
+        assert!(s.in_work() <= window, "window exceeded");
+        while let Some(a) = s.poll_action() {
+            match a {
+                Action::Send(b) => {
+                    if let Err(e) = smpp::Pdu::parse(&b) {
+                        panic!("the session sent a PDU that does not parse: {e}: {b:02X?}");
+                    }
+                }
+                Action::Work { sequence, work } => match work {
+                    Work::Bind { .. } => s.bind_done(sequence, Ok(())),
+                    _ => s.respond(smpp::Pdu::new(
+                        sequence,
+                        smpp::Body::SubmitSmResp(smpp::SmResp::id("1")),
+                    )),
+                },
+                Action::Close { .. } => closed = true,
+                Action::Delivered { .. } => {}
+            }
+        }
     }
 }

@@ -35,6 +35,8 @@ pub struct BindInfo {
     pub submits: u64,
     /// Receipts acknowledged by the client on this bind.
     pub receipts_sent: u64,
+    /// Incoming SMS acknowledged by the client on this bind.
+    pub mo_sent: u64,
     /// Requests being worked on plus deliver_sm awaiting their resp.
     pub in_flight: usize,
 }
@@ -101,6 +103,7 @@ impl BindRegistry {
                 since: e.since,
                 submits: e.stats.submits.load(Ordering::Relaxed),
                 receipts_sent: e.stats.receipts_sent.load(Ordering::Relaxed),
+                mo_sent: e.stats.mo_sent.load(Ordering::Relaxed),
                 in_flight: e.stats.in_flight.load(Ordering::Relaxed),
             })
             .collect()

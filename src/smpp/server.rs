@@ -78,6 +78,7 @@ struct Shared<B> {
     registry: Arc<BindRegistry>,
     system_id: String,
     retry: Backoff,
+    shutdown: watch::Receiver<bool>,
 }
 
 /// The SMPP server over a backend.
@@ -132,6 +133,7 @@ impl<B: SmppBackend> SmppServer<B> {
             registry: self.registry,
             system_id: self.system_id,
             retry: self.retry,
+            shutdown: shutdown.clone(),
         });
         let slots = Arc::new(Semaphore::new(sh.cfg.max_connections.max(1)));
         let mut tasks = JoinSet::new();
@@ -334,12 +336,15 @@ async fn connection<B: SmppBackend>(
 ) {
     let _ = sock.set_nodelay(true);
     let (rd, mut wr) = sock.into_split();
+    // Zero durations would close every bind at once: keep a floor.
+    let floor = Duration::from_millis(10);
     let cfg = SessionConfig {
         system_id: sh.system_id.clone(),
         window: sh.cfg.window.max(1),
-        enquire_link: sh.cfg.enquire_link,
-        response_timeout: sh.cfg.response_timeout,
+        enquire_link: sh.cfg.enquire_link.max(floor),
+        response_timeout: sh.cfg.response_timeout.max(floor),
     };
+    let write_timeout = sh.cfg.response_timeout.max(floor);
     let mut core = Session::new(cfg, Instant::now().into_std());
     // Both grow with use; an idle bind holds almost nothing.
     let mut buf: Vec<u8> = Vec::new();
@@ -421,8 +426,11 @@ async fn connection<B: SmppBackend>(
             );
         }
         if !out.is_empty() {
-            let w = tokio::time::timeout(sh.cfg.response_timeout, wr.write_all(&out)).await;
+            let w = tokio::time::timeout(write_timeout, wr.write_all(&out)).await;
             out.clear();
+            if out.capacity() > MAX_PDU_LEN {
+                out = Vec::new();
+            }
             match w {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => break 'conn format!("write failed: {e}"),
@@ -539,13 +547,26 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
     let mut acks: JoinSet<()> = JoinSet::new();
     // The first row that failed in this round: (id, failures before).
     let mut failed: Option<(i64, u32)> = None;
+    let mut down = sh.shutdown.clone();
     tracing::debug!(account = %name, "SMPP: delivery loop starts");
     loop {
         while acks.try_join_next().is_some() {}
+        // Shutting down: nothing new goes out; the loop ends once what is
+        // in flight has settled.
+        let stopping = *down.borrow() || down.has_changed().is_err();
+        if stopping && inflight.is_empty() {
+            while acks.join_next().await.is_some() {}
+            sh.registry.stop_loop_if_idle(&name);
+            tracing::debug!(account = %name, "SMPP: delivery loop ends (shutdown)");
+            return;
+        }
         let mut no_bind = false;
-        if failed.is_none() {
+        if failed.is_none() && !stopping {
             let changed = outbox.has_changed().unwrap_or(true);
-            if buffer.is_empty() && inflight.len() < limit && (more || changed) {
+            // Read the outbox again once half the pipeline is free (or it
+            // is empty), not after every answer: one read serves many rows.
+            let low = inflight.len() <= limit / 2;
+            if buffer.is_empty() && low && (more || changed) {
                 outbox.borrow_and_update();
                 match sh.backend.outbound(&name, after, limit).await {
                     Ok(rows) => {
@@ -614,7 +635,10 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
             while acks.join_next().await.is_some() {}
             let pause = sh.retry.delay(attempts);
             tracing::info!(account = %name, row = id, pause_ms = pause.as_millis() as u64, "SMPP: deliver_sm will be retried");
-            tokio::time::sleep(pause).await;
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                _ = down.changed() => {}
+            }
             after = id - 1;
             buffer.clear();
             more = true;
@@ -632,6 +656,7 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
             // Rows wait for a receiver.
             tokio::select! {
                 _ = binds.changed() => {}
+                _ = down.changed() => {}
                 () = tokio::time::sleep(Duration::from_secs(1)) => {}
             }
             continue;
@@ -643,6 +668,7 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
                 }
             }
             _ = binds.changed() => {}
+            _ = down.changed() => {}
             () = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
         // Whatever woke us, look at the outbox again.

@@ -77,7 +77,12 @@ pub enum State {
     Open,
     Binding(BindKind),
     Bound(BindKind),
+    /// We sent unbind and wait for its resp.
     Unbinding,
+    /// The client unbound while deliver_sm were in flight: their answers
+    /// are still read (so that an acknowledged row is not sent again),
+    /// then the connection closes.
+    Draining,
     Closed,
 }
 
@@ -288,12 +293,16 @@ impl Session {
                 status::ESME_RINVCMDID,
             ));
         } else if e.is_structural() || Self::resp_for(h.command_id).is_none() {
-            if h.command_id & command::RESP == 0 || h.command_id == command::GENERIC_NACK {
-                self.send(Pdu::error(
-                    h.sequence,
-                    Body::GenericNack,
-                    status::ESME_RINVCMDLEN,
-                ));
+            // A broken request gets a generic_nack (ESME_RINVCMDLEN, or
+            // ESME_RINVOPTPARSTREAM for a TLV past the end); a broken
+            // response none, so that two peers never nack each other.
+            if h.command_id & command::RESP == 0 {
+                let st = if e.is_structural() {
+                    e.status()
+                } else {
+                    status::ESME_RINVCMDLEN
+                };
+                self.send(Pdu::error(h.sequence, Body::GenericNack, st));
             }
             // A broken answer to our deliver_sm counts as a refusal.
             if let Some((token, _)) = self.delivers.remove(&h.sequence) {
@@ -303,7 +312,18 @@ impl Session {
                 });
             }
         } else {
-            self.refuse(h.command_id, h.sequence, e.status());
+            let bind = matches!(
+                h.command_id,
+                command::BIND_TRANSMITTER | command::BIND_RECEIVER | command::BIND_TRANSCEIVER
+            );
+            // The state decides first, as for a well-formed PDU.
+            let st = match (self.state, bind) {
+                (State::Open, true) => e.status(),
+                (_, true) => status::ESME_RALYBND,
+                (State::Bound(_), false) => e.status(),
+                _ => status::ESME_RINVBNDSTS,
+            };
+            self.refuse(h.command_id, h.sequence, st);
         }
     }
 
@@ -322,6 +342,7 @@ impl Session {
                         DeliverOutcome::Refused(pdu.status.max(1))
                     };
                     self.actions.push_back(Action::Delivered { token, outcome });
+                    self.drained();
                 } else if self.enquire == Some(seq) {
                     self.enquire = None;
                 }
@@ -367,7 +388,7 @@ impl Session {
             }
             (_, Some(_)) => return self.refuse(id, seq, status::ESME_RALYBND),
             (State::Bound(k), None) => k,
-            (State::Unbinding | State::Closed, None) => {
+            (State::Unbinding | State::Draining | State::Closed, None) => {
                 return self.refuse(id, seq, status::ESME_RINVBNDSTS)
             }
             (State::Open | State::Binding(_), None) => {
@@ -378,7 +399,11 @@ impl Session {
             Body::EnquireLink => self.send(Pdu::new(seq, Body::EnquireLinkResp)),
             Body::Unbind => {
                 self.send(Pdu::new(seq, Body::UnbindResp));
-                self.close("the client unbound");
+                if self.delivers.is_empty() {
+                    self.close("the client unbound");
+                } else {
+                    self.state = State::Draining;
+                }
             }
             Body::SubmitSm(_) | Body::DataSm(_) | Body::QuerySm(_) | Body::CancelSm(_)
                 if !kind.can_submit() =>
@@ -434,6 +459,13 @@ impl Session {
             ),
             // deliver_sm goes from us to the client, never back.
             _ => self.send(Pdu::error(seq, Body::GenericNack, status::ESME_RINVCMDID)),
+        }
+    }
+
+    /// Draining and nothing left in flight: close.
+    fn drained(&mut self) {
+        if self.state == State::Draining && self.delivers.is_empty() {
+            self.close("the client unbound");
         }
     }
 
@@ -541,6 +573,10 @@ impl Session {
                 });
             }
         }
+        self.drained();
+        if self.state == State::Closed {
+            return;
+        }
         if self.unbind_deadline.is_some_and(|d| d <= now) {
             return self.close("no unbind_resp");
         }
@@ -549,7 +585,9 @@ impl Session {
             State::Open | State::Binding(_) if idle >= self.cfg.enquire_link => {
                 self.close("no bind")
             }
-            State::Bound(_) | State::Unbinding if idle >= self.cfg.enquire_link * 2 => {
+            State::Bound(_) | State::Unbinding | State::Draining
+                if idle >= self.cfg.enquire_link * 2 =>
+            {
                 self.close(format!(
                     "no PDU from the client for {} s (enquire_link unanswered)",
                     idle.as_secs()

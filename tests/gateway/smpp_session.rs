@@ -1107,7 +1107,8 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
             1 => (format!("Привет {i} 😀"), "ucs2", "payload"),
             2 => (format!("{i} {long}"), "default", "payload"),
             3 => (format!("café {i}"), "latin1", "payload"),
-            4 => (format!("{i} {long}"), "default", "udh"),
+            4 if i < 6 => (format!("{i} {long}"), "default", "udh"),
+            4 => (format!("{i} {long}"), "default", "sar"),
             _ => (format!("please fail {i}"), "ia5", "payload"),
         };
         messages.push(serde_json::json!({
@@ -1115,8 +1116,8 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
             "encoding": encoding, "long": long_mode,
         }));
     }
-    // 12 messages; the two "udh" ones (442 octets) go as 4 parts of 134
-    // octets each: 18 submits.
+    // 12 messages; the long one with UDH parts and the one with sar_* TLVs
+    // (442 octets) go as 4 parts of 134 octets each: 18 submits.
     let plan = serde_json::json!({
         "messages": messages, "window": 4, "unbind_after": 5,
         "rebind_delay_s": 0.3, "expect_receipts": 18, "expect_mo": 1,
@@ -1186,6 +1187,17 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
         let h = p.2.as_ref().unwrap();
         assert_eq!((h[0], h[1], h[2], h[4], h[5]), (5, 0, 3, 4, i as u8 + 1));
     }
+    // The sar_* parts (messages 10, after 9 others and the 4 UDH parts)
+    // became the same kind of header.
+    let sar: Vec<&(String, bool, Option<Vec<u8>>)> = texts[13..17].iter().collect();
+    assert_eq!(
+        sar.iter().map(|p| p.0.as_str()).collect::<String>(),
+        format!("10 {long}")
+    );
+    for (i, p) in sar.iter().enumerate() {
+        let h = p.2.as_ref().unwrap();
+        assert_eq!((h[0], h[1], h[2], h[4], h[5]), (5, 0, 3, 4, i as u8 + 1));
+    }
 
     // Every receipt exactly once (plus the one the client refused once),
     // parsed by the sscanf reader and Kannel's, TLVs matching the text.
@@ -1236,4 +1248,52 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
     assert_eq!(mo[0]["text"], "Grüße {€}");
     assert_eq!(mo[0]["data_coding"], 0);
     wait_until("every row delivered", || s.backend.delivered().len() == 19).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_is_dropped_without_slowing_others() {
+    let s = start(ServerConfig {
+        response_timeout: Duration::from_secs(1),
+        ..config()
+    })
+    .await;
+    let mut b = Client::bound(s.addr, BindKind::Transceiver).await;
+    let a = Client::bound(s.addr, BindKind::Transceiver).await;
+    // A floods enquire_link and never reads a single answer: the server's
+    // writes to it fill the socket buffers and time out.
+    let (_rd, mut wr) = a.sock.into_split();
+    let flood = tokio::spawn(async move {
+        let mut batch = Vec::new();
+        for i in 0..4096u32 {
+            Pdu::new(i + 2, Body::EnquireLink).emit(&mut batch);
+        }
+        let mut sent = 0usize;
+        while wr.write_all(&batch).await.is_ok() {
+            sent += batch.len();
+            if sent > 512 * 1024 * 1024 {
+                break;
+            }
+        }
+        sent
+    });
+    // Meanwhile B is answered as usual.
+    for i in 0..20 {
+        let started = tokio::time::Instant::now();
+        let seq = b.submit(&format!("b{i}")).await;
+        let r = b.recv().await;
+        assert_eq!((r.sequence, r.status), (seq, 0));
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "B waited {:?}",
+            started.elapsed()
+        );
+    }
+    wait_until("the flooding bind is dropped", || {
+        s.binds.snapshot().len() == 1
+    })
+    .await;
+    let sent = tokio::time::timeout(WAIT, flood).await.unwrap().unwrap();
+    assert!(sent < 512 * 1024 * 1024, "the server kept reading forever");
+    let seq = b.send(Body::EnquireLink).await;
+    assert_eq!(b.recv().await.sequence, seq);
 }

@@ -179,11 +179,12 @@ fn deliver_sm_outcomes_ok_refused_timeout_and_close() {
             outcome: DeliverOutcome::TimedOut
         }]
     );
-    assert!(s.deliver(10, Sm::default(), t0));
+    assert!(s.deliver(10, Sm::default(), t0 + Duration::from_secs(55)));
     drain(&mut s);
-    s.handle_pdu(&Pdu::new(50, Body::Unbind).to_bytes(), t0);
+    // The connection goes (enquire_link unanswered): what is in flight is
+    // reported closed.
+    s.handle_timeout(t0 + Duration::from_secs(60));
     let a = drain(&mut s);
-    assert_eq!(sent(&a)[0].body, Body::UnbindResp);
     assert!(a.contains(&Action::Delivered {
         token: 10,
         outcome: DeliverOutcome::Closed
@@ -225,4 +226,103 @@ fn an_unbound_connection_is_closed_when_idle() {
     let mut s = Session::new(cfg(), t0);
     s.handle_timeout(t0 + Duration::from_secs(30));
     assert!(matches!(drain(&mut s)[..], [Action::Close { .. }]));
+}
+
+#[test]
+fn a_malformed_pdu_is_judged_by_the_state_first() {
+    let t0 = Instant::now();
+    let mut long_dest = submit(9);
+    // destination_addr of 25 digits: no NUL within 21 octets.
+    let sm = Sm {
+        destination_addr: "1".repeat(25),
+        ..Sm::default()
+    };
+    long_dest.clear();
+    Pdu::new(9, Body::SubmitSm(Box::new(sm))).emit(&mut long_dest);
+    let mut s = Session::new(cfg(), t0);
+    s.handle_pdu(&long_dest, t0);
+    let r = sent(&drain(&mut s));
+    assert_eq!((r[0].sequence, r[0].status), (9, status::ESME_RINVBNDSTS));
+    let mut s = bound(t0);
+    s.handle_pdu(&long_dest, t0);
+    let r = sent(&drain(&mut s));
+    assert_eq!(r[0].status, status::ESME_RINVDSTADR);
+    // A bind with a 9-character password on a bound connection.
+    let mut b = Pdu::new(
+        3,
+        Body::BindTransmitter(Bind {
+            system_id: "app1".into(),
+            password: "12345678".into(),
+            ..Bind::default()
+        }),
+    )
+    .to_bytes();
+    let at = b.iter().position(|&c| c == b'8').unwrap();
+    b.insert(at + 1, b'9');
+    let n = b.len() as u32;
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    s.handle_pdu(&b, t0);
+    let r = sent(&drain(&mut s));
+    assert_eq!(r[0].status, status::ESME_RALYBND);
+    let mut fresh = Session::new(cfg(), t0);
+    fresh.handle_pdu(&b, t0);
+    let r = sent(&drain(&mut fresh));
+    assert_eq!(r[0].status, status::ESME_RINVPASWD);
+}
+
+#[test]
+fn an_unbind_with_deliveries_in_flight_reads_their_answers_first() {
+    let t0 = Instant::now();
+    let mut s = bound(t0);
+    assert!(s.deliver(1, Sm::default(), t0));
+    assert!(s.deliver(2, Sm::default(), t0));
+    drain(&mut s);
+    s.handle_pdu(&Pdu::new(40, Body::Unbind).to_bytes(), t0);
+    assert_eq!(sent(&drain(&mut s))[0].body, Body::UnbindResp);
+    assert_eq!(s.state(), State::Draining);
+    // Nothing new goes out; the answer to the first still counts.
+    assert!(!s.deliver(3, Sm::default(), t0));
+    s.handle_pdu(
+        &Pdu::new(1, Body::DeliverSmResp(SmResp::default())).to_bytes(),
+        t0,
+    );
+    assert_eq!(
+        drain(&mut s),
+        [Action::Delivered {
+            token: 1,
+            outcome: DeliverOutcome::Ok
+        }]
+    );
+    // The second never answered: timed out, then the connection closes.
+    s.handle_timeout(t0 + Duration::from_secs(10));
+    let a = drain(&mut s);
+    assert_eq!(
+        a[0],
+        Action::Delivered {
+            token: 2,
+            outcome: DeliverOutcome::TimedOut
+        }
+    );
+    assert!(matches!(a[1], Action::Close { .. }));
+}
+
+#[test]
+fn structural_errors_get_a_generic_nack_naming_them() {
+    let t0 = Instant::now();
+    let mut s = bound(t0);
+    // A submit_sm whose TLV claims more octets than remain.
+    let mut b = submit(7);
+    b.extend_from_slice(&[0x04, 0x24, 0x01, 0x00, b'x']);
+    let n = b.len() as u32;
+    b[..4].copy_from_slice(&n.to_be_bytes());
+    s.handle_pdu(&b, t0);
+    let r = sent(&drain(&mut s));
+    assert_eq!((r[0].body.clone(), r[0].sequence), (Body::GenericNack, 7));
+    assert_eq!(r[0].status, status::ESME_RINVOPTPARSTREAM);
+    // A generic_nack with octets after its header is not answered.
+    let mut nack = Pdu::error(8, Body::GenericNack, 3).to_bytes();
+    nack.push(0);
+    nack[3] += 1;
+    s.handle_pdu(&nack, t0);
+    assert!(drain(&mut s).is_empty());
 }
