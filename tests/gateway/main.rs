@@ -6,6 +6,7 @@
 mod api_http;
 mod common;
 mod daemon_hotplug;
+mod daemon_prefixes;
 mod daemon_restart;
 mod e2e_incoming;
 mod e2e_wrap;
