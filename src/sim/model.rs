@@ -482,7 +482,8 @@ impl SimModem {
         // body (AT+CMGS) before the next byte is read.
         let mut inputs = Vec::new();
         for &b in bytes {
-            if self.unplugged {
+            if self.unplugged || self.tools.resetting() {
+                // Gone, or restarting: nothing is read.
                 return;
             }
             self.reader.feed(&[b], &mut inputs);
@@ -516,7 +517,8 @@ impl SimModem {
         // Held URCs go out as soon as the acknowledgement came.
         let held =
             (!blocked && !self.held.is_empty() && self.cnma_deadline.is_none()).then_some(i64::MIN);
-        [out, sched, cnma, held].into_iter().flatten().min()
+        let reset = self.tools.reset_at;
+        [out, sched, cnma, held, reset].into_iter().flatten().min()
     }
 
     /// Run what is due and return the bytes due for the host.
@@ -532,8 +534,13 @@ impl SimModem {
             }
         }
         if self.tools.reset_pending && self.out.is_empty() {
-            // AT+CFUN=1,1 answered: the modem restarts, its port goes away.
+            // AT+CFUN=1,1 answered: the modem restarts a moment later (the
+            // answer reaches the host first), and its port goes away.
             self.tools.reset_pending = false;
+            self.tools.reset_at = Some(now_ms + tools::RESET_AFTER_ANSWER_MS);
+        }
+        if self.tools.reset_at.is_some_and(|t| t <= now_ms) {
+            self.tools.reset_at = None;
             self.unplugged = true;
             self.resets += 1;
         }

@@ -48,6 +48,9 @@ pub fn default_ussd() -> Vec<(String, UssdReply)> {
     ]
 }
 
+/// How long after its answer to AT+CFUN=<fun>,1 the modem goes away.
+pub(super) const RESET_AFTER_ANSWER_MS: i64 = 200;
+
 /// Memories the simulated modem offers (AT+CPMS).
 const MEMORIES: [&str; 3] = ["SM", "ME", "SR"];
 const MEMORY_SIZE: usize = 50;
@@ -62,13 +65,21 @@ pub(super) struct ToolState {
     /// AT+CPMS memories (read/delete, write/send, receive); `None` until
     /// chosen: the modem's configured memory.
     cpms: [Option<String>; 3],
-    /// AT+CFUN=<fun>,1 answered: reset once the answer is out.
+    /// AT+CFUN=<fun>,1 answered: reset once the answer is out...
     pub(super) reset_pending: bool,
+    /// ... at this time.
+    pub(super) reset_at: Option<i64>,
     ussd: Option<UssdSession>,
     ussd_seq: u64,
     /// Answers of sessions up to this id are not delivered (cancelled or
     /// closed by the network); ids grow with each new session.
     ussd_dead_upto: u64,
+}
+
+impl ToolState {
+    pub(super) fn resetting(&self) -> bool {
+        self.reset_pending || self.reset_at.is_some()
+    }
 }
 
 #[derive(Debug)]
@@ -89,6 +100,7 @@ impl Default for ToolState {
             cusd_n: 0,
             cpms: [None, None, None],
             reset_pending: false,
+            reset_at: None,
             ussd: None,
             ussd_seq: 0,
             ussd_dead_upto: 0,
@@ -475,8 +487,14 @@ mod tests {
         assert!(run(&mut m, "AT+CREG?\r", 0).contains("+CREG: 0,0"));
         run(&mut m, "AT+CMEE=1\r", 0);
         assert!(run(&mut m, "AT+CMGS=20\r", 0).contains("+CMS ERROR: 331"));
-        // The reset is answered first, then the port goes away.
+        // The reset is answered first, then the port goes away; what the
+        // host types meanwhile is not read.
         assert_eq!(run(&mut m, "AT+CFUN=1,1\r", 0), "\r\nOK\r\n");
+        assert!(!m.unplugged());
+        assert_eq!(m.next_deadline(), Some(T0 + RESET_AFTER_ANSWER_MS));
+        assert_eq!(run(&mut m, "AT\r", 100), "");
+        assert!(!m.unplugged());
+        run(&mut m, "", RESET_AFTER_ANSWER_MS);
         assert!(m.unplugged());
         assert_eq!(m.resets(), 1);
         m.replug();
