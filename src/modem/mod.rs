@@ -5,6 +5,7 @@ pub mod reassembly;
 pub mod session;
 pub mod session_core;
 pub mod transport;
+pub mod ussd;
 
 pub use session::{Modem, SessionConfig};
 

@@ -23,6 +23,7 @@ use crate::at::Response;
 pub use super::session_core::SessionConfig;
 use super::session_core::{Answer, Job, JobId, SessionCore, SessionEvent};
 use super::transport::Transport;
+use super::ussd::UssdAnswer;
 use super::{ModemError, ModemEvent, ModemInfo, Origin};
 
 /// A job as the owner's handle sends it to the driver.
@@ -36,6 +37,11 @@ enum Request {
         tpdu_len: usize,
         hex: String,
         reply: oneshot::Sender<Result<u8, ModemError>>,
+    },
+    Ussd {
+        request: String,
+        timeout: Duration,
+        reply: oneshot::Sender<Result<UssdAnswer, ModemError>>,
     },
     HandedOn(Origin),
 }
@@ -122,6 +128,21 @@ impl Modem {
         rx.await.map_err(|_| ModemError::Closed)?
     }
 
+    /// Ask the network a USSD request (a code such as `*100#`, or the
+    /// answer typed in a menu the previous answer opened) and return its
+    /// answer, or a timeout after `timeout`.
+    pub async fn ussd(&self, request: &str, timeout: Duration) -> Result<UssdAnswer, ModemError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Request::Ussd {
+                request: request.to_string(),
+                timeout,
+                reply,
+            })
+            .map_err(|_| ModemError::Closed)?;
+        rx.await.map_err(|_| ModemError::Closed)?
+    }
+
     /// Say that an inbound PDU is safely stored: the session acknowledges it
     /// (AT+CNMA) or deletes it from the modem's storage (AT+CMGD).
     pub fn handed_on(&self, origin: &Origin) {
@@ -138,6 +159,7 @@ impl Modem {
 enum Reply {
     Command(oneshot::Sender<Result<Response, ModemError>>),
     Send(oneshot::Sender<Result<u8, ModemError>>),
+    Ussd(oneshot::Sender<Result<UssdAnswer, ModemError>>),
 }
 
 /// Why the driver stops.
@@ -256,6 +278,14 @@ impl Driver {
                 let id = self.core.submit(Job::Send { tpdu_len, hex }, now());
                 self.replies.insert(id, Reply::Send(reply));
             }
+            Request::Ussd {
+                request,
+                timeout,
+                reply,
+            } => {
+                let id = self.core.submit(Job::Ussd { request, timeout }, now());
+                self.replies.insert(id, Reply::Ussd(reply));
+            }
             Request::HandedOn(origin) => self.core.handed_on(&origin, now()),
         }
     }
@@ -318,6 +348,7 @@ impl Driver {
                 let _ = tx.send(match result {
                     Ok(Answer::Response(r)) => Ok(r),
                     Ok(Answer::Mr(_)) => Err(protocol("a TP-MR")),
+                    Ok(Answer::Ussd(_)) => Err(protocol("a USSD answer")),
                     Err(e) => Err(e),
                 });
             }
@@ -325,6 +356,14 @@ impl Driver {
                 let _ = tx.send(match result {
                     Ok(Answer::Mr(mr)) => Ok(mr),
                     Ok(Answer::Response(_)) => Err(protocol("a response")),
+                    Ok(Answer::Ussd(_)) => Err(protocol("a USSD answer")),
+                    Err(e) => Err(e),
+                });
+            }
+            Some(Reply::Ussd(tx)) => {
+                let _ = tx.send(match result {
+                    Ok(Answer::Ussd(a)) => Ok(a),
+                    Ok(_) => Err(protocol("no USSD answer")),
                     Err(e) => Err(e),
                 });
             }

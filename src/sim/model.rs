@@ -152,6 +152,9 @@ pub struct SimConfig {
     /// An open USSD menu left unanswered this long is closed by the
     /// network (`+CUSD: 2`).
     pub ussd_session_timeout_ms: u64,
+    /// USSD strings go both ways as GSM 7-bit packed octets in hex, as on
+    /// some Huawei and ZTE firmwares (in the GSM character set).
+    pub ussd_packed: bool,
 }
 
 impl Default for SimConfig {
@@ -187,6 +190,7 @@ impl Default for SimConfig {
             ussd: tools::default_ussd(),
             ussd_delay_ms: 300,
             ussd_session_timeout_ms: 30_000,
+            ussd_packed: false,
         }
     }
 }

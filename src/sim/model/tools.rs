@@ -157,6 +157,36 @@ fn from_ucs2_hex(hex: &str) -> Option<String> {
     String::from_utf16(&units).ok()
 }
 
+/// Text as GSM 7-bit septets packed into octets, in hex (a last septet
+/// left over in a full octet is CR, 23.038 §6.1.2.3.1).
+fn pack_hex(text: &str) -> String {
+    let mut sept = vec![0u8; text.chars().count() * 2 + 1];
+    let mut n = crate::pdu::gsm7::to_septets(text, &mut sept).unwrap_or(0);
+    if n % 8 == 7 {
+        sept[n] = b'\r';
+        n += 1;
+    }
+    let mut out = Vec::new();
+    crate::pdu::septets::pack(&sept[..n], 0, &mut out);
+    crate::pdu::hex::encode(&out)
+}
+
+fn unpack_hex(hex: &str) -> Option<String> {
+    let bytes = crate::pdu::hex::decode(hex).ok()?;
+    let count = bytes.len() * 8 / 7;
+    let mut out = String::new();
+    crate::pdu::gsm7::Tables::default().decode_into(
+        crate::pdu::septets::Unpacker::new(&bytes, 0, count),
+        &mut out,
+    );
+    if count.is_multiple_of(8) {
+        if let Some(t) = out.strip_suffix('\r').or_else(|| out.strip_suffix('@')) {
+            return Some(t.to_string());
+        }
+    }
+    Some(out)
+}
+
 impl SimModem {
     /// AT+CFUN=<fun>,1 resets asked for so far.
     pub fn resets(&self) -> u32 {
@@ -358,6 +388,11 @@ impl SimModem {
                 Some(t) => t,
                 None => return Some((vec![], Final::Cme(50))),
             }
+        } else if self.cfg.ussd_packed {
+            match unpack_hex(typed) {
+                Some(t) => t,
+                None => return Some((vec![], Final::Cme(50))),
+            }
         } else {
             typed.clone()
         };
@@ -380,6 +415,8 @@ impl SimModem {
                 let more = self.cfg.ussd.iter().any(|(c, _)| c.starts_with(&prefix));
                 let shown = if r.dcs == 72 || self.tools.cscs == "UCS2" {
                     ucs2_hex(&r.text)
+                } else if self.cfg.ussd_packed {
+                    pack_hex(&r.text)
                 } else {
                     r.text.clone()
                 };
