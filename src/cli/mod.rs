@@ -23,6 +23,7 @@ pub mod sim;
 pub(crate) mod states;
 pub(crate) mod status;
 pub(crate) mod udev_rules;
+pub(crate) mod ussd;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
 #[derive(Debug)]
@@ -92,6 +93,8 @@ pub enum Command {
     Collisions(collisions::CollisionsArgs),
     /// Print the SMPP-style delivery receipt of a message.
     Receipt(receipt::ReceiptArgs),
+    /// Ask the network a USSD code (balance, menus) through a modem and print its answer.
+    Ussd(ussd::UssdArgs),
     /// Print udev rules for the known modems (stable /dev/smsgw links, ModemManager off, start on plug-in).
     UdevRules(udev_rules::UdevRulesArgs),
 }
@@ -121,6 +124,7 @@ pub fn run() -> ExitCode {
         Command::Collisions(a) => collisions::run(a),
         Command::Receipt(a) => receipt::run(a),
         Command::UdevRules(a) => udev_rules::run(a),
+        Command::Ussd(a) => ussd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

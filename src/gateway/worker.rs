@@ -118,6 +118,7 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
             pin: cfg.pin.clone(),
             registration_timeout: None,
             reconnect: true,
+            ussd_packed: false,
         };
         let (modem, events, profile) = match connect(&opts).await {
             Ok(ok) => ok,

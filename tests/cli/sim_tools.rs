@@ -256,3 +256,69 @@ fn cfun_reset_takes_the_port_away_and_brings_it_back() {
         "{text:?}"
     );
 }
+
+fn smsgw(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_smsgw"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run smsgw")
+}
+
+#[test]
+fn smsgw_ussd_asks_the_simulated_network() {
+    let dir = tempfile::tempdir().unwrap();
+    let sim = start_sim(dir.path(), &["--ussd", "*123#=Credit 5.00 EUR"]);
+    let dev = sim.link.display().to_string();
+    let base = ["ussd", "--device", &dev, "--profile", "generic"];
+    let run = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        let out = smsgw(&a);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+
+    let (code, out, err) = run(&["--code", "*100#"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, "Your balance is 12.34 EUR, valid until 31.12.2027\n");
+    let (code, out, err) = run(&["--code", "*123#"]);
+    assert_eq!(
+        (code, out.as_str()),
+        (Some(0), "Credit 5.00 EUR\n"),
+        "{err}"
+    );
+
+    // A menu, answered step by step, as JSON.
+    let (code, out, err) = run(&["--code", "*101#", "--reply", "1", "--json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let steps: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(steps.len(), 2, "{out}");
+    assert_eq!(steps[0]["status"], 1);
+    assert_eq!(steps[0]["text"], "1 Balance 2 Bundles");
+    assert_eq!(steps[1]["status"], 0);
+    assert_eq!(steps[1]["text"], "Balance: 12.34 EUR");
+
+    // UCS2 from the network prints as text.
+    let (code, out, _) = run(&["--code", "*102#"]);
+    assert_eq!((code, out.as_str()), (Some(0), "Баланс: 12,34 ₽\n"));
+
+    // What the network does not know fails (1), naming it; a request that
+    // cannot be sent is bad input (2), refused before the modem is opened.
+    let (code, _, err) = run(&["--code", "*999#"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("*999#: not supported"), "{err}");
+    let (code, _, err) = run(&["--code", "*1\"0#"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot be sent"), "{err}");
+    // A reply when the network expects none is refused and not sent.
+    let (code, _, err) = run(&["--code", "*100#", "--reply", "1"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("--reply \"1\" not sent"), "{err}");
+}
