@@ -7,7 +7,7 @@ pub mod session_core;
 pub mod transport;
 pub mod ussd;
 
-pub use session::{Modem, SessionConfig};
+pub use session::{Modem, SessionConfig, WeakModem};
 
 use crate::at::{FinalResult, Urc};
 

@@ -54,7 +54,37 @@ pub struct Modem {
     info: watch::Receiver<Option<ModemInfo>>,
 }
 
+/// A handle that does not keep the session alive (the session ends when
+/// every [`Modem`] is dropped): for others than its owner, such as the
+/// API's USSD requests.
+#[derive(Clone)]
+pub struct WeakModem {
+    name: String,
+    jobs: mpsc::WeakUnboundedSender<Request>,
+    info: watch::Receiver<Option<ModemInfo>>,
+}
+
+impl WeakModem {
+    /// The session, while it runs.
+    pub fn upgrade(&self) -> Option<Modem> {
+        Some(Modem {
+            name: self.name.clone(),
+            jobs: self.jobs.upgrade()?,
+            info: self.info.clone(),
+        })
+    }
+}
+
 impl Modem {
+    /// A handle that does not keep the session alive.
+    pub fn downgrade(&self) -> WeakModem {
+        WeakModem {
+            name: self.name.clone(),
+            jobs: self.jobs.downgrade(),
+            info: self.info.clone(),
+        }
+    }
+
     /// Open the port, run the start-up sequence and start the session task.
     /// Events (status reports, incoming SMS, disconnects) arrive on the
     /// returned receiver; reports already stored in the modem come first.
