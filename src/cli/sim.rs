@@ -184,6 +184,7 @@ pub fn sim_config_for(profile: &Profile) -> SimConfig {
         },
         cnma_required: profile.sms.cnma_required,
         extra_ok_commands: profile.init.clone(),
+        ussd_packed: profile.sms.ussd_encoding == crate::profile::UssdEncoding::Packed,
         ..SimConfig::default()
     }
 }

@@ -112,7 +112,7 @@ impl SessionConfig {
             resync_quiet: Duration::from_secs(1),
             read_retries: 3,
             read_retry_delay: Duration::from_secs(1),
-            ussd_packed: false,
+            ussd_packed: profile.sms.ussd_encoding == crate::profile::UssdEncoding::Packed,
         }
     }
 }
