@@ -185,6 +185,9 @@ enum Internal {
         mem: String,
         index: u32,
     },
+    /// AT+CUSD=2 after a USSD answer never came: the network's side of the
+    /// dialogue is closed, so that a late answer does not open a menu.
+    UssdCancel,
 }
 
 /// What a command's result is for.
@@ -194,6 +197,7 @@ enum Purpose {
     Job(JobId),
     /// AT+CUSD of a USSD job: its OK starts the wait for `+CUSD:`.
     Ussd(JobId),
+    UssdCancel,
     Ack,
     Delete {
         mem: String,
@@ -758,6 +762,7 @@ impl SessionCore {
             self.internal.extend(ready.into_iter().map(|(_, job)| job));
         }
         if let Some(w) = self.ussd.take_if(|w| due(w.deadline)) {
+            self.internal.push_back(Internal::UssdCancel);
             self.done(
                 w.job,
                 Err(ModemError::Timeout {
@@ -876,7 +881,7 @@ impl SessionCore {
     fn internal_action(&mut self, job: Internal) -> Action {
         let mem = match &job {
             Internal::Read { mem, .. } | Internal::Delete { mem, .. } => Some(mem.clone()),
-            Internal::Ack => None,
+            Internal::Ack | Internal::UssdCancel => None,
         };
         if let Some(mem) = mem.filter(|m| self.read_mem.as_deref() != Some(m.as_str())) {
             return self.command(
@@ -886,6 +891,7 @@ impl SessionCore {
         }
         match job {
             Internal::Ack => self.command("AT+CNMA".into(), Purpose::Ack),
+            Internal::UssdCancel => self.command("AT+CUSD=2".into(), Purpose::UssdCancel),
             Internal::Delete { mem, index } => {
                 self.command(format!("AT+CMGD={index}"), Purpose::Delete { mem, index })
             }
@@ -1187,6 +1193,11 @@ impl SessionCore {
             Purpose::Startup => self.startup_result(result, now),
             Purpose::Job(job) => self.done(job, result.map(Answer::Response)),
             Purpose::Ussd(job) => self.ussd_accepted(job, result),
+            Purpose::UssdCancel => {
+                if let Err(e) = result {
+                    tracing::debug!("cancelling the USSD dialogue failed: {e}");
+                }
+            }
             Purpose::Ack => {
                 if let Err(e) = result {
                     tracing::warn!("acknowledging a pushed PDU failed: {e}");
@@ -1253,7 +1264,9 @@ impl SessionCore {
                 tracing::warn!("deleting stored {mem}/{index} failed: {e}");
                 self.handed.remove(&(mem, index));
             }
-            Internal::Ack => tracing::warn!("follow-up command failed: {e}"),
+            Internal::Ack | Internal::UssdCancel => {
+                tracing::warn!("follow-up command failed: {e}")
+            }
         }
     }
 

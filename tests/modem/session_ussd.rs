@@ -140,6 +140,19 @@ fn no_answer_times_out_and_the_port_stays_free() {
     }
     let waited = ls.now_ms() - t0;
     assert!((10_000..11_000).contains(&waited), "{waited} ms");
+    // The dialogue is cancelled: the late answer never comes.
+    ls.advance(1_000);
+    assert_eq!(
+        ls.model.command_log().last(),
+        Some("AT+CUSD=2"),
+        "the session cancels the dialogue it gave up on"
+    );
+    ls.advance(200_000);
+    let late = ls
+        .take_events()
+        .into_iter()
+        .any(|e| matches!(&e, ModemEvent::Unsolicited { urc, .. } if format!("{urc:?}").contains("+CUSD")));
+    assert!(!late, "no answer after the cancel");
 }
 
 #[test]
