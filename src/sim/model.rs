@@ -790,14 +790,34 @@ impl SimModem {
         }
         let body = &line[2..];
         let ubody = &upper[2..];
+        let parts = tools::split_chain(body);
+        if parts.len() > 1 {
+            // `AT+CMEE=1;+CREG=2` (V.250 5.4.2): each in turn, one final
+            // result; the first failure ends the line.
+            let mut lines = Vec::new();
+            for part in parts {
+                let upart = part.to_ascii_uppercase();
+                match self.execute(part, &upart, now_ms) {
+                    Some((more, Final::Ok)) => lines.extend(more),
+                    Some((more, fin)) => {
+                        lines.extend(more);
+                        self.respond(now_ms, &lines, fin);
+                        return;
+                    }
+                    // AT+CMGS waits for its PDU: only last on a line.
+                    None => return,
+                }
+            }
+            self.respond(now_ms, &lines, Final::Ok);
+            return;
+        }
         let result = self.execute(body, ubody, now_ms);
         if let Some((lines, fin)) = result {
             self.respond(now_ms, &lines, fin);
         }
     }
 
-    /// Execute one command (a single command per line: chained commands with
-    /// `;` are answered ERROR, as the session never sends them).
+    /// Execute one command (a chained line is split by the caller).
     fn execute(&mut self, body: &str, ubody: &str, now_ms: i64) -> Option<(Vec<String>, Final)> {
         let ok = |lines: Vec<String>| Some((lines, Final::Ok));
         let id = self.cfg.identity.clone();

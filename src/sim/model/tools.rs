@@ -137,6 +137,30 @@ fn args(s: &str) -> Vec<String> {
     out.into_iter().map(|a| a.trim().to_string()).collect()
 }
 
+/// The commands of one line chained with `;` (outside quotes), e.g.
+/// `+CMEE=1;+CREG=2`; a single command gives itself.
+pub(super) fn split_chain(body: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut quoted = false;
+    let mut start = 0;
+    for (i, c) in body.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ';' if !quoted => {
+                parts.push(body[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    let last = body[start..].trim();
+    // A trailing `;` ends the line without another command.
+    if !last.is_empty() || parts.is_empty() {
+        parts.push(last);
+    }
+    parts
+}
+
 fn ucs2_hex(text: &str) -> String {
     let mut bytes = Vec::new();
     for u in text.encode_utf16() {
@@ -514,6 +538,26 @@ mod tests {
             run(&mut m, "AT+CSCS=\"KLINGON\"\r", 0),
             "\r\n+CME ERROR: 4\r\n"
         );
+    }
+
+    #[test]
+    fn chained_commands_answer_once() {
+        let mut m = modem();
+        assert_eq!(run(&mut m, "AT+CMEE=1;+CREG=2\r", 0), "\r\nOK\r\n");
+        assert_eq!(
+            run(&mut m, "AT+CREG?;+CSQ\r", 0),
+            "\r\n+CREG: 2,1\r\n\r\n+CSQ: 21,99\r\n\r\nOK\r\n"
+        );
+        // The first failure ends the line; quotes keep their semicolons.
+        assert_eq!(
+            run(&mut m, "AT+CSQ;+FOO;+CGMI\r", 0),
+            "\r\n+CSQ: 21,99\r\n\r\nERROR\r\n"
+        );
+        assert_eq!(
+            split_chain("+CUSD=1,\"*1;0#\",15"),
+            ["+CUSD=1,\"*1;0#\",15"]
+        );
+        assert_eq!(split_chain("E0;"), ["E0"]);
     }
 
     #[test]
