@@ -237,6 +237,8 @@ impl SimArgs {
             replug_after_ms: self.replug_after_ms,
             ussd,
             identity,
+            // As the modem family numbers its storage (most from 1).
+            first_index: u32::from(!profile.has_quirk(crate::profile::Quirk::SmsLocation0)),
             ..base
         })
     }

@@ -155,6 +155,9 @@ pub struct SimConfig {
     /// USSD strings go both ways as GSM 7-bit packed octets in hex, as on
     /// some Huawei and ZTE firmwares (in the GSM character set).
     pub ussd_packed: bool,
+    /// The first message storage index (0 on Huawei E1xx, 1 on most modems;
+    /// SMS Server Tools reads from 1).
+    pub first_index: u32,
 }
 
 impl Default for SimConfig {
@@ -191,6 +194,7 @@ impl Default for SimConfig {
             ussd_delay_ms: 300,
             ussd_session_timeout_ms: 30_000,
             ussd_packed: false,
+            first_index: 0,
         }
     }
 }
@@ -706,9 +710,10 @@ impl SimModem {
     }
 
     fn store(&mut self, pdu: Vec<u8>, tpdu_len: usize) -> u32 {
-        let index = (0u32..)
+        let first = self.cfg.first_index;
+        let index = (first..)
             .find(|i| !self.storage.contains_key(i))
-            .unwrap_or(0);
+            .unwrap_or(first);
         self.storage.insert(
             index,
             StoredPdu {

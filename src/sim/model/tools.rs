@@ -316,7 +316,6 @@ impl SimModem {
                 &["+CPMS: (\"SM\",\"ME\",\"SR\"),(\"SM\",\"ME\",\"SR\"),(\"SM\",\"ME\",\"SR\")"]
             }
             "+CMGL" => &["+CMGL: (0-4)"],
-            "+CMGD" => &["+CMGD: (0-49),(0-4)"],
             "+CMGF" => &["+CMGF: (0)"],
             "+CNMI" => &["+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)"],
             "+CSMS" => &["+CSMS: (0,1)"],
@@ -325,6 +324,16 @@ impl SimModem {
             "+CSQ" => &["+CSQ: (0-31,99),(0-7,99)"],
             "+CUSD" => &["+CUSD: (0-2)"],
             "+CMEE" => &["+CMEE: (0-2)"],
+            "+CMGD" => {
+                let first = self.cfg.first_index;
+                return Some((
+                    vec![format!(
+                        "+CMGD: ({first}-{}),(0-4)",
+                        first + MEMORY_SIZE as u32 - 1
+                    )],
+                    Final::Ok,
+                ));
+            }
             "+COPS" => {
                 let op = &self.cfg.identity.operator;
                 let plmn = self.cfg.identity.imsi.get(..5).unwrap_or("00101");
@@ -538,6 +547,36 @@ mod tests {
             run(&mut m, "AT+CSCS=\"KLINGON\"\r", 0),
             "\r\n+CME ERROR: 4\r\n"
         );
+    }
+
+    #[test]
+    fn storage_numbering_starts_where_the_family_does() {
+        for first in [0, 1] {
+            let mut m = SimModem::new(SimConfig {
+                echo_default: false,
+                first_index: first,
+                ..SimConfig::default()
+            });
+            let pdus = crate::sim::codec::deliver_parts(
+                "+393359609600",
+                "+393401112233",
+                "hi",
+                T0 / 1000,
+                4,
+                1,
+            )
+            .unwrap();
+            m.inject_incoming(pdus, T0);
+            run(&mut m, "", 0);
+            assert_eq!(m.stored_indices(), [first]);
+            let out = run(&mut m, "AT+CMGL=4\r", 0);
+            assert!(out.contains(&format!("+CMGL: {first},0,,")), "{out:?}");
+            let out = run(&mut m, "AT+CMGD=?\r", 0);
+            assert!(
+                out.contains(&format!("+CMGD: ({first}-{}),(0-4)", first + 49)),
+                "{out:?}"
+            );
+        }
     }
 
     #[test]
