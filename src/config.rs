@@ -192,7 +192,10 @@ impl fmt::Debug for ModemConfig {
 /// The routing rule of a modem's `prefixes`, for the config, the API's
 /// check at submit and the worker's claim alike: an empty list accepts
 /// every number; otherwise the number must start with one of them, both
-/// compared with spaces removed and a leading `00` read as `+`.
+/// normalised the same way: the separators a number may be written with
+/// (spaces, `-`, `.`, `(`, `)`) removed and a leading `00` read as `+`.
+/// A prefix of digits only (`"3"`) is compared with numbers written
+/// without `+` or `00` (national numbers), not with international ones.
 pub fn prefixes_accept(prefixes: &[String], recipient: &str) -> bool {
     if prefixes.is_empty() {
         return true;
@@ -204,7 +207,10 @@ pub fn prefixes_accept(prefixes: &[String], recipient: &str) -> bool {
 }
 
 fn normalise_number(s: &str) -> String {
-    let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    let s: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '.' | '(' | ')'))
+        .collect();
     match s.strip_prefix("00") {
         Some(rest) => format!("+{rest}"),
         None => s,

@@ -25,6 +25,7 @@ mod handlers;
 pub(crate) mod metrics;
 pub(crate) mod params;
 pub(crate) mod server;
+pub(crate) mod ussd;
 pub(crate) mod views;
 
 /// The API's routes over `gw`, with authentication, the body size limit and
@@ -42,6 +43,7 @@ pub fn router(gw: Gateway, http: &HttpConfig) -> Router {
         .route("/v1/messages/{id}", get(handlers::get_message))
         .route("/v1/inbox", get(handlers::inbox))
         .route("/v1/modems", get(handlers::modems))
+        .route("/v1/modems/{name}/ussd", post(ussd::ussd))
         .route("/v1/collisions", get(handlers::collisions))
         .route("/v1/smpp/binds", get(handlers::smpp_binds))
         .route("/metrics", get(handlers::metrics))

@@ -13,7 +13,7 @@
 pub mod answers;
 pub(crate) mod digester;
 pub mod error_codes;
-mod fields;
+pub(crate) mod fields;
 pub mod format;
 pub(crate) mod reader;
 pub(crate) mod result;

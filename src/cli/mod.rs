@@ -24,6 +24,7 @@ pub(crate) mod smpp;
 pub(crate) mod states;
 pub(crate) mod status;
 pub(crate) mod udev_rules;
+pub(crate) mod ussd;
 
 /// A failed command: the message goes to stderr, the code is the exit status.
 #[derive(Debug)]
@@ -95,6 +96,8 @@ pub enum Command {
     Receipt(receipt::ReceiptArgs),
     /// SMPP binds open in the daemon and receipts waiting per account.
     Smpp(smpp::SmppArgs),
+    /// Ask the network a USSD code (balance, menus) through a modem and print its answer.
+    Ussd(ussd::UssdArgs),
     /// Print udev rules for the known modems (stable /dev/smsgw links, ModemManager off, start on plug-in).
     UdevRules(udev_rules::UdevRulesArgs),
 }
@@ -125,6 +128,7 @@ pub fn run() -> ExitCode {
         Command::Receipt(a) => receipt::run(a),
         Command::Smpp(a) => smpp::run(a),
         Command::UdevRules(a) => udev_rules::run(a),
+        Command::Ussd(a) => ussd::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

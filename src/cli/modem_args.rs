@@ -26,6 +26,20 @@ pub struct ModemArgs {
 }
 
 impl ModemArgs {
+    /// Open the modem as [`ModemArgs::connect`], with USSD strings in GSM
+    /// 7-bit packed hex when `ussd_packed`.
+    pub async fn connect_with(
+        &self,
+        name: &str,
+        registration_timeout: Option<Duration>,
+        ussd_packed: bool,
+    ) -> Result<(Modem, UnboundedReceiver<ModemEvent>, Profile), CliError> {
+        self.open(name, registration_timeout, false, ussd_packed)
+            .await
+    }
+}
+
+impl ModemArgs {
     /// Open the modem under `name`: bad device or profile is bad input (exit
     /// 2), anything the modem does is a runtime failure (exit 1).
     pub async fn connect(
@@ -34,6 +48,17 @@ impl ModemArgs {
         registration_timeout: Option<Duration>,
         reconnect: bool,
     ) -> Result<(Modem, UnboundedReceiver<ModemEvent>, Profile), CliError> {
+        self.open(name, registration_timeout, reconnect, false)
+            .await
+    }
+
+    async fn open(
+        &self,
+        name: &str,
+        registration_timeout: Option<Duration>,
+        reconnect: bool,
+        ussd_packed: bool,
+    ) -> Result<(Modem, UnboundedReceiver<ModemEvent>, Profile), CliError> {
         let opts = ConnectOptions {
             name: name.to_string(),
             device: self.device.clone(),
@@ -41,6 +66,7 @@ impl ModemArgs {
             pin: self.pin.clone(),
             registration_timeout,
             reconnect,
+            ussd_packed,
         };
         let span = tracing::info_span!("modem", name = %name);
         connect(&opts).instrument(span).await.map_err(|e| match e {

@@ -7,7 +7,7 @@ use clap::Args;
 
 use super::{CliError, CliResult};
 use crate::profile::{Profile, ReportMode as ProfileReportMode};
-use crate::sim::{self, OutcomeMix, ReportMode, SimConfig, SimEndpoint, SimModem};
+use crate::sim::{self, OutcomeMix, ReportMode, SimConfig, SimEndpoint, SimModem, UssdReply};
 
 #[derive(Debug, Args)]
 pub struct SimArgs {
@@ -70,6 +70,15 @@ pub struct SimArgs {
     /// How long the modem stays away after --unplug-after, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 2000)]
     pub replug_after_ms: u64,
+    /// A scripted USSD answer, CODE=TEXT (repeatable; replaces a default
+    /// one). A code `*101#>1` answers "1" typed in the menu `*101#` opened,
+    /// which then expects more. Defaults: *100# (a balance), *101# (a
+    /// menu with answers 1 and 2), *102# (a UCS2 answer).
+    #[arg(long = "ussd", value_name = "CODE=TEXT", value_parser = parse_ussd)]
+    pub ussd: Vec<(String, String)>,
+    /// The SIM's serial number, answered to AT+CCID (and ^ICCID, +QCCID).
+    #[arg(long, value_name = "DIGITS")]
+    pub iccid: Option<String>,
     /// Seed of every random choice (runs with the same seed and input match).
     #[arg(long, value_name = "SEED", default_value_t = 1)]
     pub seed: u64,
@@ -120,6 +129,18 @@ fn parse_forced(s: &str) -> Result<(String, u8), String> {
     Ok((suffix.to_string(), parse_status(st)?))
 }
 
+fn parse_ussd(s: &str) -> Result<(String, String), String> {
+    let (code, text) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected CODE=TEXT, e.g. *100#=Balance 5.00"))?;
+    if code.is_empty() || text.contains('"') {
+        return Err(format!(
+            "{s:?}: the code must not be empty and the text has no double quote"
+        ));
+    }
+    Ok((code.to_string(), text.to_string()))
+}
+
 fn parse_mix(s: &str) -> Result<OutcomeMix, String> {
     let mut mix = OutcomeMix {
         delivered: 0,
@@ -163,6 +184,7 @@ pub fn sim_config_for(profile: &Profile) -> SimConfig {
         },
         cnma_required: profile.sms.cnma_required,
         extra_ok_commands: profile.init.clone(),
+        ussd_packed: profile.sms.ussd_encoding == crate::profile::UssdEncoding::Packed,
         ..SimConfig::default()
     }
 }
@@ -178,6 +200,24 @@ impl SimArgs {
                 names.join(", ")
             ))
         })?;
+        let base = sim_config_for(&profile);
+        let mut ussd = base.ussd.clone();
+        for (code, text) in &self.ussd {
+            let reply = UssdReply::gsm(text);
+            match ussd.iter_mut().find(|(c, _)| c == code) {
+                Some((_, r)) => *r = reply,
+                None => ussd.push((code.clone(), reply)),
+            }
+        }
+        let mut identity = base.identity.clone();
+        if let Some(iccid) = &self.iccid {
+            if !(18..=22).contains(&iccid.len()) || !iccid.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(CliError::input(format!(
+                    "--iccid {iccid:?}: an ICCID is 18 to 22 digits"
+                )));
+            }
+            identity.iccid = iccid.clone();
+        }
         Ok(SimConfig {
             mr_start: self.mr_start,
             latency_ms: self.latency_ms,
@@ -195,7 +235,11 @@ impl SimArgs {
             pin: self.pin.clone(),
             unplug_after_commands: self.unplug_after,
             replug_after_ms: self.replug_after_ms,
-            ..sim_config_for(&profile)
+            ussd,
+            identity,
+            // As the modem family numbers its storage (most from 1).
+            first_index: u32::from(!profile.has_quirk(crate::profile::Quirk::SmsLocation0)),
+            ..base
         })
     }
 }
@@ -289,5 +333,11 @@ mod tests {
         assert!(parse_mix("lost=1").is_err());
         assert!(parse_mix("delivered=0").is_err());
         assert!(parse_probability("1.5").is_err());
+        assert_eq!(
+            parse_ussd("*100#=Balance 1.00").unwrap(),
+            ("*100#".to_string(), "Balance 1.00".to_string())
+        );
+        assert!(parse_ussd("*100#").is_err());
+        assert!(parse_ussd("=x").is_err());
     }
 }

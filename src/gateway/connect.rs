@@ -21,6 +21,9 @@ pub struct ConnectOptions {
     pub registration_timeout: Option<Duration>,
     /// Let the session reopen the port by itself after an unplug.
     pub reconnect: bool,
+    /// USSD strings as GSM 7-bit packed hex ([`SessionConfig::ussd_packed`])
+    /// even if the profile says text.
+    pub ussd_packed: bool,
 }
 
 /// Why a modem could not be opened.
@@ -101,6 +104,8 @@ async fn start_with(
     let mut cfg = SessionConfig::from_profile(&opts.name, endpoint, profile);
     cfg.pin = opts.pin.clone();
     cfg.reconnect = opts.reconnect;
+    // The profile's encoding, unless the caller knows this modem packs.
+    cfg.ussd_packed |= opts.ussd_packed;
     if let Some(t) = opts.registration_timeout {
         cfg.registration_timeout = t;
     }

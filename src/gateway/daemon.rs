@@ -10,13 +10,15 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 
 use super::encode::encode_message;
-use crate::modem::ModemInfo;
+use crate::modem::ussd::UssdAnswer;
+use crate::modem::{Modem, ModemInfo, WeakModem};
 use crate::pdu::address::Address;
 use crate::pdu::validity::parse_validity;
 use crate::pdu::validity::Validity;
 use crate::store::{
     unix_now, GroupCommit, MessageOptions, Store, StoreError, DEFAULT_VALIDITY_SECS,
 };
+use std::time::Duration;
 
 /// Sending defaults of the daemon.
 #[derive(Debug, Clone)]
@@ -148,6 +150,19 @@ pub enum SubmitError {
     Store(#[from] StoreError),
 }
 
+/// Why a USSD request through the gateway failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UssdError {
+    #[error("no modem named {0:?} is configured")]
+    UnknownModem(String),
+    #[error("modem {0:?} is not connected")]
+    NotConnected(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Modem(crate::modem::ModemError),
+}
+
 /// A configured modem as the API shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ModemStatus {
@@ -189,6 +204,9 @@ struct Inner {
     /// Work was queued (or a modem came back): workers look for it.
     wake: Notify,
     slots: Mutex<BTreeMap<String, Slot>>,
+    /// The running session of each connected modem, for requests outside
+    /// the queue (USSD). Weak: only the worker keeps a session alive.
+    sessions: Mutex<BTreeMap<String, WeakModem>>,
     shutdown: watch::Sender<bool>,
     concat_ref: std::sync::atomic::AtomicU32,
     /// The SMPP server's state for the API and metrics, once it runs.
@@ -249,6 +267,7 @@ impl Gateway {
                 settings,
                 wake: Notify::new(),
                 slots: Mutex::new(slots),
+                sessions: Mutex::new(BTreeMap::new()),
                 shutdown,
                 concat_ref: std::sync::atomic::AtomicU32::new(std::process::id()),
                 smpp: std::sync::OnceLock::new(),
@@ -480,6 +499,44 @@ impl Gateway {
 
     fn slots(&self) -> MutexGuard<'_, BTreeMap<String, Slot>> {
         self.inner.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The session of modem `name` is (or is no longer) the one to ask for
+    /// work outside the queue.
+    pub(crate) fn set_session(&self, name: &str, modem: Option<&Modem>) {
+        let mut s = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        match modem {
+            Some(m) => s.insert(name.to_string(), m.downgrade()),
+            None => s.remove(name),
+        };
+    }
+
+    /// Ask the network a USSD request through modem `name` (a code, or the
+    /// answer to the menu its previous answer opened).
+    pub async fn ussd(
+        &self,
+        name: &str,
+        request: &str,
+        timeout: Duration,
+    ) -> Result<UssdAnswer, UssdError> {
+        if !self.slots().contains_key(name) {
+            return Err(UssdError::UnknownModem(name.to_string()));
+        }
+        crate::modem::ussd::request_command(request, false)
+            .map_err(|e| UssdError::BadRequest(e.to_string()))?;
+        let modem = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .and_then(WeakModem::upgrade)
+            .ok_or_else(|| UssdError::NotConnected(name.to_string()))?;
+        modem.ussd(request, timeout).await.map_err(UssdError::Modem)
     }
 
     /// Change the live state of modem `name` (a configured one; others are

@@ -19,6 +19,7 @@ pub mod worker;
 pub(crate) use connect::{connect, ConnectError, ConnectOptions};
 pub use daemon::{
     Gateway, GatewaySettings, ModemStatus, ResendUnknown, SubmitError, SubmitRequest, Submitted,
+    UssdError,
 };
 pub use encode::encode_message;
 pub(crate) use inbound::{apply_inbound, InboundOutcome};

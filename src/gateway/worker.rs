@@ -118,6 +118,7 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
             pin: cfg.pin.clone(),
             registration_timeout: None,
             reconnect: true,
+            ussd_packed: false,
         };
         let (modem, events, profile) = match connect(&opts).await {
             Ok(ok) => ok,
@@ -138,6 +139,7 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
         tracing::info!(device = %device, profile = %profile.name, "modem ready");
         gw.set_device(&cfg.name, &device);
         gw.set_connected(&cfg.name, true, modem.info());
+        gw.set_session(&cfg.name, Some(&modem));
         let (staged_tx, staged) = unbounded_channel();
         let mut w = Worker {
             gw: gw.clone(),
@@ -157,6 +159,7 @@ async fn serve_modem(gw: Gateway, cfg: WorkerConfig) {
         // go back into the reassembler before anything new comes in.
         w.reload_staged().await;
         w.serve(Inputs { events, staged }).await;
+        gw.set_session(&cfg.name, None);
         gw.set_connected(&cfg.name, false, None);
         if let Some(reason) = w.sim_locked.take() {
             locked = Some(reason);

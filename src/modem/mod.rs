@@ -5,8 +5,9 @@ pub mod reassembly;
 pub mod session;
 pub mod session_core;
 pub mod transport;
+pub mod ussd;
 
-pub use session::{Modem, SessionConfig};
+pub use session::{Modem, SessionConfig, WeakModem};
 
 use crate::at::{FinalResult, Urc};
 

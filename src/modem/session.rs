@@ -23,6 +23,7 @@ use crate::at::Response;
 pub use super::session_core::SessionConfig;
 use super::session_core::{Answer, Job, JobId, SessionCore, SessionEvent};
 use super::transport::Transport;
+use super::ussd::UssdAnswer;
 use super::{ModemError, ModemEvent, ModemInfo, Origin};
 
 /// A job as the owner's handle sends it to the driver.
@@ -37,6 +38,11 @@ enum Request {
         hex: String,
         reply: oneshot::Sender<Result<u8, ModemError>>,
     },
+    Ussd {
+        request: String,
+        timeout: Duration,
+        reply: oneshot::Sender<Result<UssdAnswer, ModemError>>,
+    },
     HandedOn(Origin),
 }
 
@@ -48,7 +54,37 @@ pub struct Modem {
     info: watch::Receiver<Option<ModemInfo>>,
 }
 
+/// A handle that does not keep the session alive (the session ends when
+/// every [`Modem`] is dropped): for others than its owner, such as the
+/// API's USSD requests.
+#[derive(Clone)]
+pub struct WeakModem {
+    name: String,
+    jobs: mpsc::WeakUnboundedSender<Request>,
+    info: watch::Receiver<Option<ModemInfo>>,
+}
+
+impl WeakModem {
+    /// The session, while it runs.
+    pub fn upgrade(&self) -> Option<Modem> {
+        Some(Modem {
+            name: self.name.clone(),
+            jobs: self.jobs.upgrade()?,
+            info: self.info.clone(),
+        })
+    }
+}
+
 impl Modem {
+    /// A handle that does not keep the session alive.
+    pub fn downgrade(&self) -> WeakModem {
+        WeakModem {
+            name: self.name.clone(),
+            jobs: self.jobs.downgrade(),
+            info: self.info.clone(),
+        }
+    }
+
     /// Open the port, run the start-up sequence and start the session task.
     /// Events (status reports, incoming SMS, disconnects) arrive on the
     /// returned receiver; reports already stored in the modem come first.
@@ -122,6 +158,21 @@ impl Modem {
         rx.await.map_err(|_| ModemError::Closed)?
     }
 
+    /// Ask the network a USSD request (a code such as `*100#`, or the
+    /// answer typed in a menu the previous answer opened) and return its
+    /// answer, or a timeout after `timeout`.
+    pub async fn ussd(&self, request: &str, timeout: Duration) -> Result<UssdAnswer, ModemError> {
+        let (reply, rx) = oneshot::channel();
+        self.jobs
+            .send(Request::Ussd {
+                request: request.to_string(),
+                timeout,
+                reply,
+            })
+            .map_err(|_| ModemError::Closed)?;
+        rx.await.map_err(|_| ModemError::Closed)?
+    }
+
     /// Say that an inbound PDU is safely stored: the session acknowledges it
     /// (AT+CNMA) or deletes it from the modem's storage (AT+CMGD).
     pub fn handed_on(&self, origin: &Origin) {
@@ -138,6 +189,7 @@ impl Modem {
 enum Reply {
     Command(oneshot::Sender<Result<Response, ModemError>>),
     Send(oneshot::Sender<Result<u8, ModemError>>),
+    Ussd(oneshot::Sender<Result<UssdAnswer, ModemError>>),
 }
 
 /// Why the driver stops.
@@ -256,6 +308,14 @@ impl Driver {
                 let id = self.core.submit(Job::Send { tpdu_len, hex }, now());
                 self.replies.insert(id, Reply::Send(reply));
             }
+            Request::Ussd {
+                request,
+                timeout,
+                reply,
+            } => {
+                let id = self.core.submit(Job::Ussd { request, timeout }, now());
+                self.replies.insert(id, Reply::Ussd(reply));
+            }
             Request::HandedOn(origin) => self.core.handed_on(&origin, now()),
         }
     }
@@ -318,6 +378,7 @@ impl Driver {
                 let _ = tx.send(match result {
                     Ok(Answer::Response(r)) => Ok(r),
                     Ok(Answer::Mr(_)) => Err(protocol("a TP-MR")),
+                    Ok(Answer::Ussd(_)) => Err(protocol("a USSD answer")),
                     Err(e) => Err(e),
                 });
             }
@@ -325,6 +386,14 @@ impl Driver {
                 let _ = tx.send(match result {
                     Ok(Answer::Mr(mr)) => Ok(mr),
                     Ok(Answer::Response(_)) => Err(protocol("a response")),
+                    Ok(Answer::Ussd(_)) => Err(protocol("a USSD answer")),
+                    Err(e) => Err(e),
+                });
+            }
+            Some(Reply::Ussd(tx)) => {
+                let _ = tx.send(match result {
+                    Ok(Answer::Ussd(a)) => Ok(a),
+                    Ok(_) => Err(protocol("no USSD answer")),
                     Err(e) => Err(e),
                 });
             }

@@ -40,6 +40,7 @@ use crate::backoff::Backoff;
 use crate::profile::{Profile, ReportMode};
 
 use super::transport::{Endpoint, SerialSettings};
+use super::ussd::{self, UssdAnswer};
 use super::{Inbound, InboundKind, ModemError, ModemEvent, ModemInfo, Origin};
 
 /// What a session needs to know, usually taken from a hardware profile.
@@ -77,6 +78,9 @@ pub struct SessionConfig {
     /// next full listing (AT+CMGL=4 at start and after a reconnect).
     pub read_retries: u32,
     pub read_retry_delay: Duration,
+    /// USSD strings go both ways as GSM 7-bit packed octets in hex (some
+    /// Huawei and ZTE firmwares), not as text ([`super::ussd`]).
+    pub ussd_packed: bool,
 }
 
 impl SessionConfig {
@@ -108,6 +112,7 @@ impl SessionConfig {
             resync_quiet: Duration::from_secs(1),
             read_retries: 3,
             read_retry_delay: Duration::from_secs(1),
+            ussd_packed: profile.sms.ussd_encoding == crate::profile::UssdEncoding::Packed,
         }
     }
 }
@@ -124,6 +129,11 @@ pub enum Job {
     Send { tpdu_len: usize, hex: String },
     /// Any AT command, answered with [`Answer::Response`] when it ends OK.
     Command { cmd: String, timeout: Duration },
+    /// A USSD request (a code such as `*100#`, or the answer to an open
+    /// menu) through AT+CUSD, answered with [`Answer::Ussd`] once the
+    /// network's `+CUSD:` comes, or a timeout after `timeout`. The port is
+    /// free for other work meanwhile.
+    Ussd { request: String, timeout: Duration },
 }
 
 /// The successful outcome of a job.
@@ -132,6 +142,7 @@ pub enum Answer {
     /// The TP-MR the modem gave the part.
     Mr(u8),
     Response(Response),
+    Ussd(UssdAnswer),
 }
 
 /// What the core tells its driver.
@@ -174,6 +185,9 @@ enum Internal {
         mem: String,
         index: u32,
     },
+    /// AT+CUSD=2 after a USSD answer never came: the network's side of the
+    /// dialogue is closed, so that a late answer does not open a menu.
+    UssdCancel,
 }
 
 /// What a command's result is for.
@@ -181,6 +195,9 @@ enum Internal {
 enum Purpose {
     Startup,
     Job(JobId),
+    /// AT+CUSD of a USSD job: its OK starts the wait for `+CUSD:`.
+    Ussd(JobId),
+    UssdCancel,
     Ack,
     Delete {
         mem: String,
@@ -395,8 +412,22 @@ pub struct SessionCore {
     pin_refused: bool,
     /// The last `reading` serial given to a stored PDU handed on.
     readings: u64,
+    /// The USSD job awaiting the network's answer.
+    ussd: Option<UssdWait>,
     transmit: Vec<u8>,
     events: VecDeque<SessionEvent>,
+}
+
+/// A USSD request on its way: AT+CUSD written (or answered), the network's
+/// `+CUSD:` awaited until `deadline`.
+#[derive(Debug)]
+struct UssdWait {
+    job: JobId,
+    deadline: Instant,
+    /// AT+CUSD ended OK.
+    accepted: bool,
+    /// The answer, when it came before AT+CUSD's own OK.
+    early: Option<UssdAnswer>,
 }
 
 /// Where the deletion of a stored PDU handed to the owner stands.
@@ -429,6 +460,7 @@ impl SessionCore {
             handed: BTreeMap::new(),
             pin_refused: false,
             readings: 0,
+            ussd: None,
             retries: Vec::new(),
             read_mem: None,
             link: 0,
@@ -526,6 +558,10 @@ impl SessionCore {
         // Queued jobs were not started: not sent.
         for (job, _) in std::mem::take(&mut self.jobs) {
             self.done(job, Err(away()));
+        }
+        // A USSD dialogue does not survive the modem's restart.
+        if let Some(w) = self.ussd.take() {
+            self.done(w.job, Err(lost(false, reason)));
         }
         if starting && !self.ever_ready {
             self.fail_start(lost(false, reason));
@@ -725,6 +761,16 @@ impl SessionCore {
             self.retries = later;
             self.internal.extend(ready.into_iter().map(|(_, job)| job));
         }
+        if let Some(w) = self.ussd.take_if(|w| due(w.deadline)) {
+            self.internal.push_back(Internal::UssdCancel);
+            self.done(
+                w.job,
+                Err(ModemError::Timeout {
+                    command: "AT+CUSD".into(),
+                    phase: "network answer",
+                }),
+            );
+        }
         if let Port::Away { retry_at } = self.port {
             if due(retry_at) {
                 self.port = Port::Opening;
@@ -750,7 +796,8 @@ impl SessionCore {
             Port::Away { retry_at } => Some(retry_at),
             _ => None,
         };
-        [op, retry, port].into_iter().flatten().min()
+        let ussd = self.ussd.as_ref().map(|w| w.deadline);
+        [op, retry, port, ussd].into_iter().flatten().min()
     }
 
     /// Bytes to write to the port, if any.
@@ -797,13 +844,44 @@ impl SessionCore {
                 timeout,
                 purpose: Purpose::Job(job),
             },
+            Job::Ussd { request, timeout } => {
+                let cmd = match ussd::request_command(&request, self.cfg.ussd_packed) {
+                    Ok(cmd) => cmd,
+                    Err(e) => {
+                        self.done(job, Err(ModemError::Protocol(e.to_string())));
+                        return self.next_action(now);
+                    }
+                };
+                if let Some(old) = self.ussd.take() {
+                    // One USSD dialogue at a time on a modem: the new
+                    // request ends the wait of the old one.
+                    self.done(
+                        old.job,
+                        Err(ModemError::Protocol(
+                            "USSD answer superseded by a newer request".into(),
+                        )),
+                    );
+                }
+                self.ussd = Some(UssdWait {
+                    job,
+                    deadline: now + timeout.max(self.cfg.command_timeout),
+                    accepted: false,
+                    early: None,
+                });
+                Action::Command {
+                    shown: cmd.clone(),
+                    cmd,
+                    timeout: self.cfg.command_timeout,
+                    purpose: Purpose::Ussd(job),
+                }
+            }
         })
     }
 
     fn internal_action(&mut self, job: Internal) -> Action {
         let mem = match &job {
             Internal::Read { mem, .. } | Internal::Delete { mem, .. } => Some(mem.clone()),
-            Internal::Ack => None,
+            Internal::Ack | Internal::UssdCancel => None,
         };
         if let Some(mem) = mem.filter(|m| self.read_mem.as_deref() != Some(m.as_str())) {
             return self.command(
@@ -813,6 +891,7 @@ impl SessionCore {
         }
         match job {
             Internal::Ack => self.command("AT+CNMA".into(), Purpose::Ack),
+            Internal::UssdCancel => self.command("AT+CUSD=2".into(), Purpose::UssdCancel),
             Internal::Delete { mem, index } => {
                 self.command(format!("AT+CMGD={index}"), Purpose::Delete { mem, index })
             }
@@ -1093,6 +1172,9 @@ impl SessionCore {
             Urc::Other(line) if line.starts_with("+CMGS:") => {
                 tracing::debug!("stale answer line dropped: {line}")
             }
+            Urc::Other(line) if line.starts_with("+CUSD:") && self.ussd.is_some() => {
+                self.ussd_answer(&line)
+            }
             other => {
                 tracing::debug!("URC {other:?}");
                 self.emit(ModemEvent::Unsolicited {
@@ -1110,6 +1192,12 @@ impl SessionCore {
         match purpose {
             Purpose::Startup => self.startup_result(result, now),
             Purpose::Job(job) => self.done(job, result.map(Answer::Response)),
+            Purpose::Ussd(job) => self.ussd_accepted(job, result),
+            Purpose::UssdCancel => {
+                if let Err(e) = result {
+                    tracing::debug!("cancelling the USSD dialogue failed: {e}");
+                }
+            }
             Purpose::Ack => {
                 if let Err(e) = result {
                     tracing::warn!("acknowledging a pushed PDU failed: {e}");
@@ -1176,7 +1264,9 @@ impl SessionCore {
                 tracing::warn!("deleting stored {mem}/{index} failed: {e}");
                 self.handed.remove(&(mem, index));
             }
-            Internal::Ack => tracing::warn!("follow-up command failed: {e}"),
+            Internal::Ack | Internal::UssdCancel => {
+                tracing::warn!("follow-up command failed: {e}")
+            }
         }
     }
 
@@ -1245,6 +1335,42 @@ impl SessionCore {
             Op::Prompt { job, .. } => self.done(job, Err(not_sent(reason))),
             // The PDU was written: the network may have it.
             Op::Body { job, .. } => self.done(job, Err(lost(true, reason))),
+        }
+    }
+
+    /// AT+CUSD of USSD job `job` ended: failed, it fails the job; OK, the
+    /// answer is handed over if it already came, or awaited.
+    fn ussd_accepted(&mut self, job: JobId, result: Result<Response, ModemError>) {
+        let Some(mut w) = self.ussd.take_if(|w| w.job == job) else {
+            // Superseded or timed out meanwhile: already answered.
+            return;
+        };
+        match result {
+            Err(e) => self.done(job, Err(e)),
+            Ok(_) => match w.early.take() {
+                Some(a) => self.done(job, Ok(Answer::Ussd(a))),
+                None => {
+                    w.accepted = true;
+                    self.ussd = Some(w);
+                }
+            },
+        }
+    }
+
+    /// A `+CUSD:` line while a USSD job waits.
+    fn ussd_answer(&mut self, line: &str) {
+        let parsed = ussd::parse_cusd(line, self.cfg.ussd_packed);
+        let Some(mut w) = self.ussd.take() else {
+            return;
+        };
+        match parsed {
+            Ok(a) if w.accepted => self.done(w.job, Ok(Answer::Ussd(a))),
+            Ok(a) => {
+                // Inside AT+CUSD's own response: handed over with its OK.
+                w.early = Some(a);
+                self.ussd = Some(w);
+            }
+            Err(e) => self.done(w.job, Err(ModemError::Protocol(e))),
         }
     }
 

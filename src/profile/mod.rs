@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 pub use error::{Origin, ProfileError};
 pub use schema::{
     format_usb_id, parse_usb_id, FlowControl, Match, Profile, Quirk, ReportMode, Serial, Sms,
-    Timeouts,
+    Timeouts, UssdEncoding,
 };
 
 /// Environment variable naming a directory of extra / overriding profiles.

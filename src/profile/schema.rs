@@ -126,6 +126,20 @@ pub struct Sms {
     pub cpms: Vec<String>,
     /// Where stored status reports are expected (usually "SR").
     pub report_storage: String,
+    /// How AT+CUSD strings go over the port (default: text).
+    #[serde(default)]
+    pub ussd_encoding: UssdEncoding,
+}
+
+/// How a modem passes USSD strings (AT+CUSD requests and `+CUSD:` answers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UssdEncoding {
+    /// As text in the TE character set (UCS2 answers as hex): most modems.
+    #[default]
+    Text,
+    /// As GSM 7-bit packed octets in hex (some Huawei and ZTE firmwares).
+    Packed,
 }
 
 impl Sms {

@@ -5,4 +5,6 @@ pub(crate) mod model;
 pub mod pty;
 
 pub use driver::{spawn, SimEndpoint, SimHandle};
-pub use model::{OutcomeMix, ReportMode, ReportRecord, SimConfig, SimModem, SubmitRecord};
+pub use model::{
+    OutcomeMix, ReportMode, ReportRecord, SimConfig, SimModem, SubmitRecord, UssdReply,
+};

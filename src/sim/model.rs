@@ -12,6 +12,15 @@
 //! answer to one AT+CMGS ([`SimModem::answer_next_submit_after`]) and failing
 //! AT+CMGR reads ([`SimModem::fail_next_reads`]). Every random choice comes
 //! from one seeded generator, so a run is reproducible.
+//!
+//! Beyond what the session sends, it answers what common AT clients (Gammu,
+//! SMS Server Tools, terminal users) send: see [`tools`] for identification,
+//! power (AT+CFUN, with a reset), character sets, storage selection, test
+//! (`=?`) forms and scripted USSD.
+
+mod tools;
+
+pub use tools::UssdReply;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -62,6 +71,8 @@ pub struct Identity {
     pub revision: String,
     pub imei: String,
     pub imsi: String,
+    /// The SIM's serial number (AT+CCID and its vendor forms).
+    pub iccid: String,
     pub operator: String,
 }
 
@@ -73,6 +84,7 @@ impl Default for Identity {
             revision: "sim-1.0".into(),
             imei: "356938035643809".into(),
             imsi: "222015550000001".into(),
+            iccid: "8939015550000000012".into(),
             operator: "SIMNET".into(),
         }
     }
@@ -132,6 +144,20 @@ pub struct SimConfig {
     pub unplug_after_commands: Option<u32>,
     /// How long the device stays away after that unplug.
     pub replug_after_ms: u64,
+    /// Scripted USSD answers ([`tools`]): the code (or a menu path such as
+    /// `*101#>1`) and what the network answers.
+    pub ussd: Vec<(String, UssdReply)>,
+    /// Delay between AT+CUSD and the network's +CUSD answer.
+    pub ussd_delay_ms: u64,
+    /// An open USSD menu left unanswered this long is closed by the
+    /// network (`+CUSD: 2`).
+    pub ussd_session_timeout_ms: u64,
+    /// USSD strings go both ways as GSM 7-bit packed octets in hex, as on
+    /// some Huawei and ZTE firmwares (in the GSM character set).
+    pub ussd_packed: bool,
+    /// The first message storage index (0 on Huawei E1xx, 1 on most modems;
+    /// SMS Server Tools reads from 1).
+    pub first_index: u32,
 }
 
 impl Default for SimConfig {
@@ -164,6 +190,11 @@ impl Default for SimConfig {
             memory: "SM".into(),
             unplug_after_commands: None,
             replug_after_ms: 500,
+            ussd: tools::default_ussd(),
+            ussd_delay_ms: 300,
+            ussd_session_timeout_ms: 30_000,
+            ussd_packed: false,
+            first_index: 0,
         }
     }
 }
@@ -216,6 +247,16 @@ enum Scheduled {
     Incoming {
         pdu: Vec<u8>,
         tpdu_len: usize,
+    },
+    /// A USSD answer (+CUSD) for session `session`; dropped if the session
+    /// was cancelled meanwhile.
+    Ussd {
+        session: u64,
+        text: Vec<u8>,
+    },
+    /// The network closes USSD session `session` if it is still open.
+    UssdTimeout {
+        session: u64,
     },
 }
 
@@ -276,6 +317,8 @@ pub struct SimModem {
     /// delivered again, as an SMSC retries a report the ME did not accept.
     unacked: Option<Scheduled>,
     commands_seen: u32,
+    /// Resets asked for by AT+CFUN=<fun>,1 so far.
+    resets: u32,
     /// The last commands received (bounded), for tests to inspect.
     command_log: VecDeque<String>,
     unplugged: bool,
@@ -285,6 +328,8 @@ pub struct SimModem {
     slow_submit_ms: Option<u64>,
     /// AT+CMGR commands still to be refused with +CMS ERROR 500.
     failing_reads: u32,
+    /// The state the common-tool commands change ([`tools`]).
+    tools: tools::ToolState,
     submits: Vec<SubmitRecord>,
     reports_sent: u64,
     reports_log: Vec<ReportRecord>,
@@ -316,11 +361,13 @@ impl SimModem {
             held: VecDeque::new(),
             unacked: None,
             commands_seen: 0,
+            resets: 0,
             command_log: VecDeque::new(),
             unplugged: false,
             unplug_on_submit: false,
             slow_submit_ms: None,
             failing_reads: 0,
+            tools: tools::ToolState::default(),
             submits: Vec::new(),
             reports_sent: 0,
             reports_log: Vec::new(),
@@ -432,6 +479,9 @@ impl SimModem {
         self.unplug_on_submit = false;
         self.slow_submit_ms = None;
         self.failing_reads = 0;
+        self.tools = tools::ToolState::default();
+        self.scheduled
+            .retain(|_, ev| !matches!(ev, Scheduled::Ussd { .. } | Scheduled::UssdTimeout { .. }));
     }
 
     /// Bytes from the host.
@@ -440,7 +490,8 @@ impl SimModem {
         // body (AT+CMGS) before the next byte is read.
         let mut inputs = Vec::new();
         for &b in bytes {
-            if self.unplugged {
+            if self.unplugged || self.tools.resetting() {
+                // Gone, or restarting: nothing is read.
                 return;
             }
             self.reader.feed(&[b], &mut inputs);
@@ -474,7 +525,8 @@ impl SimModem {
         // Held URCs go out as soon as the acknowledgement came.
         let held =
             (!blocked && !self.held.is_empty() && self.cnma_deadline.is_none()).then_some(i64::MIN);
-        [out, sched, cnma, held].into_iter().flatten().min()
+        let reset = self.tools.reset_at;
+        [out, sched, cnma, held, reset].into_iter().flatten().min()
     }
 
     /// Run what is due and return the bytes due for the host.
@@ -488,6 +540,17 @@ impl SimModem {
             if let Some((_, chunk)) = self.out.pop_front() {
                 bytes.extend_from_slice(&chunk);
             }
+        }
+        if self.tools.reset_pending && self.out.is_empty() {
+            // AT+CFUN=1,1 answered: the modem restarts a moment later (the
+            // answer reaches the host first), and its port goes away.
+            self.tools.reset_pending = false;
+            self.tools.reset_at = Some(now_ms + tools::RESET_AFTER_ANSWER_MS);
+        }
+        if self.tools.reset_at.is_some_and(|t| t <= now_ms) {
+            self.tools.reset_at = None;
+            self.unplugged = true;
+            self.resets += 1;
         }
         bytes
     }
@@ -581,6 +644,8 @@ impl SimModem {
                     }
                 }
             }
+            Scheduled::Ussd { session, text } => self.ussd_due(session, text),
+            Scheduled::UssdTimeout { session } => self.ussd_timeout(session),
             Scheduled::Incoming { pdu, tpdu_len } => match self.cnmi[1] {
                 2 => {
                     if self.cnma_deadline.is_some() || !self.held.is_empty() {
@@ -645,9 +710,10 @@ impl SimModem {
     }
 
     fn store(&mut self, pdu: Vec<u8>, tpdu_len: usize) -> u32 {
-        let index = (0u32..)
+        let first = self.cfg.first_index;
+        let index = (first..)
             .find(|i| !self.storage.contains_key(i))
-            .unwrap_or(0);
+            .unwrap_or(first);
         self.storage.insert(
             index,
             StoredPdu {
@@ -729,18 +795,41 @@ impl SimModem {
         }
         let body = &line[2..];
         let ubody = &upper[2..];
+        let parts = tools::split_chain(body);
+        if parts.len() > 1 {
+            // `AT+CMEE=1;+CREG=2` (V.250 5.4.2): each in turn, one final
+            // result; the first failure ends the line.
+            let mut lines = Vec::new();
+            for part in parts {
+                let upart = part.to_ascii_uppercase();
+                match self.execute(part, &upart, now_ms) {
+                    Some((more, Final::Ok)) => lines.extend(more),
+                    Some((more, fin)) => {
+                        lines.extend(more);
+                        self.respond(now_ms, &lines, fin);
+                        return;
+                    }
+                    // AT+CMGS waits for its PDU: only last on a line.
+                    None => return,
+                }
+            }
+            self.respond(now_ms, &lines, Final::Ok);
+            return;
+        }
         let result = self.execute(body, ubody, now_ms);
         if let Some((lines, fin)) = result {
             self.respond(now_ms, &lines, fin);
         }
     }
 
-    /// Execute one command (a single command per line: chained commands with
-    /// `;` are answered ERROR, as the session never sends them).
+    /// Execute one command (a chained line is split by the caller).
     fn execute(&mut self, body: &str, ubody: &str, now_ms: i64) -> Option<(Vec<String>, Final)> {
         let ok = |lines: Vec<String>| Some((lines, Final::Ok));
         let id = self.cfg.identity.clone();
         let needs_sim = |s: &Self| !s.pin_ok;
+        if let Some(answer) = self.execute_tool(body, ubody, now_ms) {
+            return answer;
+        }
         match ubody {
             "" => ok(vec![]),
             "Z" | "&F" => {
@@ -757,7 +846,7 @@ impl SimModem {
                 self.echo = true;
                 ok(vec![])
             }
-            "I" => ok(vec![
+            "I" | "I0" => ok(vec![
                 id.manufacturer.clone(),
                 id.model.clone(),
                 format!("Revision: {}", id.revision),
@@ -790,11 +879,12 @@ impl SimModem {
                 "+QPINC: \"SC\",{},{}",
                 self.pin_left, self.puk_left
             )]),
-            "+CREG?" => {
-                let stat = if self.pin_ok { 1 } else { 0 };
-                ok(vec![format!("+CREG: {},{}", self.creg_n, stat)])
+            "+CREG?" | "+CGREG?" => {
+                let stat = if self.registered() { 1 } else { 0 };
+                let name = &ubody[..ubody.len() - 1];
+                ok(vec![format!("{name}: {},{}", self.creg_n, stat)])
             }
-            "+COPS?" if self.pin_ok => ok(vec![format!("+COPS: 0,0,\"{}\",2", id.operator)]),
+            "+COPS?" if self.registered() => ok(vec![format!("+COPS: 0,0,\"{}\",2", id.operator)]),
             "+COPS?" => ok(vec!["+COPS: 0".into()]),
             "+CSQ" => ok(vec!["+CSQ: 21,99".into()]),
             "+CMGF?" => ok(vec!["+CMGF: 0".into()]),
@@ -934,16 +1024,16 @@ impl SimModem {
             self.cnmi = vals;
             return ok(vec![]);
         }
-        if ubody.starts_with("+CPMS=") {
-            let used = self.storage.len();
-            return ok(vec![format!("+CPMS: {used},50,{used},50,{used},50")]);
-        }
         if ubody.starts_with("+CSCA=") {
             return ok(vec![]);
         }
         if let Some(arg) = ubody.strip_prefix("+CMGS=") {
             if !self.pin_ok {
                 return Some((vec![], Final::Cms(311)));
+            }
+            if !self.registered() {
+                // 27.005: no network service (radio off by AT+CFUN).
+                return Some((vec![], Final::Cms(331)));
             }
             return match arg.trim().parse::<usize>() {
                 Ok(n) if (7..=164).contains(&n) => {
@@ -966,6 +1056,9 @@ impl SimModem {
             let Ok(index) = arg.trim().parse::<u32>() else {
                 return Some((vec![], Final::Cms(321)));
             };
+            if !self.reads_storage() {
+                return Some((vec![], Final::Cms(321)));
+            }
             return match self.storage.get_mut(&index) {
                 Some(item) => {
                     let lines = vec![
@@ -984,7 +1077,9 @@ impl SimModem {
                 return Some((vec![], Final::Cms(321)));
             };
             let flag: u8 = it.next().and_then(|f| f.trim().parse().ok()).unwrap_or(0);
-            if flag == 4 {
+            if !self.reads_storage() {
+                // Another memory than the one that holds messages: empty.
+            } else if flag == 4 {
                 self.storage.clear();
             } else if flag > 0 {
                 self.storage.retain(|_, s| s.stat == 0);
@@ -996,7 +1091,12 @@ impl SimModem {
         if let Some(arg) = ubody.strip_prefix("+CMGL=") {
             let which: u8 = arg.trim().parse().unwrap_or(4);
             let mut lines = Vec::new();
-            for (index, item) in self.storage.iter_mut() {
+            let storage = if self.reads_storage() {
+                Some(&mut self.storage)
+            } else {
+                None
+            };
+            for (index, item) in storage.into_iter().flat_map(|s| s.iter_mut()) {
                 if which == 4 || which == item.stat {
                     lines.push(format!("+CMGL: {},{},,{}", index, item.stat, item.tpdu_len));
                     lines.push(crate::pdu::hex::encode(&item.pdu));

@@ -10,5 +10,6 @@ mod pdu_cli;
 mod profiles_cli;
 mod send_policy;
 mod smpp_cli;
+mod sim_tools;
 mod store_cli;
 mod udev_rules;

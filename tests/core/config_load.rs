@@ -287,6 +287,12 @@ fn routing_prefixes_select_recipients() {
     assert!(m.accepts("+393331234567"));
     assert!(m.accepts("00393331234567"));
     assert!(m.accepts("+41 79 123 45 67"));
+    assert!(m.accepts("(0039) 333-123.4567"));
+    // A national number is not one of a country's.
+    assert!(!m.accepts("393331234567"));
+    let national = Config::from_toml(&format!("{M0}prefixes = [\"3\"]\n"), "t").unwrap();
+    assert!(national.modems[0].accepts("333 123 4567"));
+    assert!(!national.modems[0].accepts("+393331234567"));
     assert!(!m.accepts("+33612345678"));
     let any = Config::from_toml(M0, "t").unwrap();
     assert!(any.modems[0].accepts("+33612345678"));

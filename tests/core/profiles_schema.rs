@@ -295,3 +295,30 @@ fn every_quirk_has_a_name_and_a_description_and_round_trips() {
         assert_eq!(back, q);
     }
 }
+
+#[test]
+fn ussd_encoding_is_text_unless_a_profile_says_packed() {
+    use smsgw::modem::transport::Endpoint;
+    use smsgw::modem::SessionConfig;
+    use smsgw::profile::UssdEncoding;
+    let dev = || Endpoint::Serial("/dev/x".into());
+    for p in Profile::builtin() {
+        assert_eq!(p.sms.ussd_encoding, UssdEncoding::Text, "{}", p.name);
+    }
+    let packed = parse(&generic_with(
+        "report_storage = \"SR\"",
+        "report_storage = \"SR\"\nussd_encoding = \"packed\"",
+    ))
+    .unwrap();
+    assert_eq!(packed.sms.ussd_encoding, UssdEncoding::Packed);
+    assert!(SessionConfig::from_profile("m", dev(), &packed).ussd_packed);
+    assert!(smsgw::cli::sim::sim_config_for(&packed).ussd_packed);
+    let plain = parse(GENERIC).unwrap();
+    assert!(!SessionConfig::from_profile("m", dev(), &plain).ussd_packed);
+    let (key, msg) = error_key(&generic_with(
+        "report_storage = \"SR\"",
+        "report_storage = \"SR\"\nussd_encoding = \"ucs2\"",
+    ));
+    assert_eq!(key.as_deref(), Some("sms.ussd_encoding"), "{msg}");
+    assert!(msg.contains("packed"), "lists the allowed values: {msg}");
+}

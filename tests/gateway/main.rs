@@ -6,7 +6,9 @@
 mod api_http;
 mod common;
 mod daemon_hotplug;
+mod daemon_prefixes;
 mod daemon_restart;
+mod daemon_ussd;
 mod e2e_incoming;
 mod e2e_wrap;
 mod hardening;

@@ -9,4 +9,5 @@ mod session_common;
 mod session_reconnect;
 mod session_sim;
 mod session_tcp;
+mod session_ussd;
 mod session_virtual;
