@@ -851,8 +851,20 @@ async fn outbox_rows_go_in_order_and_failed_ones_are_retried() {
         (sm.source_addr.as_str(), sm.destination_addr.as_str()),
         ("4915112345678", "ACME")
     );
-    // 1 and 2 accepted, 3 refused, 4 accepted.
-    for (p, st) in got.iter().zip([0, 0, status::ESME_RX_T_APPN, 0]) {
+    // 1 and 2 accepted: with half the window free the outbox is read
+    // again and 5 goes out (pipelining).
+    for p in &got[..2] {
+        c.answer(Pdu::new(p.sequence, Body::DeliverSmResp(SmResp::default())))
+            .await;
+    }
+    let five = c.recv().await;
+    assert_eq!(receipted_id(&five), "1005");
+    // 3 refused, 4 and 5 accepted; after the backoff, 3 comes again.
+    for (p, st) in got[2..]
+        .iter()
+        .chain([&five])
+        .zip([status::ESME_RX_T_APPN, 0, 0])
+    {
         c.answer(Pdu::error(
             p.sequence,
             Body::DeliverSmResp(SmResp::default()),
@@ -860,15 +872,6 @@ async fn outbox_rows_go_in_order_and_failed_ones_are_retried() {
         ))
         .await;
     }
-    // 5 went out as soon as 1 was acknowledged (pipelining); after the
-    // backoff, 3 comes again.
-    let five = c.recv().await;
-    assert_eq!(receipted_id(&five), "1005");
-    c.answer(Pdu::new(
-        five.sequence,
-        Body::DeliverSmResp(SmResp::default()),
-    ))
-    .await;
     let again = c.recv().await;
     assert_eq!(receipted_id(&again), "1003");
     // No answer at all: a timeout is a failure too (response_timeout 5 s).
@@ -1269,4 +1272,48 @@ async fn a_client_that_does_not_read_is_dropped_without_slowing_others() {
     assert!(sent < 512 * 1024 * 1024, "the server kept reading forever");
     let seq = b.send(Body::EnquireLink).await;
     assert_eq!(b.recv().await.sequence, seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_rows_are_removed_while_an_older_one_waits() {
+    let backend = MemBackend::new();
+    for i in 1..=3 {
+        backend.push("app1", receipt(1000 + i, MessageState::Delivered));
+    }
+    // Row 1 stays unanswered far longer than the test waits for 2 and 3.
+    let cfg = ServerConfig {
+        response_timeout: Duration::from_secs(120),
+        ..config()
+    };
+    let s = start_with(cfg, backend).await;
+    let mut c = Client::bound(s.addr, BindKind::Receiver).await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(c.recv().await);
+    }
+    for p in &got[1..] {
+        c.answer(Pdu::new(p.sequence, Body::DeliverSmResp(SmResp::default())))
+            .await;
+    }
+    // Acknowledged rows are deleted at once, not behind the oldest one: a
+    // crash now would send again only what was not acknowledged.
+    wait_until("2 and 3 removed while 1 waits", || {
+        let mut d = s.backend.delivered();
+        d.sort();
+        d == [2, 3]
+    })
+    .await;
+    c.answer(Pdu::new(
+        got[0].sequence,
+        Body::DeliverSmResp(SmResp::default()),
+    ))
+    .await;
+    wait_until("all three removed", || {
+        let mut d = s.backend.delivered();
+        d.sort();
+        d == [1, 2, 3]
+    })
+    .await;
+    assert!(s.backend.failed().is_empty());
+    assert!(s.backend.state.lock().unwrap().outbox["app1"].is_empty());
 }
