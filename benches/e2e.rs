@@ -11,74 +11,12 @@
 //! `--bench` flag) it runs a small batch as a smoke test and fails unless
 //! every message is delivered with its report matched.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const TOKEN: &str = "bench-token";
-
-/// Children killed when the benchmark ends, however it ends.
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_smsgw")
-}
-
-/// (utime + stime) seconds and RSS in kB of a process, from /proc.
-fn usage(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // Fields after the command: state is 0, utime 11, stime 12.
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    (cpu, rss)
-}
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into()
-}
-
-fn get(a: &ureq::Agent, port: u16, path: &str) -> Option<String> {
-    let mut r = a
-        .get(&format!("http://127.0.0.1:{port}{path}"))
-        .header("Authorization", &format!("Bearer {TOKEN}"))
-        .call()
-        .ok()?;
-    if r.status() != 200 {
-        return None;
-    }
-    r.body_mut().read_to_string().ok()
-}
+mod rig;
+use rig::{agent, get, start_daemon, start_sims, usage, Procs, TOKEN};
 
 /// The value of an unlabelled metric on the /metrics page.
 fn metric(page: &str, name: &str) -> u64 {
@@ -145,22 +83,6 @@ impl Client {
     }
 }
 
-fn write_config(dir: &Path, port: u16, modems: usize, profile: &str) -> PathBuf {
-    let mut t = format!(
-        "[store]\npath = {:?}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n\n",
-        dir.join("bench.db").display().to_string()
-    );
-    for i in 0..modems {
-        let dev = dir.join(format!("sim{i}")).display().to_string();
-        t.push_str(&format!(
-            "[[modem]]\nname = \"sim{i}\"\ndevice = {dev:?}\nprofile = \"{profile}\"\n\n"
-        ));
-    }
-    let p = dir.join("smsgw.toml");
-    std::fs::write(&p, t).expect("write the config");
-    p
-}
-
 fn main() {
     // `cargo bench` adds flags such as --bench: only numbers are ours.
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -175,10 +97,7 @@ fn main() {
     // (+CDSI, then AT+CMGR and AT+CMGD).
     let profile = std::env::var("E2E_PROFILE").unwrap_or_else(|_| "quectel-ec2x".into());
     let dir = tempfile::tempdir().expect("temporary directory");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
+    let port = rig::free_port();
 
     // The simulated modems live in E2E_SIM_PROCESSES processes (default
     // one: a real modem costs the host no CPU, so the simulators should
@@ -189,62 +108,11 @@ fn main() {
         .unwrap_or(1)
         .clamp(1, modems);
     let mut procs = Procs(Vec::new());
-    for g in 0..groups {
-        let mut cmd = Command::new(bin());
-        cmd.args(["sim", "--profile", &profile, "--report-delay-ms", "0-20"])
-            .arg("--seed")
-            .arg((g * modems + 1).to_string());
-        for i in (g..modems).step_by(groups) {
-            cmd.arg("--link").arg(dir.path().join(format!("sim{i}")));
-        }
-        procs
-            .0
-            .push(cmd.stdout(Stdio::null()).spawn().expect("start smsgw sim"));
-    }
+    start_sims(&mut procs, dir.path(), &profile, modems, groups);
     let sims = groups;
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for i in 0..modems {
-        let link = dir.path().join(format!("sim{i}"));
-        while !link.exists() {
-            assert!(Instant::now() < deadline, "simulator {i} did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    let config = write_config(dir.path(), port, modems, &profile);
-    let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
-    let daemon = Command::new(bin())
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "smsgw=warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start smsgw serve");
-    let pid = daemon.id();
-    procs.0.push(daemon);
-
+    let config = rig::write_config(dir.path(), port, modems, &profile, "");
+    let pid = start_daemon(&mut procs, dir.path(), &config, port, modems, || true);
     let a = agent();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let up = get(&a, port, "/v1/modems")
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| {
-                v["modems"]
-                    .as_array()
-                    .map(|m| m.iter().filter(|m| m["connected"] == true).count())
-            })
-            .unwrap_or(0);
-        if up == modems {
-            break;
-        }
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap_or_default();
-            panic!("the daemon did not get its {modems} modems ready:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    // Let start-up work (listing stored SMS, registration) settle.
-    std::thread::sleep(Duration::from_millis(500));
     let (cpu0, idle_rss) = usage(pid);
     let (me0, _) = usage(std::process::id());
     let sims_cpu0: f64 = procs.0[..sims].iter().map(|c| usage(c.id()).0).sum();

@@ -16,8 +16,6 @@
 //! the machine little and depends on nothing of the daemon's code.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -25,73 +23,11 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-const TOKEN: &str = "bench-token";
+mod rig;
+use rig::{free_port, start_daemon, start_sims, usage, Procs};
+
 const SYSTEM_ID: &str = "bench";
 const PASSWORD: &str = "bench";
-
-struct Procs(Vec<Child>);
-
-impl Drop for Procs {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_smsgw")
-}
-
-/// (utime + stime) seconds and RSS in kB of a process, from /proc.
-fn usage(pid: u32) -> (f64, u64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    let cpu = (ticks(11) + ticks(12)) / 100.0;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let rss = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0);
-    (cpu, rss)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn write_config(dir: &Path, port: u16, smpp: u16, modems: usize, window: usize) -> PathBuf {
-    let mut t = format!(
-        "[store]\npath = {:?}\n\n[http]\nlisten = \"127.0.0.1:{port}\"\ntokens = [\"{TOKEN}\"]\n\n\
-         [smpp]\nlisten = \"127.0.0.1:{smpp}\"\nwindow = {window}\n\n\
-         [[smpp.account]]\nsystem_id = \"{SYSTEM_ID}\"\npassword = \"{PASSWORD}\"\n\n",
-        dir.join("bench.db").display().to_string()
-    );
-    for i in 0..modems {
-        let dev = dir.join(format!("sim{i}")).display().to_string();
-        t.push_str(&format!(
-            "[[modem]]\nname = \"sim{i}\"\ndevice = {dev:?}\nprofile = \"quectel-ec2x\"\n\n"
-        ));
-    }
-    let p = dir.join("smsgw.toml");
-    std::fs::write(&p, t).expect("write the config");
-    p
-}
 
 /// A PDU: command_id, status, sequence and body.
 fn pdu(command: u32, status: u32, seq: u32, body: &[u8]) -> Vec<u8> {
@@ -282,71 +218,15 @@ fn main() {
     let dir = tempfile::tempdir().expect("temporary directory");
     let (port, smpp) = (free_port(), free_port());
     let mut procs = Procs(Vec::new());
-    let mut cmd = Command::new(bin());
-    cmd.args([
-        "sim",
-        "--profile",
-        "quectel-ec2x",
-        "--report-delay-ms",
-        "0-20",
-        "--seed",
-        "1",
-    ]);
-    for i in 0..modems {
-        cmd.arg("--link").arg(dir.path().join(format!("sim{i}")));
-    }
-    procs
-        .0
-        .push(cmd.stdout(Stdio::null()).spawn().expect("start smsgw sim"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    for i in 0..modems {
-        while !dir.path().join(format!("sim{i}")).exists() {
-            assert!(Instant::now() < deadline, "simulator {i} did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    let config = write_config(dir.path(), port, smpp, modems, window);
-    let log = std::fs::File::create(dir.path().join("daemon.log")).expect("log file");
-    let daemon = Command::new(bin())
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "smsgw=warn")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start smsgw serve");
-    let pid = daemon.id();
-    procs.0.push(daemon);
-    let a: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let up = a
-            .get(&format!("http://127.0.0.1:{port}/v1/modems"))
-            .header("Authorization", &format!("Bearer {TOKEN}"))
-            .call()
-            .ok()
-            .and_then(|mut r| r.body_mut().read_to_string().ok())
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .and_then(|v| {
-                v["modems"]
-                    .as_array()
-                    .map(|m| m.iter().filter(|m| m["connected"] == true).count())
-            })
-            .unwrap_or(0);
-        if up == modems && std::net::TcpStream::connect(("127.0.0.1", smpp)).is_ok() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap_or_default();
-            panic!("the daemon did not get ready:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    std::thread::sleep(Duration::from_millis(500));
+    start_sims(&mut procs, dir.path(), "quectel-ec2x", modems, 1);
+    let account = format!(
+        "[smpp]\nlisten = \"127.0.0.1:{smpp}\"\nwindow = {window}\n\n\
+         [[smpp.account]]\nsystem_id = \"{SYSTEM_ID}\"\npassword = \"{PASSWORD}\"\n\n"
+    );
+    let config = rig::write_config(dir.path(), port, modems, "quectel-ec2x", &account);
+    let pid = start_daemon(&mut procs, dir.path(), &config, port, modems, || {
+        std::net::TcpStream::connect(("127.0.0.1", smpp)).is_ok()
+    });
     let (cpu0, rss0) = usage(pid);
     let (me0, _) = usage(std::process::id());
     let sims0 = usage(procs.0[0].id()).0;

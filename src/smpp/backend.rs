@@ -247,6 +247,22 @@ pub trait SmppBackend: Send + Sync + 'static {
     /// The client answered deliver_sm for row `id` with status 0: remove it.
     fn delivered(&self, account: &str, id: i64) -> impl Future<Output = Result<(), String>> + Send;
 
+    /// [`delivered`](Self::delivered) for several rows of `account`: a
+    /// backend that can should remove them in one store operation.
+    fn delivered_all(
+        &self,
+        account: &str,
+        ids: Vec<i64>,
+    ) -> impl Future<Output = Result<(), String>> + Send {
+        let account = account.to_string();
+        async move {
+            for id in ids {
+                self.delivered(&account, id).await?;
+            }
+            Ok(())
+        }
+    }
+
     /// The deliver_sm for row `id` failed (error status or no answer).
     fn failed(&self, account: &str, id: i64) -> impl Future<Output = Result<(), String>> + Send;
 

@@ -686,6 +686,21 @@ impl SmppBackend for SmppGateway {
         }
     }
 
+    fn delivered_all(
+        &self,
+        account: &str,
+        ids: Vec<i64>,
+    ) -> impl Future<Output = Result<(), String>> + Send {
+        let account = account.to_string();
+        async move {
+            self.gw
+                .write(move |s| s.smpp_outbox_delivered_all(&account, &ids))
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        }
+    }
+
     fn failed(&self, account: &str, id: i64) -> impl Future<Output = Result<(), String>> + Send {
         let account = account.to_string();
         async move {

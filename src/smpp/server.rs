@@ -605,20 +605,44 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
                 inflight.push_back((row.id, row.attempts, rx));
             }
         }
-        if let Some((id, attempts, rx)) = inflight.front_mut() {
-            let (id, attempts) = (*id, *attempts);
-            let outcome = rx.await.unwrap_or(DeliverOutcome::Closed);
-            inflight.pop_front();
-            let b = sh.backend.clone();
-            let n = name.clone();
-            if outcome == DeliverOutcome::Ok {
-                acks.spawn(async move {
-                    if let Err(e) = b.delivered(&n, id).await {
-                        tracing::warn!(account = %n, row = id, error = %e, "SMPP: could not remove a delivered row");
+        if !inflight.is_empty() {
+            // Whichever answer comes first, then every other one already
+            // in: the acknowledged rows are deleted together, at once (not
+            // behind an older row still waiting for its answer), so few
+            // acknowledged rows are ever uncommitted (sent again after a
+            // crash) and one store operation serves many.
+            let first = std::future::poll_fn(|cx| {
+                for (i, (_, _, rx)) in inflight.iter_mut().enumerate() {
+                    if let Poll::Ready(r) = Pin::new(rx).poll(cx) {
+                        return Poll::Ready((i, r.unwrap_or(DeliverOutcome::Closed)));
                     }
-                });
-            } else {
+                }
+                Poll::Pending
+            })
+            .await;
+            let mut settled = Vec::new();
+            if let Some((id, attempts, _)) = inflight.remove(first.0) {
+                settled.push((id, attempts, first.1));
+            }
+            inflight.retain_mut(|(id, attempts, rx)| match rx.try_recv() {
+                Ok(outcome) => {
+                    settled.push((*id, *attempts, outcome));
+                    false
+                }
+                Err(oneshot::error::TryRecvError::Empty) => true,
+                Err(oneshot::error::TryRecvError::Closed) => {
+                    settled.push((*id, *attempts, DeliverOutcome::Closed));
+                    false
+                }
+            });
+            let mut done = Vec::with_capacity(settled.len());
+            for (id, attempts, outcome) in settled {
+                if outcome == DeliverOutcome::Ok {
+                    done.push(id);
+                    continue;
+                }
                 tracing::debug!(account = %name, row = id, ?outcome, "SMPP: deliver_sm failed");
+                let (b, n) = (sh.backend.clone(), name.clone());
                 acks.spawn(async move {
                     if let Err(e) = b.failed(&n, id).await {
                         tracing::warn!(account = %n, row = id, error = %e, "SMPP: could not mark a failed row");
@@ -627,6 +651,15 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
                 if failed.is_none_or(|(f, _)| id < f) {
                     failed = Some((id, attempts));
                 }
+            }
+            if !done.is_empty() {
+                let (b, n) = (sh.backend.clone(), name.clone());
+                acks.spawn(async move {
+                    let rows = done.len();
+                    if let Err(e) = b.delivered_all(&n, done).await {
+                        tracing::warn!(account = %n, rows, error = %e, "SMPP: could not remove delivered rows");
+                    }
+                });
             }
             continue;
         }

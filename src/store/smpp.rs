@@ -249,6 +249,19 @@ impl Store {
         Ok(n > 0)
     }
 
+    /// Rows `ids` of `account` were acknowledged: all deleted in one
+    /// operation (one savepoint of the group commit). How many were there.
+    pub fn smpp_outbox_delivered_all(&mut self, account: &str, ids: &[i64]) -> Result<usize> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("DELETE FROM smpp_outbox WHERE id = ?1 AND account = ?2")?;
+        let mut n = 0;
+        for id in ids {
+            n += stmt.execute(params![id, account])?;
+        }
+        Ok(n)
+    }
+
     /// Delivering row `id` of `account` failed (an error status or no
     /// answer): count the attempt; `next_attempt` is when it is due again.
     pub fn smpp_outbox_failed(

@@ -1,7 +1,7 @@
 //! Issue 11's end-to-end tests: the real `smsgw serve` (a child process)
 //! with simulated modems (delivered, expired, failed, temporary then
 //! delivered), driven by a client that is not ours: Python's `smpplib` from
-//! PyPI (tests/interop/smpp_e2e.py). The interpreter comes from
+//! PyPI (tests/interop/smpp_client.py, run through `smpp_py`). The interpreter comes from
 //! SMSGW_TEST_PYTHON or .ci/run's virtualenv (target/venv-smpp); without
 //! either the tests fail under CI=1 and are skipped, saying so, elsewhere.
 //!
@@ -16,45 +16,18 @@
 use crate::common;
 
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::smpp_py::{count, python, PyClient};
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const ACCOUNT: &str = "app1";
 const PASSWORD: &str = "secret1";
 /// The driver's window of submits awaiting their response: also the most
 /// deliver_sm that can be in flight when the daemon dies.
 const WINDOW: usize = 32;
-
-/// The Python with smpplib: SMSGW_TEST_PYTHON, else the virtualenv
-/// `.ci/run` makes (target/venv-smpp); None (skip) outside CI.
-fn python() -> Option<String> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-smpp/bin/python");
-    match std::env::var("SMSGW_TEST_PYTHON") {
-        Ok(p) if !p.is_empty() => Some(p),
-        _ if venv.exists() => Some(venv.display().to_string()),
-        _ => {
-            assert!(
-                std::env::var("CI").as_deref() != Ok("1"),
-                "SMSGW_TEST_PYTHON is not set: .ci/run installs smpplib in a virtualenv \
-                 and sets it; this test must run in CI"
-            );
-            eprintln!(
-                "SKIPPED: set SMSGW_TEST_PYTHON to a python with smpplib (pip install smpplib)"
-            );
-            None
-        }
-    }
-}
-
-fn driver() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/smpp_e2e.py")
-}
 
 /// One message of the run.
 #[derive(Debug, Clone)]
@@ -104,83 +77,6 @@ fn wait_smpp(port: u16, log: &Path) {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-}
-
-/// A running driver session: its events as they come.
-struct Session {
-    child: Child,
-    events: mpsc::Receiver<Value>,
-    seen: Vec<Value>,
-}
-
-impl Session {
-    fn start(py: &str, port: u16, submit: Option<&Path>, extra: &[&str]) -> Session {
-        let mut cmd = Command::new(py);
-        cmd.arg(driver())
-            .args(["--port", &port.to_string()])
-            .args(["--system-id", ACCOUNT, "--password", PASSWORD])
-            .args(["--window", &WINDOW.to_string()])
-            .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        if let Some(f) = submit {
-            cmd.arg("--submit").arg(f);
-        }
-        let mut child = cmd.spawn().expect("start the smpplib driver");
-        let stdout: ChildStdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                match serde_json::from_str::<Value>(&line) {
-                    Ok(v) => {
-                        if tx.send(v).is_err() {
-                            break;
-                        }
-                    }
-                    Err(e) => panic!("driver printed {line:?}: {e}"),
-                }
-            }
-        });
-        Session {
-            child,
-            events: rx,
-            seen: Vec::new(),
-        }
-    }
-
-    /// Events until `stop` says so or the session ends; false if it ended.
-    fn until(&mut self, timeout: Duration, mut stop: impl FnMut(&[Value]) -> bool) -> bool {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if stop(&self.seen) {
-                return true;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(
-                !left.is_zero(),
-                "timed out; events so far: {}",
-                self.seen.len()
-            );
-            match self.events.recv_timeout(left) {
-                Ok(v) => self.seen.push(v),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return false,
-            }
-        }
-    }
-
-    /// Every event until the driver exits.
-    fn finish(mut self, timeout: Duration) -> Vec<Value> {
-        self.until(timeout, |_| false);
-        let status = self.child.wait().unwrap();
-        assert!(status.success(), "driver failed: {status}");
-        self.seen
-    }
-}
-
-fn count(events: &[Value], ev: &str) -> usize {
-    events.iter().filter(|e| e["ev"] == ev).count()
 }
 
 /// Fields of a receipt's text, read the way a `sscanf` reader does:
@@ -354,14 +250,84 @@ fn sims_for(rt: &tokio::runtime::Runtime, dir: &Path) -> Vec<(smsgw::sim::SimHan
     })
 }
 
-fn write_messages(dir: &Path, msgs: &[Msg]) -> PathBuf {
-    let v: Vec<Value> = msgs
-        .iter()
-        .map(|m| serde_json::json!({"to": m.to, "text": m.text, "ucs2": m.ucs2}))
-        .collect();
-    let p = dir.join("messages.json");
-    std::fs::write(&p, serde_json::to_string(&v).unwrap()).unwrap();
-    p
+/// The plan entries of the messages (sent from "ACME").
+fn plan_messages(msgs: &[Msg]) -> Value {
+    msgs.iter()
+        .map(|m| {
+            let encoding = if m.ucs2 { "ucs2" } else { "default" };
+            json!({"to": m.to, "text": m.text, "encoding": encoding, "from": "ACME"})
+        })
+        .collect()
+}
+
+/// A daemon with two simulated modems and the SMPP account, ready.
+struct Rig {
+    _rt: tokio::runtime::Runtime,
+    dir: tempfile::TempDir,
+    sims: Vec<(smsgw::sim::SimHandle, String)>,
+    port: u16,
+    smpp_port: u16,
+    config: std::path::PathBuf,
+}
+
+impl Rig {
+    fn new() -> (Rig, Daemon) {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sims = sims_for(&rt, dir.path());
+        let (port, smpp_port) = (free_port(), free_port());
+        let db = dir.path().join("smsgw.db");
+        let modems: Vec<(&str, &str, &str)> = vec![
+            ("sim0", &sims[0].1, "huawei-e173"),
+            ("sim1", &sims[1].1, "huawei-e173"),
+        ];
+        let config = write_config(dir.path(), port, &db, &modems, &smpp_config(smpp_port));
+        let rig = Rig {
+            _rt: rt,
+            dir,
+            sims,
+            port,
+            smpp_port,
+            config,
+        };
+        let daemon = rig.daemon("daemon1.log");
+        (rig, daemon)
+    }
+
+    /// Start `smsgw serve` (logging to `log` in the test's directory) and
+    /// wait until its HTTP and SMPP ports answer.
+    fn daemon(&self, log: &str) -> Daemon {
+        let log = self.dir.path().join(log);
+        let d = spawn_daemon(&self.config, &log);
+        wait_ready_or_show(self.port, 2, Some(&log));
+        wait_smpp(self.smpp_port, &log);
+        d
+    }
+
+    fn client(&self, py: &str, plan: Value) -> PyClient {
+        let mut plan = plan;
+        plan["window"] = json!(WINDOW);
+        PyClient::start(py, self.smpp_port, ACCOUNT, PASSWORD, &plan)
+    }
+}
+
+/// The receipts of some runs, with their receipted_message_id.
+fn receipts<'a>(runs: &[&'a [Value]]) -> Vec<(String, &'a Value)> {
+    runs.iter()
+        .flat_map(|r| r.iter())
+        .filter(|e| e["ev"] == "receipt")
+        .map(|r| {
+            let id = r["tlv"]["receipted_message_id"].as_str();
+            (
+                id.unwrap_or_else(|| panic!("no TLV id: {r}")).to_string(),
+                r,
+            )
+        })
+        .collect()
 }
 
 /// The accepted submits: message index -> id.
@@ -379,45 +345,20 @@ fn accepted(events: &[Value]) -> HashMap<usize, String> {
 #[test]
 fn five_hundred_receipts_exactly_once_across_an_unbind_with_mo() {
     let Some(py) = python() else { return };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let sims = sims_for(&rt, dir.path());
-    let (port, smpp_port) = (free_port(), free_port());
-    let db = dir.path().join("smsgw.db");
-    let modems: Vec<(&str, &str, &str)> = vec![
-        ("sim0", &sims[0].1, "huawei-e173"),
-        ("sim1", &sims[1].1, "huawei-e173"),
-    ];
-    let config = write_config(dir.path(), port, &db, &modems, &smpp_config(smpp_port));
-    let log = dir.path().join("daemon.log");
-    let _daemon = spawn_daemon(&config, &log);
-    wait_ready_or_show(port, 2, Some(&log));
-    wait_smpp(smpp_port, &log);
-
+    let (rig, _daemon) = Rig::new();
     let total = 500;
     let msgs = messages(total);
-    let file = write_messages(dir.path(), &msgs);
     // First session: submit everything, take about half of the receipts,
     // unbind.
-    let a = Session::start(
-        &py,
-        smpp_port,
-        Some(&file),
-        &["--until", "250", "--idle", "20", "--max-time", "120"],
-    );
-    let first = a.finish(Duration::from_secs(180));
+    let plan = json!({"messages": plan_messages(&msgs), "until": 250, "idle_s": 20,
+                      "max_time_s": 120});
+    let first = rig.client(&py, plan).finish(Duration::from_secs(180));
     let ids = accepted(&first);
     assert_eq!(ids.len(), total, "every submit answered 0");
-    assert!(
-        count(&first, "receipt") >= 250,
-        "{}",
-        count(&first, "receipt")
-    );
+    let early = count(&first, "receipt");
+    assert!(early >= 250, "{early}");
     // While no bind is open: an incoming SMS, and receipts pile up.
+    let sims = &rig.sims;
     let pdus = smsgw::sim::codec::deliver_parts(
         &sims[0].0.model().config().smsc.clone(),
         "+393471112233",
@@ -430,31 +371,14 @@ fn five_hundred_receipts_exactly_once_across_an_unbind_with_mo() {
     sims[0].0.inject_incoming(pdus);
     std::thread::sleep(Duration::from_secs(2));
     // Second session: the rest, and the SMS.
-    let want = total - count(&first, "receipt") + 1;
-    let b = Session::start(
-        &py,
-        smpp_port,
-        None,
-        &[
-            "--until",
-            &want.to_string(),
-            "--idle",
-            "20",
-            "--max-time",
-            "120",
-        ],
-    );
-    let second = b.finish(Duration::from_secs(180));
+    let plan = json!({"until": total - early + 1, "idle_s": 20, "max_time_s": 120});
+    let second = rig.client(&py, plan).finish(Duration::from_secs(180));
 
-    let finals = finals(&sims);
+    let finals = finals(sims);
     let by_id: HashMap<&str, usize> = ids.iter().map(|(i, id)| (id.as_str(), *i)).collect();
     let mut got: HashMap<String, usize> = HashMap::new();
     let mut stats: HashMap<String, usize> = HashMap::new();
-    for r in first.iter().chain(&second).filter(|e| e["ev"] == "receipt") {
-        let id = r["tlv"]["receipted_message_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+    for (id, r) in receipts(&[&first, &second]) {
         let i = *by_id
             .get(id.as_str())
             .unwrap_or_else(|| panic!("receipt for no submit: {r}"));
@@ -510,7 +434,7 @@ fn five_hundred_receipts_exactly_once_across_an_unbind_with_mo() {
     );
     // Nothing left waiting.
     let a = agent();
-    let binds = get_json(&a, port, "/v1/smpp/binds");
+    let binds = get_json(&a, rig.port, "/v1/smpp/binds");
     assert_eq!(binds["accounts"][0]["receipts_waiting"], 0, "{binds}");
     assert_eq!(binds["accounts"][0]["submits"], total as u64, "{binds}");
 }
@@ -518,29 +442,13 @@ fn five_hundred_receipts_exactly_once_across_an_unbind_with_mo() {
 #[test]
 fn sigkill_mid_run_loses_no_receipt_and_doubles_none_beyond_the_window() {
     let Some(py) = python() else { return };
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let sims = sims_for(&rt, dir.path());
-    let (port, smpp_port) = (free_port(), free_port());
-    let db = dir.path().join("smsgw.db");
-    let modems: Vec<(&str, &str, &str)> = vec![
-        ("sim0", &sims[0].1, "huawei-e173"),
-        ("sim1", &sims[1].1, "huawei-e173"),
-    ];
-    let config = write_config(dir.path(), port, &db, &modems, &smpp_config(smpp_port));
-    let log1 = dir.path().join("daemon1.log");
-    let mut daemon = spawn_daemon(&config, &log1);
-    wait_ready_or_show(port, 2, Some(&log1));
-    wait_smpp(smpp_port, &log1);
-
+    let (rig, mut daemon) = Rig::new();
     let total = 1000;
     let msgs = messages(total);
-    let file = write_messages(dir.path(), &msgs);
-    let mut a = Session::start(&py, smpp_port, Some(&file), &["--max-time", "120"]);
+    let mut a = rig.client(
+        &py,
+        json!({"messages": plan_messages(&msgs), "max_time_s": 120}),
+    );
     // Kill it with submits and receipts both under way.
     a.until(Duration::from_secs(120), |ev| {
         count(ev, "receipt") >= 60 && count(ev, "resp") >= 200
@@ -555,49 +463,18 @@ fn sigkill_mid_run_loses_no_receipt_and_doubles_none_beyond_the_window() {
     );
     let ids = accepted(&first);
 
-    let log2 = dir.path().join("daemon2.log");
-    let _daemon = spawn_daemon(&config, &log2);
-    wait_ready_or_show(port, 2, Some(&log2));
-    wait_smpp(smpp_port, &log2);
-    let first_ids: HashSet<String> = first
-        .iter()
-        .filter(|e| e["ev"] == "receipt")
-        .map(|r| {
-            r["tlv"]["receipted_message_id"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
-        .collect();
+    let _daemon = rig.daemon("daemon2.log");
+    let first_ids: HashSet<String> = receipts(&[&first]).into_iter().map(|(id, _)| id).collect();
     let want: Vec<&String> = ids.values().filter(|id| !first_ids.contains(*id)).collect();
-    let wait = dir.path().join("wait.json");
-    std::fs::write(&wait, serde_json::to_string(&want).unwrap()).unwrap();
-    let b = Session::start(
-        &py,
-        smpp_port,
-        None,
-        &[
-            "--wait-ids",
-            wait.to_str().unwrap(),
-            "--idle",
-            "30",
-            "--max-time",
-            "150",
-        ],
-    );
-    let second = b.finish(Duration::from_secs(200));
+    let plan = json!({"wait_ids": want, "idle_s": 30, "max_time_s": 150});
+    let second = rig.client(&py, plan).finish(Duration::from_secs(200));
 
-    let finals = finals(&sims);
+    let finals = finals(&rig.sims);
     let by_id: HashMap<&str, usize> = ids.iter().map(|(i, id)| (id.as_str(), *i)).collect();
     let mut got: HashMap<String, usize> = HashMap::new();
     let mut strangers = 0;
     let mut unknown = 0;
-    for r in first.iter().chain(&second).filter(|e| e["ev"] == "receipt") {
-        let id = r["tlv"]["receipted_message_id"]
-            .as_str()
-            .unwrap()
-            .to_string();
-        *got.entry(id.clone()).or_default() += 1;
+    for (id, r) in receipts(&[&first, &second]) {
         match by_id.get(id.as_str()) {
             Some(&i) => {
                 let number = msgs[i].to.trim_start_matches('+');
@@ -610,6 +487,7 @@ fn sigkill_mid_run_loses_no_receipt_and_doubles_none_beyond_the_window() {
             // submits in flight when the daemon died.
             None => strangers += 1,
         }
+        *got.entry(id).or_default() += 1;
     }
     assert!(
         strangers <= WINDOW,

@@ -851,8 +851,20 @@ async fn outbox_rows_go_in_order_and_failed_ones_are_retried() {
         (sm.source_addr.as_str(), sm.destination_addr.as_str()),
         ("4915112345678", "ACME")
     );
-    // 1 and 2 accepted, 3 refused, 4 accepted.
-    for (p, st) in got.iter().zip([0, 0, status::ESME_RX_T_APPN, 0]) {
+    // 1 and 2 accepted: with half the window free the outbox is read
+    // again and 5 goes out (pipelining).
+    for p in &got[..2] {
+        c.answer(Pdu::new(p.sequence, Body::DeliverSmResp(SmResp::default())))
+            .await;
+    }
+    let five = c.recv().await;
+    assert_eq!(receipted_id(&five), "1005");
+    // 3 refused, 4 and 5 accepted; after the backoff, 3 comes again.
+    for (p, st) in got[2..]
+        .iter()
+        .chain([&five])
+        .zip([status::ESME_RX_T_APPN, 0, 0])
+    {
         c.answer(Pdu::error(
             p.sequence,
             Body::DeliverSmResp(SmResp::default()),
@@ -860,15 +872,6 @@ async fn outbox_rows_go_in_order_and_failed_ones_are_retried() {
         ))
         .await;
     }
-    // 5 went out as soon as 1 was acknowledged (pipelining); after the
-    // backoff, 3 comes again.
-    let five = c.recv().await;
-    assert_eq!(receipted_id(&five), "1005");
-    c.answer(Pdu::new(
-        five.sequence,
-        Body::DeliverSmResp(SmResp::default()),
-    ))
-    .await;
     let again = c.recv().await;
     assert_eq!(receipted_id(&again), "1003");
     // No answer at all: a timeout is a failure too (response_timeout 5 s).
@@ -1056,21 +1059,6 @@ proptest! {
     }
 }
 
-/// The Python interpreter with PyPI smpplib: `SMSGW_TEST_PYTHON` (set by
-/// .ci/run), else the venv .ci/run makes under target/.
-fn python() -> std::path::PathBuf {
-    if let Ok(p) = std::env::var("SMSGW_TEST_PYTHON") {
-        return p.into();
-    }
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-smpp/bin/python");
-    assert!(
-        p.exists(),
-        "no Python with smpplib: run .ci/run once (it makes target/venv-smpp) or set \
-         SMSGW_TEST_PYTHON to a python3 that has `pip install smpplib==2.2.4`"
-    );
-    p
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_smpplib_binds_submits_and_reads_every_receipt() {
     let backend = MemBackend::new();
@@ -1121,44 +1109,31 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
     let plan = serde_json::json!({
         "messages": messages, "window": 4, "unbind_after": 5,
         "rebind_delay_s": 0.3, "expect_receipts": 18, "expect_mo": 1,
-        "linger_s": 0.5, "timeout_s": 60, "nack_first_receipts": 1,
+        "idle_s": 60, "linger_s": 0.5, "max_time_s": 60, "nack_first_receipts": 1,
     });
-    let dir = tempfile::tempdir().unwrap();
-    let plan_path = dir.path().join("plan.json");
-    std::fs::write(&plan_path, plan.to_string()).unwrap();
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/smpp_client.py");
-    let out = tokio::process::Command::new(python())
-        .arg(&script)
-        .arg(&plan_path)
-        .args([
-            "--port",
-            &s.addr.port().to_string(),
-            "--system-id",
-            "app1",
-            "--password",
-            "secret1",
-        ])
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), out)
-        .await
-        .expect("the Python client ends")
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "smpp_client.py failed: {stderr}");
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("report: {e}\n{}", String::from_utf8_lossy(&out.stdout)));
-    assert_eq!(report["timed_out"], false, "{report:#}");
-    assert_eq!(report["errors"].as_array().unwrap().len(), 0, "{report:#}");
-    assert_eq!(report["binds"], 2);
+    let Some(py) = crate::smpp_py::python() else {
+        return;
+    };
+    let port = s.addr.port();
+    let run = tokio::task::spawn_blocking(move || {
+        crate::smpp_py::PyClient::start(&py, port, "app1", "secret1", &plan)
+            .finish(Duration::from_secs(120))
+    });
+    let events = run.await.unwrap();
+    let all = |ev| crate::smpp_py::events(&events, ev).collect::<Vec<_>>();
+    assert_eq!(all("done").len(), 1, "{events:#?}");
+    assert_eq!(all("done")[0]["why"], "expected", "{events:#?}");
+    assert!(all("error").is_empty(), "{events:#?}");
+    assert!(all("closed").is_empty(), "{events:#?}");
+    assert_eq!(all("bound").len(), 2);
 
-    let submits = report["submits"].as_array().unwrap();
+    let submits = all("resp");
     assert_eq!(submits.len(), 18);
     let mut ids: Vec<String> = submits
         .iter()
         .map(|x| {
             assert_eq!(x["status"], 0, "{x}");
-            x["message_id"].as_str().unwrap().to_string()
+            x["id"].as_str().unwrap().to_string()
         })
         .collect();
     ids.sort();
@@ -1201,19 +1176,20 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
 
     // Every receipt exactly once (plus the one the client refused once),
     // parsed by the sscanf reader and Kannel's, TLVs matching the text.
-    let receipts = report["receipts"].as_array().unwrap();
-    assert_eq!(receipts.len(), 19, "{report:#}");
+    let receipts = all("receipt");
+    assert_eq!(receipts.len(), 19, "{events:#?}");
     let mut seen: Vec<String> = Vec::new();
     for r in receipts {
         assert_eq!(r["kannel_ok"], true, "{r}");
-        let id = r["id"].as_str().unwrap();
-        assert_eq!(r["tlv_receipted_message_id"].as_str(), Some(id));
-        assert_eq!(r["esm_class"], 4);
+        let t = &r["scan"];
+        let id = t["id"].as_str().unwrap_or_else(|| panic!("sscanf: {r}"));
+        assert_eq!(r["tlv"]["receipted_message_id"].as_str(), Some(id));
+        assert_eq!(r["esm"], 4);
         assert_eq!(
-            (r["source"].as_str(), r["dest"].as_str()),
+            (r["src"][2].as_str(), r["dst"][2].as_str()),
             (Some("4915112345678"), Some("ACME"))
         );
-        let failed = r["text"].as_str().unwrap().contains("fail");
+        let failed = t["text"].as_str().unwrap().contains("fail");
         let (stat, state, err) = if failed {
             ("UNDELIV", 5, "069")
         } else {
@@ -1221,32 +1197,32 @@ async fn python_smpplib_binds_submits_and_reads_every_receipt() {
         };
         assert_eq!(
             (
-                r["stat"].as_str(),
-                r["tlv_message_state"].as_i64(),
-                r["err"].as_str()
+                t["stat"].as_str(),
+                r["tlv"]["message_state"].as_i64(),
+                t["err"].as_str()
             ),
             (Some(stat), Some(state), Some(err)),
             "{r}"
         );
-        assert_eq!(r["sub"], 1);
-        assert_eq!(r["dlvrd"], u32::from(!failed));
+        assert_eq!(t["sub"], 1);
+        assert_eq!(t["dlvrd"], u32::from(!failed));
         assert_eq!(
-            (r["submit_date"].as_str(), r["done_date"].as_str()),
+            (t["submit_date"].as_str(), t["done_date"].as_str()),
             (Some("2612021000"), Some("2612021001"))
         );
         if failed {
-            assert_eq!(r["tlv_network_error_code"].as_str(), Some("030045"));
+            assert_eq!(r["tlv"]["network_error_code"].as_str(), Some("030045"));
         }
-        if r.get("nacked").is_none() {
+        if r["nacked"] == false {
             seen.push(id.to_string());
         }
     }
     seen.sort();
     assert_eq!(seen, ids, "each receipt acknowledged exactly once");
-    let mo = report["mo"].as_array().unwrap();
+    let mo = all("mo");
     assert_eq!(mo.len(), 1);
     assert_eq!(mo[0]["text"], "Grüße {€}");
-    assert_eq!(mo[0]["data_coding"], 0);
+    assert_eq!(mo[0]["dc"], 0);
     wait_until("every row delivered", || s.backend.delivered().len() == 19).await;
 }
 
@@ -1296,4 +1272,48 @@ async fn a_client_that_does_not_read_is_dropped_without_slowing_others() {
     assert!(sent < 512 * 1024 * 1024, "the server kept reading forever");
     let seq = b.send(Body::EnquireLink).await;
     assert_eq!(b.recv().await.sequence, seq);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_rows_are_removed_while_an_older_one_waits() {
+    let backend = MemBackend::new();
+    for i in 1..=3 {
+        backend.push("app1", receipt(1000 + i, MessageState::Delivered));
+    }
+    // Row 1 stays unanswered far longer than the test waits for 2 and 3.
+    let cfg = ServerConfig {
+        response_timeout: Duration::from_secs(120),
+        ..config()
+    };
+    let s = start_with(cfg, backend).await;
+    let mut c = Client::bound(s.addr, BindKind::Receiver).await;
+    let mut got = Vec::new();
+    for _ in 0..3 {
+        got.push(c.recv().await);
+    }
+    for p in &got[1..] {
+        c.answer(Pdu::new(p.sequence, Body::DeliverSmResp(SmResp::default())))
+            .await;
+    }
+    // Acknowledged rows are deleted at once, not behind the oldest one: a
+    // crash now would send again only what was not acknowledged.
+    wait_until("2 and 3 removed while 1 waits", || {
+        let mut d = s.backend.delivered();
+        d.sort();
+        d == [2, 3]
+    })
+    .await;
+    c.answer(Pdu::new(
+        got[0].sequence,
+        Body::DeliverSmResp(SmResp::default()),
+    ))
+    .await;
+    wait_until("all three removed", || {
+        let mut d = s.backend.delivered();
+        d.sort();
+        d == [1, 2, 3]
+    })
+    .await;
+    assert!(s.backend.failed().is_empty());
+    assert!(s.backend.state.lock().unwrap().outbox["app1"].is_empty());
 }
