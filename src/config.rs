@@ -50,6 +50,9 @@ pub struct Config {
     /// `[router]`: delivery-report correlation tunables.
     #[serde(default)]
     pub router: RouterSection,
+    /// `[smpp]`: the SMPP server for applications (none: no listener).
+    #[serde(default)]
+    pub smpp: Option<SmppConfig>,
 }
 
 /// `[store]`.
@@ -372,7 +375,269 @@ impl fmt::Debug for Config {
             .field("webhook", &self.webhook)
             .field("gateway", &self.gateway)
             .field("router", &self.router)
+            .field("smpp", &self.smpp)
             .finish()
+    }
+}
+
+/// `[smpp]`: the SMPP 3.4 server for applications (ESMEs).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmppConfig {
+    /// Address and port to listen on, an IP literal: `127.0.0.1:2775`.
+    pub listen: String,
+    /// Most submit_sm awaiting their response per bind.
+    #[serde(default = "default_smpp_window")]
+    pub window: u32,
+    /// Seconds a bind may be idle before the server sends enquire_link.
+    #[serde(default = "default_enquire_link_s")]
+    pub enquire_link_s: u64,
+    /// Hours receipts and incoming SMS wait for an account that never binds.
+    #[serde(default = "default_receipt_retention_h")]
+    pub receipt_retention_h: u64,
+    /// `[[smpp.account]]` tables, in file order.
+    #[serde(default, rename = "account")]
+    pub accounts: Vec<SmppAccountConfig>,
+}
+
+fn default_smpp_window() -> u32 {
+    64
+}
+
+fn default_enquire_link_s() -> u64 {
+    30
+}
+
+fn default_receipt_retention_h() -> u64 {
+    72
+}
+
+/// Allowed `smpp.window`.
+pub const SMPP_WINDOW_RANGE: (u32, u32) = (1, 10_000);
+/// Allowed `smpp.enquire_link_s` (one second to one day).
+pub const SMPP_ENQUIRE_LINK_S_RANGE: (u64, u64) = (1, 86_400);
+/// Allowed `smpp.receipt_retention_h` (one hour to a year).
+pub const SMPP_RETENTION_H_RANGE: (u64, u64) = (1, 24 * 366);
+
+/// How an account's message ids are written (`message_id`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmppIdFormat {
+    /// The API id in decimal (default).
+    #[default]
+    Decimal,
+    /// The same number in upper-case hex.
+    Hex,
+}
+
+/// One `[[smpp.account]]` table.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmppAccountConfig {
+    /// The bind's system_id: 1 to 15 characters, unique.
+    pub system_id: String,
+    /// The bind's password: 1 to 8 characters.
+    pub password: String,
+    /// Most message parts per second this account may submit (none: no limit).
+    #[serde(default)]
+    pub throughput: Option<u32>,
+    /// CIDRs a bind may come from (empty: anywhere).
+    #[serde(default)]
+    pub allowed_ips: Vec<String>,
+    /// Incoming SMS are delivered to this account's receiver binds.
+    #[serde(default)]
+    pub receive_mo: bool,
+    /// `"decimal"` (default) or `"hex"`.
+    #[serde(default)]
+    pub message_id: SmppIdFormat,
+}
+
+impl fmt::Debug for SmppAccountConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmppAccountConfig")
+            .field("system_id", &self.system_id)
+            .field("password", &Redacted::One)
+            .field("throughput", &self.throughput)
+            .field("allowed_ips", &self.allowed_ips)
+            .field("receive_mo", &self.receive_mo)
+            .field("message_id", &self.message_id)
+            .finish()
+    }
+}
+
+impl SmppConfig {
+    /// The listen address (checked when the file was loaded).
+    pub fn listen_addr(&self) -> Result<SocketAddr, std::net::AddrParseError> {
+        self.listen.parse()
+    }
+
+    fn check(&self) -> Result<(), (String, String)> {
+        if let Err(e) = self.listen_addr() {
+            return Err((
+                "smpp.listen".into(),
+                format!(
+                    "{:?} is not an IP address with a port (127.0.0.1:2775, [::]:2775): {e}",
+                    self.listen
+                ),
+            ));
+        }
+        let within = |key: &str, v: u64, (lo, hi): (u64, u64)| {
+            if v < lo || v > hi {
+                Err((
+                    format!("smpp.{key}"),
+                    format!("{v} is out of range ({lo} to {hi})"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let (lo, hi) = SMPP_WINDOW_RANGE;
+        within(
+            "window",
+            u64::from(self.window),
+            (u64::from(lo), u64::from(hi)),
+        )?;
+        within(
+            "enquire_link_s",
+            self.enquire_link_s,
+            SMPP_ENQUIRE_LINK_S_RANGE,
+        )?;
+        within(
+            "receipt_retention_h",
+            self.receipt_retention_h,
+            SMPP_RETENTION_H_RANGE,
+        )?;
+        for (i, a) in self.accounts.iter().enumerate() {
+            a.check(i)?;
+            if let Some(first) = self.accounts[..i]
+                .iter()
+                .position(|o| o.system_id == a.system_id)
+            {
+                return Err((
+                    format!("smpp.account[{i}].system_id"),
+                    format!(
+                        "{:?} is already the system_id of smpp.account[{first}]",
+                        a.system_id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SmppAccountConfig {
+    fn check(&self, i: usize) -> Result<(), (String, String)> {
+        let key = |k: &str| format!("smpp.account[{i}].{k}");
+        let n = self.system_id.chars().count();
+        if !(1..=15).contains(&n) {
+            return Err((
+                key("system_id"),
+                format!("{:?}: a system_id is 1 to 15 characters", self.system_id),
+            ));
+        }
+        if !self.system_id.chars().all(|c| c.is_ascii_graphic()) {
+            return Err((
+                key("system_id"),
+                format!(
+                    "{:?}: only printable ASCII without spaces (it travels as a C string)",
+                    self.system_id
+                ),
+            ));
+        }
+        // Never echo the password itself.
+        let n = self.password.chars().count();
+        if !(1..=8).contains(&n) || self.password.len() != n {
+            return Err((
+                key("password"),
+                "a password is 1 to 8 ASCII characters (SMPP 3.4: 9 octets with the NUL)".into(),
+            ));
+        }
+        if self.password.bytes().any(|b| b.is_ascii_control()) {
+            return Err((
+                key("password"),
+                "the password contains control characters".into(),
+            ));
+        }
+        if self.throughput == Some(0) {
+            return Err((
+                key("throughput"),
+                "0 would refuse every submit; leave it out for no limit".into(),
+            ));
+        }
+        for (j, c) in self.allowed_ips.iter().enumerate() {
+            if let Err(e) = Cidr::parse(c) {
+                return Err((format!("smpp.account[{i}].allowed_ips[{j}]"), e));
+            }
+        }
+        Ok(())
+    }
+
+    /// `allowed_ips` parsed (checked when the file was loaded).
+    pub fn allowed_cidrs(&self) -> Vec<Cidr> {
+        self.allowed_ips
+            .iter()
+            .filter_map(|c| Cidr::parse(c).ok())
+            .collect()
+    }
+}
+
+/// An address block, `192.0.2.0/24` or `2001:db8::/32` (a bare address is
+/// the block of that address alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parse `a.b.c.d/n` or `x::y/n` (or a bare address).
+    pub fn parse(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr = addr
+            .parse()
+            .map_err(|_| format!("{s:?}: {addr:?} is not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => match p.parse::<u8>() {
+                Ok(n) if n <= max && p.bytes().all(|b| b.is_ascii_digit()) => n,
+                _ => {
+                    return Err(format!(
+                        "{s:?}: the prefix length must be a number from 0 to {max}"
+                    ))
+                }
+            },
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Whether `ip` is in the block (an IPv4-mapped IPv6 address counts as
+    /// its IPv4 address).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
     }
 }
 
@@ -576,6 +841,9 @@ impl Config {
                 ),
             ));
         }
+        if let Some(smpp) = &self.smpp {
+            smpp.check()?;
+        }
         if let Err(e) = self.router_config().validate() {
             let field = match &e {
                 RouterConfigError::SuffixDigits(_) => "suffix_digits",
@@ -763,7 +1031,7 @@ impl WebhookConfig {
 fn is_secret_key(key: &str) -> bool {
     let last = key.rsplit('.').next().unwrap_or(key);
     let last = last.split('[').next().unwrap_or(last);
-    matches!(last, "pin" | "tokens" | "secret")
+    matches!(last, "pin" | "tokens" | "secret" | "password")
 }
 
 /// The serial ports a `device` value names now: the path itself when it is
@@ -924,6 +1192,27 @@ mod tests {
     fn comments_and_strings() {
         assert_eq!(strip_comment("a = \"#x\" # c"), "a = \"#x\" ");
         assert_eq!(bracket_balance("[\"]\", ["), 2);
+    }
+
+    #[test]
+    fn cidr_blocks() {
+        let c = Cidr::parse("192.0.2.0/24").unwrap();
+        assert!(c.contains("192.0.2.77".parse().unwrap()));
+        assert!(!c.contains("192.0.3.1".parse().unwrap()));
+        assert!(c.contains("::ffff:192.0.2.1".parse().unwrap()));
+        assert!(Cidr::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        let one = Cidr::parse("127.0.0.1").unwrap();
+        assert!(one.contains("127.0.0.1".parse().unwrap()));
+        assert!(!one.contains("127.0.0.2".parse().unwrap()));
+        let v6 = Cidr::parse("2001:db8::/32").unwrap();
+        assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
+        assert!(!v6.contains("2001:db9::1".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "10.0.0/8", "x/1", "::/129", "1.2.3.4/+8"] {
+            assert!(Cidr::parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

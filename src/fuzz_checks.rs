@@ -462,3 +462,49 @@ pub fn submit_roundtrip(data: &[u8]) {
     }
     assert_eq!(back, text, "the parts do not join to the text");
 }
+
+/// `smpp_pdu`: bytes as an SMPP peer sends them. Framing and parsing never
+/// panic; a PDU that parses emits bytes that parse to the same value (error
+/// responses lose the body 3.4 says they do not carry; a bind's TLVs, which
+/// 3.4 does not define, are dropped) and that emit is canonical after one
+/// round; the conversions a session applies to a submit_sm / data_sm /
+/// deliver_sm never panic.
+pub fn smpp_pdu(data: &[u8]) {
+    use crate::smpp::{message, pdu as smpp, time};
+
+    if let Ok(Some(n)) = smpp::frame_length(data) {
+        assert!((smpp::HEADER_LEN..=smpp::MAX_PDU_LEN).contains(&n));
+    }
+    let Ok(p) = smpp::Pdu::parse(data) else {
+        return;
+    };
+    let first = p.to_bytes();
+    let q = match smpp::Pdu::parse(&first) {
+        Ok(q) => q,
+        Err(e) => panic!("emitted SMPP PDU does not parse: {e}\nvalue: {p:?}"),
+    };
+    assert_eq!(q.to_bytes(), first, "SMPP emit is not canonical");
+    let lossy = (p.body.is_response() && p.status != 0)
+        || matches!(
+            p.body,
+            smpp::Body::BindReceiver(_)
+                | smpp::Body::BindTransmitter(_)
+                | smpp::Body::BindTransceiver(_)
+        );
+    if !lossy {
+        assert_eq!(q, p, "SMPP PDU changed on the round trip");
+    }
+    let now = 1_796_205_600;
+    match &p.body {
+        smpp::Body::SubmitSm(sm) | smpp::Body::DeliverSm(sm) => {
+            if let Ok(req) = message::submit_request(sm, now) {
+                assert!(!req.dest.addr.is_empty());
+            }
+            let _ = time::parse(&sm.validity_period, now);
+        }
+        smpp::Body::DataSm(d) => {
+            let _ = message::data_sm_request(d, now);
+        }
+        _ => {}
+    }
+}

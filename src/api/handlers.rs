@@ -183,12 +183,15 @@ pub async fn metrics(State(gw): State<Gateway>) -> Result<Response, ApiError> {
         state: gw.store_space(),
         wal_bytes,
     };
-    let page = super::metrics::render(
+    let mut page = super::metrics::render(
         &counters,
         &modems_of(&gw).await?,
         gw.is_shutting_down(),
         &space,
     );
+    if let Some(m) = smpp_of(&gw).await? {
+        page.push_str(&super::metrics::render_smpp(&m));
+    }
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -197,6 +200,54 @@ pub async fn metrics(State(gw): State<Gateway>) -> Result<Response, ApiError> {
         page,
     )
         .into_response())
+}
+
+/// The SMPP server's binds, counters and waiting receipts (None when no
+/// SMPP server runs).
+async fn smpp_of(gw: &Gateway) -> Result<Option<super::metrics::SmppMetrics>, ApiError> {
+    let Some(smpp) = gw.smpp() else {
+        return Ok(None);
+    };
+    let waiting = with_store(gw, |s| {
+        s.smpp_outbox_waiting().map_err(|e| ApiError::internal(&e))
+    })
+    .await?;
+    Ok(Some(super::metrics::SmppMetrics {
+        counters: smpp.counters(),
+        binds: smpp.binds(),
+        waiting,
+    }))
+}
+
+/// `GET /v1/smpp/binds`: the binds open now, and per configured account
+/// its binds, counters and receipts waiting. 404 when no SMPP server runs.
+pub async fn smpp_binds(State(gw): State<Gateway>) -> Answer {
+    let Some(m) = smpp_of(&gw).await? else {
+        return Err(ApiError::status(
+            StatusCode::NOT_FOUND,
+            "no SMPP server is configured ([smpp] in the configuration)",
+        ));
+    };
+    let accounts: Vec<Value> = m
+        .counters
+        .iter()
+        .map(|c| {
+            let waiting = m
+                .waiting
+                .iter()
+                .find(|(a, _)| *a == c.system_id)
+                .map_or(0, |(_, n)| *n);
+            json!({
+                "system_id": c.system_id,
+                "binds": m.binds.iter().filter(|b| b.system_id == c.system_id).count(),
+                "submits": c.submits,
+                "throttled": c.throttled,
+                "expired": c.expired,
+                "receipts_waiting": waiting,
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "binds": m.binds, "accounts": accounts })))
 }
 
 /// `GET /v1/modems`: every configured modem, connected or not.

@@ -222,6 +222,69 @@ pub fn render(
     e.finish()
 }
 
+/// What `/metrics` shows of the SMPP server.
+#[derive(Debug, Clone, Default)]
+pub struct SmppMetrics {
+    pub counters: Vec<crate::smpp::gateway::AccountCounters>,
+    pub binds: Vec<crate::smpp::gateway::BindView>,
+    /// Outbox rows waiting, per account.
+    pub waiting: Vec<(String, u64)>,
+}
+
+/// The SMPP families, appended to `page` (every configured account gets a
+/// sample, zero included).
+pub fn render_smpp(m: &SmppMetrics) -> String {
+    let mut e = Exposition::default();
+    let accounts = || m.counters.iter().map(|c| c.system_id.as_str());
+    e.family(
+        "smsgw_smpp_binds",
+        Kind::Gauge,
+        "SMPP binds open now, by account.",
+    );
+    for a in accounts() {
+        let n = m.binds.iter().filter(|b| b.system_id == a).count();
+        e.sample("smsgw_smpp_binds", &[("account", a)], n as f64);
+    }
+    e.family(
+        "smsgw_smpp_receipts_waiting",
+        Kind::Gauge,
+        "SMPP receipts and incoming SMS waiting for a bind to take them, by account.",
+    );
+    for a in accounts() {
+        let n = m
+            .waiting
+            .iter()
+            .find(|(w, _)| w == a)
+            .map_or(0, |(_, n)| *n);
+        e.sample("smsgw_smpp_receipts_waiting", &[("account", a)], n as f64);
+    }
+    type Counter = fn(&crate::smpp::gateway::AccountCounters) -> u64;
+    let per_account: [(&str, &str, Counter); 3] = [
+        (
+            "smsgw_smpp_submits_total",
+            "submit_sm accepted (stored), by account.",
+            |c| c.submits,
+        ),
+        (
+            "smsgw_smpp_throttled_total",
+            "submit_sm refused with ESME_RTHROTTLED (over the account's throughput), by account.",
+            |c| c.throttled,
+        ),
+        (
+            "smsgw_smpp_expired_total",
+            "Receipts and incoming SMS deleted unacknowledged after receipt_retention_h, by account.",
+            |c| c.expired,
+        ),
+    ];
+    for (name, help, value) in per_account {
+        e.family(name, Kind::Counter, help);
+        for c in &m.counters {
+            e.sample(name, &[("account", &c.system_id)], value(c) as f64);
+        }
+    }
+    e.finish()
+}
+
 fn flag(b: bool) -> f64 {
     if b {
         1.0

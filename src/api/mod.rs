@@ -43,6 +43,7 @@ pub fn router(gw: Gateway, http: &HttpConfig) -> Router {
         .route("/v1/inbox", get(handlers::inbox))
         .route("/v1/modems", get(handlers::modems))
         .route("/v1/collisions", get(handlers::collisions))
+        .route("/v1/smpp/binds", get(handlers::smpp_binds))
         .route("/metrics", get(handlers::metrics))
         .route_layer(middleware::from_fn_with_state(tokens, auth::require_token));
     Router::new()

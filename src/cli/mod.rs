@@ -20,6 +20,7 @@ pub(crate) mod reports;
 pub(crate) mod send;
 pub(crate) mod serve;
 pub mod sim;
+pub(crate) mod smpp;
 pub(crate) mod states;
 pub(crate) mod status;
 pub(crate) mod udev_rules;
@@ -92,6 +93,8 @@ pub enum Command {
     Collisions(collisions::CollisionsArgs),
     /// Print the SMPP-style delivery receipt of a message.
     Receipt(receipt::ReceiptArgs),
+    /// SMPP binds open in the daemon and receipts waiting per account.
+    Smpp(smpp::SmppArgs),
     /// Print udev rules for the known modems (stable /dev/smsgw links, ModemManager off, start on plug-in).
     UdevRules(udev_rules::UdevRulesArgs),
 }
@@ -120,6 +123,7 @@ pub fn run() -> ExitCode {
         Command::Reports(a) => reports::run(a),
         Command::Collisions(a) => collisions::run(a),
         Command::Receipt(a) => receipt::run(a),
+        Command::Smpp(a) => smpp::run(a),
         Command::UdevRules(a) => udev_rules::run(a),
     };
     match result {

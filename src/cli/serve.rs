@@ -26,7 +26,15 @@ pub struct ServeArgs {
     /// Use this database file (overrides [store] path).
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
+    /// With --simulate: also serve SMPP on this address (IP:PORT), with one
+    /// account smsgw / smsgw (overrides [smpp] listen).
+    #[arg(long, value_name = "ADDR", requires = "simulate")]
+    pub smpp_listen: Option<String>,
 }
+
+/// The SMPP account of `serve --simulate N --smpp-listen ADDR` when the
+/// configuration has none (a local try-out).
+pub const TRY_OUT_SMPP: (&str, &str) = ("smsgw", "smsgw");
 
 /// The API token of `serve --simulate` without a config file (a local
 /// try-out: it listens on 127.0.0.1 only).
@@ -53,6 +61,9 @@ pub fn run(args: ServeArgs) -> CliResult {
     if let Some(db) = &args.db {
         config.store.path = Some(db.clone());
     }
+    if let Some(addr) = &args.smpp_listen {
+        try_out_smpp(&mut config, addr)?;
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,6 +74,14 @@ pub fn run(args: ServeArgs) -> CliResult {
         let listener = crate::api::bind(&config.http)
             .await
             .map_err(CliError::runtime)?;
+        let smpp_listener = match &config.smpp {
+            Some(s) => Some(
+                crate::smpp::serve::bind(s)
+                    .await
+                    .map_err(CliError::runtime)?,
+            ),
+            None => None,
+        };
         let dir = tempfile::Builder::new()
             .prefix("smsgw-sim-")
             .tempdir()
@@ -73,12 +92,45 @@ pub fn run(args: ServeArgs) -> CliResult {
                 "no [[modem]] configured: nothing to send with",
             ));
         }
-        let served = serve_on(config, listener).await;
+        let served = serve_on(config, listener, smpp_listener).await;
         for s in sims {
             s.stop();
         }
         served
     })
+}
+
+/// `--smpp-listen ADDR`: serve SMPP there; with no account configured, one
+/// account smsgw / smsgw that also takes incoming SMS.
+fn try_out_smpp(config: &mut Config, addr: &str) -> Result<(), CliError> {
+    if addr.parse::<std::net::SocketAddr>().is_err() {
+        return Err(CliError::input(format!(
+            "--smpp-listen {addr:?}: not an IP address with a port (127.0.0.1:2775)"
+        )));
+    }
+    let smpp = config
+        .smpp
+        .get_or_insert_with(|| crate::config::SmppConfig {
+            listen: addr.to_string(),
+            window: 64,
+            enquire_link_s: 30,
+            receipt_retention_h: 72,
+            accounts: Vec::new(),
+        });
+    smpp.listen = addr.to_string();
+    if smpp.accounts.is_empty() {
+        let (id, pw) = TRY_OUT_SMPP;
+        smpp.accounts.push(crate::config::SmppAccountConfig {
+            system_id: id.to_string(),
+            password: pw.to_string(),
+            throughput: None,
+            allowed_ips: Vec::new(),
+            receive_mo: true,
+            message_id: crate::config::SmppIdFormat::Decimal,
+        });
+        eprintln!("SMPP on {addr}: system_id {id}, password {pw}");
+    }
+    Ok(())
 }
 
 async fn start_simulators(
@@ -121,7 +173,11 @@ async fn start_simulators(
 /// Run the daemon on a loaded configuration, on the API's listener already
 /// bound, until a signal comes (or the store stops for good: then an error,
 /// for the service manager to restart it).
-pub async fn serve_on(mut config: Config, listener: tokio::net::TcpListener) -> CliResult {
+pub async fn serve_on(
+    mut config: Config,
+    listener: tokio::net::TcpListener,
+    smpp_listener: Option<tokio::net::TcpListener>,
+) -> CliResult {
     config.http.max_connections =
         crate::api::server::fit_connections_to_descriptors(config.http.max_connections);
     let path = match &config.store.path {
@@ -177,6 +233,18 @@ pub async fn serve_on(mut config: Config, listener: tokio::net::TcpListener) -> 
         gw.clone(),
         Duration::from_secs(10),
     )));
+    let smpp = match (&config.smpp, smpp_listener) {
+        (Some(cfg), Some(l)) => {
+            let at = l
+                .local_addr()
+                .map_or_else(|_| cfg.listen.clone(), |a| a.to_string());
+            let (backend, task) = crate::smpp::serve::start(&gw, cfg, l);
+            tasks.push(task);
+            tasks.push(tokio::spawn(backend.housekeeping(Duration::from_secs(60))));
+            Some(at)
+        }
+        _ => None,
+    };
     if let Some(wh) = config.webhook.clone() {
         tasks.push(tokio::spawn(crate::webhook::run(
             gw.clone(),
@@ -200,6 +268,9 @@ pub async fn serve_on(mut config: Config, listener: tokio::net::TcpListener) -> 
         names.len(),
         path.display()
     );
+    if let Some(addr) = smpp {
+        eprintln!("SMPP listening on {addr}");
+    }
     let failure = tokio::select! {
         _ = wait_for_signal() => {
             eprintln!("smsgw: stopping (finishing the parts in flight)");

@@ -191,6 +191,8 @@ struct Inner {
     slots: Mutex<BTreeMap<String, Slot>>,
     shutdown: watch::Sender<bool>,
     concat_ref: std::sync::atomic::AtomicU32,
+    /// The SMPP server's state for the API and metrics, once it runs.
+    smpp: std::sync::OnceLock<Arc<dyn crate::smpp::gateway::SmppStatus>>,
 }
 
 /// The running gateway. Cheap to clone. Its state is reached through
@@ -249,6 +251,7 @@ impl Gateway {
                 slots: Mutex::new(slots),
                 shutdown,
                 concat_ref: std::sync::atomic::AtomicU32::new(std::process::id()),
+                smpp: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -370,6 +373,7 @@ impl Gateway {
             flash: req.flash,
             modem: req.modem.clone(),
             concat_ref: self.next_concat_ref(),
+            ..MessageOptions::default()
         };
         // Encoding here counts the parts and rejects what cannot be sent;
         // the worker encodes the same way (`encode::encode_message`) when
@@ -389,12 +393,23 @@ impl Gateway {
     }
 
     /// A concatenation reference that changes from one message to the next.
-    fn next_concat_ref(&self) -> u16 {
+    pub(crate) fn next_concat_ref(&self) -> u16 {
         let n = self
             .inner
             .concat_ref
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         (n % 256) as u16
+    }
+
+    /// Attach the SMPP server's state (binds, counters) for the API and
+    /// `/metrics`; only the first call counts.
+    pub fn set_smpp(&self, status: Arc<dyn crate::smpp::gateway::SmppStatus>) {
+        let _ = self.inner.smpp.set(status);
+    }
+
+    /// The SMPP server's state, when one runs.
+    pub fn smpp(&self) -> Option<Arc<dyn crate::smpp::gateway::SmppStatus>> {
+        self.inner.smpp.get().cloned()
     }
 
     /// The configured modems with their live state and counters.
@@ -427,7 +442,7 @@ impl Gateway {
     /// names an unknown modem, or one whose prefixes exclude the number, or
     /// no modem's prefixes take the number. With no modem configured at all
     /// nothing is judged (modems may come from elsewhere, e.g. tests).
-    fn check_route(&self, modem: Option<&str>, to: &str) -> Result<(), SubmitError> {
+    pub(crate) fn check_route(&self, modem: Option<&str>, to: &str) -> Result<(), SubmitError> {
         use crate::config::prefixes_accept;
         let slots = self.slots();
         let unroutable = |reason: String| SubmitError::Invalid {

@@ -4,7 +4,9 @@
 //! message is encoded the same way whoever sends it, first time or resend.
 
 use crate::pdu::address::Address;
-use crate::pdu::split::{encode_submit, ConcatRef, EncodedPart, SubmitOptions};
+use crate::pdu::split::{
+    encode_single, encode_submit, ConcatRef, EncodedPart, SingleBody, SubmitOptions,
+};
 use crate::pdu::validity::Validity;
 use crate::pdu::PduError;
 use crate::store::MessageOptions;
@@ -24,13 +26,24 @@ pub fn submit_options(opts: &MessageOptions) -> SubmitOptions {
 }
 
 /// Encode `text` to `to` (a normalised number) as the parts of a message
-/// queued with `opts`.
+/// queued with `opts`. A message with 8-bit data or a header of the
+/// client's own (SMPP) is exactly one part, its header kept as given.
 pub fn encode_message(
     to: &Address,
     text: &str,
     opts: &MessageOptions,
 ) -> Result<Vec<EncodedPart>, PduError> {
-    encode_submit(to, text, &submit_options(opts))
+    let so = submit_options(opts);
+    match (&opts.data, &opts.udh) {
+        (None, None) => encode_submit(to, text, &so),
+        (data, udh) => {
+            let body = match data {
+                Some(d) => SingleBody::Binary(d),
+                None => SingleBody::Text(text),
+            };
+            Ok(vec![encode_single(to, udh.as_deref(), body, &so)?])
+        }
+    }
 }
 
 #[cfg(test)]

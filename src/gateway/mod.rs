@@ -20,5 +20,6 @@ pub(crate) use connect::{connect, ConnectError, ConnectOptions};
 pub use daemon::{
     Gateway, GatewaySettings, ModemStatus, ResendUnknown, SubmitError, SubmitRequest, Submitted,
 };
+pub use encode::encode_message;
 pub(crate) use inbound::{apply_inbound, InboundOutcome};
 pub(crate) use send::{send_message, OutboundMessage, PartOutcome, SendError, SentMessage};

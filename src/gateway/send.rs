@@ -109,6 +109,7 @@ pub async fn send_message(
         flash: msg.flash,
         modem: None,
         concat_ref: msg.concat_ref,
+        ..MessageOptions::default()
     };
     let encoded = encode_message(&to, &msg.text, &opts).map_err(SendError::Encode)?;
     let to_text = to.to_string();

@@ -306,7 +306,7 @@ impl Worker {
             if self.connected && Instant::now() >= self.next_send {
                 match self.claim().await {
                     Ok(Pick::Send(claim)) => {
-                        self.send(claim, &mut inputs).await;
+                        self.send(*claim, &mut inputs).await;
                         continue;
                     }
                     // Every waiting message would get a TP-MR look-alike:
@@ -709,11 +709,11 @@ impl Worker {
                     }
                     None => false,
                 };
-                Ok(Pick::Send(Claim {
+                Ok(Pick::Send(Box::new(Claim {
                     msg,
                     encoded,
                     first_marked,
-                }))
+                })))
             })
             .await
     }
@@ -876,7 +876,7 @@ impl Worker {
 
 /// What a claim found.
 enum Pick {
-    Send(Claim),
+    Send(Box<Claim>),
     /// Messages wait, but none may go before this unix second (TP-MR
     /// look-alikes).
     Held {

@@ -179,24 +179,7 @@ pub fn encode_submit(
             })
         });
         let mut b = Vec::with_capacity(176);
-        Address::emit_smsc(opts.smsc.as_ref(), &mut b);
-        let start = b.len();
-        let fo = super::submit::MTI
-            | u8::from(opts.reject_duplicates) << 2
-            | opts.validity.vpf_bits()
-            | u8::from(opts.status_report) << 5
-            | u8::from(udh.is_some()) << 6;
-        b.push(fo);
-        b.push(0);
-        recipient.emit_tp(&mut b);
-        b.push(opts.pid);
-        b.push(dcs.0);
-        match &opts.validity {
-            Validity::None => {}
-            Validity::Relative(v) => b.push(*v),
-            Validity::Enhanced(e) => b.extend_from_slice(e),
-            Validity::Absolute(t) => t.emit(&mut b),
-        }
+        let start = emit_head(recipient, opts, udh.is_some(), dcs, &mut b);
         emit_text(s.encoding, udh.as_ref(), part, &mut b);
         out.push(EncodedPart {
             tpdu_len: b.len() - start,
@@ -206,6 +189,143 @@ pub fn encode_submit(
         });
     }
     Ok(out)
+}
+
+/// Appends the SMSC prefix and the SMS-SUBMIT fields before TP-UDL;
+/// returns where the TPDU starts.
+fn emit_head(
+    recipient: &Address,
+    opts: &SubmitOptions,
+    udhi: bool,
+    dcs: Dcs,
+    b: &mut Vec<u8>,
+) -> usize {
+    Address::emit_smsc(opts.smsc.as_ref(), b);
+    let start = b.len();
+    let fo = super::submit::MTI
+        | u8::from(opts.reject_duplicates) << 2
+        | opts.validity.vpf_bits()
+        | u8::from(opts.status_report) << 5
+        | u8::from(udhi) << 6;
+    b.push(fo);
+    b.push(0);
+    recipient.emit_tp(b);
+    b.push(opts.pid);
+    b.push(dcs.0);
+    match &opts.validity {
+        Validity::None => {}
+        Validity::Relative(v) => b.push(*v),
+        Validity::Enhanced(e) => b.extend_from_slice(e),
+        Validity::Absolute(t) => t.emit(b),
+    }
+    start
+}
+
+/// The body of a message sent as exactly one part (an SMPP client's own
+/// concatenation or binary data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SingleBody<'a> {
+    /// Text: GSM 7-bit when it fits the alphabet (and `force_ucs2` is off),
+    /// else UCS2.
+    Text(&'a str),
+    /// 8-bit data, byte for byte.
+    Binary(&'a [u8]),
+}
+
+/// Encodes one SMS-SUBMIT carrying `udh` (the header as the client gave it:
+/// the UDHL octet, then the elements) unchanged, and `body`. Refused when
+/// the header is malformed or the whole does not fit one TPDU (160 septets
+/// / 140 octets); `opts.concat_ref` is not used.
+pub fn encode_single(
+    recipient: &Address,
+    udh: Option<&[u8]>,
+    body: SingleBody<'_>,
+    opts: &SubmitOptions,
+) -> Result<EncodedPart, PduError> {
+    let udh = match udh {
+        None => None,
+        Some(raw) => {
+            let Some((&udhl, elements)) = raw.split_first() else {
+                return Err(PduError::Invalid {
+                    field: "UDH",
+                    offset: 0,
+                    value: 0,
+                    reason: "empty header (no UDHL octet)",
+                });
+            };
+            if usize::from(udhl) != elements.len() {
+                return Err(PduError::Invalid {
+                    field: "UDHL",
+                    offset: 0,
+                    value: udhl,
+                    reason: "does not match the header's length",
+                });
+            }
+            Some(Udh::parse(elements, 1)?)
+        }
+    };
+    let hl = udh.as_ref().map_or(0, Udh::wire_len);
+    let (encoding, body) = match body {
+        SingleBody::Binary(data) => {
+            let octets = hl + data.len();
+            if octets > 140 {
+                return Err(PduError::UserDataTooLong { octets });
+            }
+            if data.is_empty() && udh.is_none() {
+                return Err(PduError::EmptyText);
+            }
+            (
+                Encoding::EightBit,
+                super::user_data::Body::Binary(data.to_vec()),
+            )
+        }
+        SingleBody::Text(text) => {
+            if text.is_empty() && udh.is_none() {
+                return Err(PduError::EmptyText);
+            }
+            let tables = super::user_data::tables_for(udh.as_ref());
+            let septets = if opts.force_ucs2 {
+                None
+            } else {
+                text.chars()
+                    .map(|c| tables.encode_char(c).map(gsm7::Code::septets))
+                    .sum::<Option<usize>>()
+            };
+            match septets {
+                Some(n) => {
+                    let head = if hl > 0 {
+                        super::septets::header_septets(hl)
+                    } else {
+                        0
+                    };
+                    if head + n > 160 {
+                        return Err(PduError::UserDataTooLong {
+                            octets: (head + n) * 7 / 8,
+                        });
+                    }
+                    (Encoding::Gsm7, super::user_data::Body::Text(text.into()))
+                }
+                None => {
+                    let octets = hl + 2 * text.encode_utf16().count();
+                    if octets > 140 {
+                        return Err(PduError::UserDataTooLong { octets });
+                    }
+                    (Encoding::Ucs2, super::user_data::Body::Text(text.into()))
+                }
+            }
+        }
+    };
+    let dcs = Dcs::new(encoding, opts.flash.then_some(0));
+    let ud = super::user_data::UserData { udh, body };
+    let mut b = Vec::with_capacity(176);
+    let start = emit_head(recipient, opts, ud.udh.is_some(), dcs, &mut b);
+    ud.emit(dcs, &mut b);
+    Ok(EncodedPart {
+        tpdu_len: b.len() - start,
+        bytes: b,
+        seq: 1,
+        total: 1,
+    })
 }
 
 #[cfg(test)]
@@ -266,6 +386,53 @@ mod tests {
         let s = split(&t, false, ConcatRef::default()).unwrap();
         assert_eq!(s.parts[0], "ж".repeat(66));
         assert!(s.parts[1].starts_with('😀'));
+    }
+
+    #[test]
+    fn a_single_part_keeps_the_clients_header() {
+        let udh = [0x05, 0x00, 0x03, 0x2A, 0x02, 0x01];
+        let opts = SubmitOptions {
+            status_report: true,
+            ..Default::default()
+        };
+        let to = to("+393331234567");
+        let check = |p: &EncodedPart, text: Option<&str>, data: Option<&[u8]>| {
+            let (_, t) = parse_with_smsc(&p.bytes).unwrap();
+            let Tpdu::Submit(s) = t else { panic!() };
+            assert!(s.status_report_request);
+            let c = s.user_data.concat().unwrap();
+            assert_eq!((c.reference, c.total, c.seq), (0x2A, 2, 1));
+            if let Some(text) = text {
+                assert_eq!(s.user_data.as_text(), Some(text));
+            }
+            if let Some(data) = data {
+                assert_eq!(s.dcs.encoding(), Encoding::EightBit);
+                assert_eq!(
+                    s.user_data.body,
+                    crate::pdu::user_data::Body::Binary(data.to_vec())
+                );
+            }
+        };
+        let gsm = "a".repeat(153);
+        let p = encode_single(&to, Some(&udh), SingleBody::Text(&gsm), &opts).unwrap();
+        check(&p, Some(&gsm), None);
+        let p = encode_single(
+            &to,
+            Some(&udh),
+            SingleBody::Text("ж".repeat(67).as_str()),
+            &opts,
+        )
+        .unwrap();
+        check(&p, Some(&"ж".repeat(67)), None);
+        let data = [0u8, 1, 2, 0xFF];
+        let p = encode_single(&to, Some(&udh), SingleBody::Binary(&data), &opts).unwrap();
+        check(&p, None, Some(&data));
+        // Too long for one part with that header, or a header that lies.
+        let long = "a".repeat(154);
+        assert!(encode_single(&to, Some(&udh), SingleBody::Text(&long), &opts).is_err());
+        assert!(encode_single(&to, Some(&[9, 0, 3]), SingleBody::Text("x"), &opts).is_err());
+        assert!(encode_single(&to, None, SingleBody::Binary(&[0; 141]), &opts).is_err());
+        assert!(encode_single(&to, None, SingleBody::Binary(&[0; 140]), &opts).is_ok());
     }
 
     #[test]

@@ -435,6 +435,14 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
         } else {
             None
         };
+        // SMPP binds are told of new outbox rows once they are on disk.
+        if let Some((notify, accounts)) = s.smpp_pending_notice() {
+            finishers.push(Box::new(move |failed: Option<&Failure>| {
+                if failed.is_none() {
+                    (notify.0)(&accounts);
+                }
+            }));
+        }
         if sync_later {
             if let Err(e) = back_to_full_sync(&mut s) {
                 let why = format!(

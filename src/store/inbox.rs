@@ -137,6 +137,18 @@ impl Store {
             });
             webhooks::enqueue(&tx, "incoming", &payload.to_string(), sms.received_at)?;
         }
+        if !self.smpp_mo_accounts.is_empty() {
+            let payload = super::smpp::mo_payload(
+                &sms.sender,
+                &modem,
+                sms.text.as_deref(),
+                &sms.data_hex,
+                sms.received_at,
+            );
+            for account in &self.smpp_mo_accounts {
+                super::smpp::enqueue(&tx, account, "mo", &payload, sms.received_at)?;
+            }
+        }
         tx.commit()?;
         Ok(id)
     }

@@ -32,6 +32,7 @@ mod query;
 mod queue;
 mod reports;
 mod schema;
+mod smpp;
 mod staging;
 mod submit;
 mod webhooks;
@@ -49,6 +50,7 @@ pub use queue::{
 };
 pub use reports::{IncomingReport, ReportOutcome};
 pub use schema::{MIGRATIONS, VERSION as SCHEMA_VERSION};
+pub use smpp::{SmppCancel, SmppMessageState, SmppOrigin, SmppOutboxRow};
 pub use staging::{Staged, StagedPart};
 pub use submit::{NewMessage, Sent};
 pub use webhooks::WebhookRow;
@@ -217,6 +219,28 @@ pub struct Store {
     batch: bool,
     /// The database file as SQLite names it (None in memory).
     path: Option<PathBuf>,
+    /// SMPP accounts with `receive_mo`: every incoming SMS also goes to
+    /// their outboxes.
+    smpp_mo_accounts: Vec<String>,
+    /// The last SMPP outbox row announced ([`Store::smpp_new_rows`]).
+    smpp_seen: Option<i64>,
+    /// Told, after each group commit is on disk, which accounts got outbox
+    /// rows in it.
+    smpp_notify: Option<SmppNotify>,
+}
+
+/// Called with the accounts whose SMPP outbox got rows (see
+/// [`Store::set_smpp_notify`]).
+#[derive(Clone)]
+pub struct SmppNotify(pub std::sync::Arc<NotifyFn>);
+
+/// What [`SmppNotify`] calls.
+pub type NotifyFn = dyn Fn(&[String]) + Send + Sync;
+
+impl std::fmt::Debug for SmppNotify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SmppNotify")
+    }
 }
 
 impl Store {
@@ -306,6 +330,9 @@ impl Store {
             modem_ids: HashMap::new(),
             batch: false,
             path: None,
+            smpp_mo_accounts: Vec::new(),
+            smpp_seen: None,
+            smpp_notify: None,
         };
         // The file name as SQLite resolved it (absolute, links followed):
         // its write-ahead log is that name with "-wal".
@@ -379,6 +406,9 @@ impl Store {
             modem_ids: HashMap::new(),
             batch: false,
             path: Some(path.clone()),
+            smpp_mo_accounts: Vec::new(),
+            smpp_seen: None,
+            smpp_notify: None,
         }))
     }
 
@@ -874,6 +904,7 @@ fn refresh_message_reopening(
     if hooks {
         webhooks::message_changed(tx, message, current, new, part, error, at)?;
     }
+    smpp::receipt_on_change(tx, message, new, error, at)?;
     Ok(Some(new))
 }
 

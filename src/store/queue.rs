@@ -42,6 +42,14 @@ pub struct MessageOptions {
     pub modem: Option<String>,
     /// Concatenation reference (kept so that a resend uses the same one).
     pub concat_ref: u16,
+    /// 8-bit data to send instead of the text (SMPP data_coding 2 or 4):
+    /// one part, byte for byte.
+    pub data: Option<Vec<u8>>,
+    /// A user data header given by the client (UDHL octet, then the
+    /// elements): the message is exactly one part carrying it as given.
+    pub udh: Option<Vec<u8>>,
+    /// Unix second before which the message is not claimed (scheduled).
+    pub not_before: Option<i64>,
 }
 
 impl Default for MessageOptions {
@@ -56,6 +64,9 @@ impl Default for MessageOptions {
             flash: false,
             modem: None,
             concat_ref: 0,
+            data: None,
+            udh: None,
+            not_before: None,
         }
     }
 }
@@ -460,7 +471,7 @@ impl Store {
     }
 }
 
-fn check_request(r: &EnqueueRequest<'_>) -> Result<()> {
+pub(super) fn check_request(r: &EnqueueRequest<'_>) -> Result<()> {
     if r.to.trim().is_empty() {
         return Err(StoreError::Invalid {
             field: "to",
@@ -488,12 +499,12 @@ fn check_request(r: &EnqueueRequest<'_>) -> Result<()> {
     Ok(())
 }
 
-fn enqueue_tx(tx: &Connection, r: &EnqueueRequest<'_>, at: i64) -> Result<NewMessage> {
+pub(super) fn enqueue_tx(tx: &Connection, r: &EnqueueRequest<'_>, at: i64) -> Result<NewMessage> {
     let o = r.opts;
     tx.prepare_cached(
         "INSERT INTO messages (recipient, text, parts, state, created_at, report, validity_secs, \
-         vp_relative, ucs2, flash, modem_pref, concat_ref, queued) \
-         VALUES (?1, ?2, ?3, 'ACCEPTED', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1)",
+         vp_relative, ucs2, flash, modem_pref, concat_ref, queued, data, udh, not_before) \
+         VALUES (?1, ?2, ?3, 'ACCEPTED', ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, 1, ?12, ?13, ?14)",
     )?
     .execute(params![
         r.to.trim(),
@@ -506,7 +517,10 @@ fn enqueue_tx(tx: &Connection, r: &EnqueueRequest<'_>, at: i64) -> Result<NewMes
         o.ucs2,
         o.flash,
         o.modem,
-        o.concat_ref
+        o.concat_ref,
+        o.data,
+        o.udh,
+        o.not_before
     ])?;
     let id = tx.last_insert_rowid();
     let mut part_ids = Vec::with_capacity(usize::from(r.parts));
@@ -538,9 +552,11 @@ fn claim_tx(
     let chosen = {
         let mut stmt = tx.prepare_cached(&format!(
             "SELECT m.id, m.recipient, m.text, m.report, m.validity_secs, m.vp_relative, m.ucs2, \
-                    m.flash, m.modem_pref, m.concat_ref, m.claimed_by \
+                    m.flash, m.modem_pref, m.concat_ref, m.claimed_by, m.data, m.udh, \
+                    m.not_before \
              FROM messages m \
              WHERE m.queued = 1 AND (m.claimed_by IS NULL OR m.claimed_by = ?1) \
+               AND (m.not_before IS NULL OR m.not_before <= ?3) \
                AND (m.modem_pref IS NULL OR m.modem_pref = ?2) \
                AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.message_id = m.id \
                                AND {TO_SEND} AND p.next_attempt > ?3) \
@@ -575,6 +591,9 @@ fn claim_tx(
                     flash: r.get(7)?,
                     modem: r.get(8)?,
                     concat_ref: r.get(9)?,
+                    data: r.get(11)?,
+                    udh: r.get(12)?,
+                    not_before: r.get(13)?,
                 },
                 parts: Vec::new(),
             });

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this binary writes.
 pub const VERSION: u32 = MIGRATIONS.len() as u32;
@@ -289,6 +289,50 @@ CREATE INDEX reports_part ON reports (part_id);
 CREATE INDEX reports_waiting ON reports (modem_id, mr) WHERE applied = 0;
 CREATE INDEX reports_match ON reports (match);
 CREATE INDEX reports_sole ON reports (modem_id, id) WHERE basis = 'sole';
+";
+
+/// Version 6: SMPP. A message may carry 8-bit data instead of text
+/// (`data`), a header of the client's own (`udh`, UDHL octet included: the
+/// message is then one part carrying it as given) and a time before which
+/// it is not sent (`not_before`). A message submitted over SMPP has a row in
+/// `smpp_messages`: its account, the addresses as given, what receipts it
+/// asked for, and whether its final receipt was written (once only).
+/// Receipts and incoming SMS for SMPP accounts wait in `smpp_outbox`,
+/// written in the transaction that causes them, until a bind acknowledges
+/// them (the row is then deleted) or they expire.
+const V6: &str = "
+ALTER TABLE messages ADD COLUMN data BLOB;
+ALTER TABLE messages ADD COLUMN udh BLOB;
+ALTER TABLE messages ADD COLUMN not_before INTEGER;
+
+CREATE TABLE smpp_messages (
+    message_id          INTEGER PRIMARY KEY REFERENCES messages (id),
+    account             TEXT NOT NULL,
+    source_ton          INTEGER NOT NULL,
+    source_npi          INTEGER NOT NULL,
+    source_addr         TEXT NOT NULL,
+    dest_ton            INTEGER NOT NULL,
+    dest_npi            INTEGER NOT NULL,
+    dest_addr           TEXT NOT NULL,
+    registered_delivery INTEGER NOT NULL,
+    expires_at          INTEGER,
+    final_receipt       INTEGER NOT NULL DEFAULT 0   -- 1: the final receipt was written
+);
+CREATE INDEX smpp_messages_account ON smpp_messages (account, message_id);
+
+-- AUTOINCREMENT: ids only grow, also past deleted rows, so that a bind's
+-- cursor (rows after the last id it saw) never skips a new row.
+CREATE TABLE smpp_outbox (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    account      TEXT NOT NULL,
+    kind         TEXT NOT NULL CHECK (kind IN ('receipt', 'mo')),
+    payload      TEXT NOT NULL,       -- JSON
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    next_attempt INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL
+);
+CREATE INDEX smpp_outbox_account ON smpp_outbox (account, id);
+CREATE INDEX smpp_outbox_created ON smpp_outbox (created_at);
 ";
 
 /// `PRAGMA application_id` of an smsgw database ("SMSG").

@@ -69,3 +69,8 @@ fn at_answers_corpus() {
 fn submit_roundtrip_corpus() {
     replay("submit_roundtrip", fuzz_checks::submit_roundtrip);
 }
+
+#[test]
+fn smpp_pdu_corpus() {
+    replay("smpp_pdu", fuzz_checks::smpp_pdu);
+}
