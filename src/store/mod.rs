@@ -27,6 +27,7 @@ use crate::state::MessageState;
 mod counters;
 mod group_commit;
 mod inbox;
+mod options;
 mod outcome;
 mod query;
 mod queue;
@@ -40,6 +41,7 @@ mod webhooks;
 pub use counters::{Counters, ModemCounters};
 pub use group_commit::{GroupCommit, SpaceState, WAL_CHECKPOINT_BYTES};
 pub use inbox::{InboxRow, IncomingSms};
+pub use options::{Cancel, Enqueued, IdempotencyKey, Priority, QueueOptions, IDEMPOTENCY_TTL_SECS};
 pub use query::{
     CollisionRow, EventRow, MessageFilter, MessageRow, MessageView, PartRow, ReportFilter,
     ReportRow,
