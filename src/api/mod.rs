@@ -39,7 +39,16 @@ pub fn router(gw: Gateway, http: &HttpConfig) -> Router {
             "/v1/messages",
             post(handlers::submit).get(handlers::list_messages),
         )
-        .route("/v1/messages/{id}", get(handlers::get_message))
+        .route(
+            "/v1/messages/bulk",
+            post(handlers::submit_bulk).layer(DefaultBodyLimit::max(
+                http.max_body_bytes.max(body::MAX_BULK_BODY_BYTES),
+            )),
+        )
+        .route(
+            "/v1/messages/{id}",
+            get(handlers::get_message).delete(handlers::cancel_message),
+        )
         .route("/v1/inbox", get(handlers::inbox))
         .route("/v1/modems", get(handlers::modems))
         .route("/v1/collisions", get(handlers::collisions))

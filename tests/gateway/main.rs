@@ -4,6 +4,7 @@
 //! of the suite's build time); each module is one former test file.
 
 mod api_http;
+mod api_v1;
 mod common;
 mod daemon_hotplug;
 mod daemon_restart;
