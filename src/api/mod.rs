@@ -20,6 +20,7 @@ use crate::gateway::Gateway;
 pub(crate) mod auth;
 pub(crate) mod body;
 pub(crate) mod error;
+mod events;
 pub(crate) mod exposition;
 mod handlers;
 pub(crate) mod metrics;
@@ -50,6 +51,7 @@ pub fn router(gw: Gateway, http: &HttpConfig) -> Router {
             get(handlers::get_message).delete(handlers::cancel_message),
         )
         .route("/v1/inbox", get(handlers::inbox))
+        .route("/v1/events", get(events::events))
         .route("/v1/modems", get(handlers::modems))
         .route("/v1/collisions", get(handlers::collisions))
         .route("/v1/smpp/binds", get(handlers::smpp_binds))

@@ -218,6 +218,8 @@ struct Inner {
     concat_ref: std::sync::atomic::AtomicU32,
     /// The SMPP server's state for the API and metrics, once it runs.
     smpp: std::sync::OnceLock<Arc<dyn crate::smpp::gateway::SmppStatus>>,
+    /// The last event id on disk (the live event stream waits on it).
+    events: watch::Receiver<i64>,
 }
 
 /// The running gateway. Cheap to clone. Its state is reached through
@@ -265,6 +267,9 @@ impl Gateway {
                 None
             }
         };
+        let mut store = store;
+        let (event_tx, events) = watch::channel(0);
+        store.set_event_notify(event_tx);
         let store = Arc::new(Mutex::new(store));
         Gateway {
             inner: Arc::new(Inner {
@@ -277,6 +282,7 @@ impl Gateway {
                 shutdown,
                 concat_ref: std::sync::atomic::AtomicU32::new(std::process::id()),
                 smpp: std::sync::OnceLock::new(),
+                events,
             }),
         }
     }
@@ -469,6 +475,12 @@ impl Gateway {
             s.cancel_message(id, "cancelled through the API before it was sent", now)
         })
         .await
+    }
+
+    /// The last event id on disk; changes after each group commit that
+    /// logged events (see [`Store::events_after`]).
+    pub fn event_signal(&self) -> watch::Receiver<i64> {
+        self.inner.events.clone()
     }
 
     /// Whether unix second `now` is inside the quiet hours.
@@ -828,6 +840,9 @@ pub async fn housekeeping(gw: Gateway, every: std::time::Duration) {
         }
         if let Err(e) = gw.write(move |s| s.purge_idempotency_keys(now)).await {
             tracing::error!("idempotency keys: {e}");
+        }
+        if let Err(e) = gw.write(move |s| s.purge_event_log(now)).await {
+            tracing::error!("event log: {e}");
         }
         let settings = gw.settings();
         if settings.resend_unknown == ResendUnknown::IfNoReport {

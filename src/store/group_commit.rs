@@ -443,6 +443,14 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
                 }
             }));
         }
+        // The live event stream is told of new events once they are on disk.
+        if let Some((notify, last)) = s.event_notice() {
+            finishers.push(Box::new(move |failed: Option<&Failure>| {
+                if failed.is_none() {
+                    notify.send_replace(last);
+                }
+            }));
+        }
         if sync_later {
             if let Err(e) = back_to_full_sync(&mut s) {
                 let why = format!(

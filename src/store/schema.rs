@@ -342,6 +342,7 @@ CREATE INDEX smpp_outbox_created ON smpp_outbox (created_at);
 /// sent during quiet hours (`ignore_quiet`). `idempotency_keys` holds each
 /// `Idempotency-Key` with a digest of the request it came with and the
 /// messages it created, written in the transaction that creates them.
+/// `event_log` keeps what the webhooks announce, for the live event stream.
 const V7: &str = "
 ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE messages ADD COLUMN expires_at INTEGER;
@@ -357,6 +358,18 @@ CREATE TABLE idempotency_keys (
     created_at  INTEGER NOT NULL
 );
 CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- Every event the webhooks announce (message state changes, incoming SMS),
+-- written with the change, whether webhooks are on or not: the live event
+-- stream (GET /v1/events) resumes from it. AUTOINCREMENT: ids only grow,
+-- also past purged rows, so a client's Last-Event-ID never skips one.
+CREATE TABLE event_log (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind    TEXT NOT NULL,            -- 'message.state' or 'sms.incoming'
+    payload TEXT NOT NULL,            -- JSON, as the webhook's body
+    at      INTEGER NOT NULL
+);
+CREATE INDEX event_log_at ON event_log (at);
 ";
 
 /// `PRAGMA application_id` of an smsgw database ("SMSG").
