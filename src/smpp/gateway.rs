@@ -306,10 +306,17 @@ impl SmppGateway {
                 .lifetime_secs(now)
                 .unwrap_or(crate::store::DEFAULT_VALIDITY_SECS),
         };
-        // What the SMSC is told: the time left, rounded up to a TP-VP step.
+        // What the SMSC is told: the time left from when it is sent (a
+        // scheduled message goes later), rounded up to a TP-VP step.
         let vp_relative = match req.expires_at {
-            Some(_) => {
-                let minutes = u32::try_from((validity_secs + 59) / 60).unwrap_or(u32::MAX);
+            Some(t) => {
+                let from = req.not_before.map_or(now, |nb| nb.max(now));
+                if t <= from {
+                    return Err(SubmitRefusal::BadContent(
+                        "validity_period ends before schedule_delivery_time".into(),
+                    ));
+                }
+                let minutes = u32::try_from((t - from + 59) / 60).unwrap_or(u32::MAX);
                 Validity::relative_from_minutes(minutes)
             }
             None => match settings.default_validity {
@@ -445,6 +452,11 @@ impl Drop for InProgress<'_> {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
+}
+
+/// The account of outbox rows read for one account.
+fn account_of(rows: &[SmppOutboxRow]) -> String {
+    rows.first().map(|r| r.account.clone()).unwrap_or_default()
 }
 
 /// An outbox row as the protocol side takes it.
@@ -635,12 +647,29 @@ impl SmppBackend for SmppGateway {
                 .read(move |s| s.smpp_outbox(&account, after, limit))
                 .await?;
             let mut out = Vec::with_capacity(rows.len());
+            let mut bad = Vec::new();
             for row in &rows {
                 match outbound_of(row) {
                     Ok(o) => out.push(o),
-                    // Never stop the account's other rows for one bad row.
-                    Err(e) => tracing::error!("SMPP outbox: {e}; skipped"),
+                    Err(e) => {
+                        tracing::error!("SMPP outbox: {e}: it can never be delivered; deleted");
+                        bad.push(row.id);
+                    }
                 }
+            }
+            // A row that cannot be read would hold up the rows after it
+            // (a bind reads after the last row it got) for ever.
+            if !bad.is_empty() {
+                let account = account_of(&rows);
+                self.gw
+                    .write(move |s| {
+                        for id in bad {
+                            s.smpp_outbox_delivered(&account, id)?;
+                        }
+                        Ok(())
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
             }
             Ok(out)
         }

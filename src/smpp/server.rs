@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::task::JoinSet;
@@ -323,8 +323,8 @@ fn start_work<B: SmppBackend>(
     }
 }
 
-/// Read chunk size; the buffer holds at most one PDU plus one chunk.
-const READ_CHUNK: usize = 16 * 1024;
+/// Room made for each read; the buffer holds at most one PDU plus this.
+const READ_CHUNK: usize = 8 * 1024;
 
 async fn connection<B: SmppBackend>(
     sh: Arc<Shared<B>>,
@@ -333,7 +333,7 @@ async fn connection<B: SmppBackend>(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = sock.set_nodelay(true);
-    let (mut rd, mut wr) = sock.into_split();
+    let (rd, mut wr) = sock.into_split();
     let cfg = SessionConfig {
         system_id: sh.system_id.clone(),
         window: sh.cfg.window.max(1),
@@ -341,9 +341,9 @@ async fn connection<B: SmppBackend>(
         response_timeout: sh.cfg.response_timeout,
     };
     let mut core = Session::new(cfg, Instant::now().into_std());
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut chunk = vec![0u8; READ_CHUNK];
-    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    // Both grow with use; an idle bind holds almost nothing.
+    let mut buf: Vec<u8> = Vec::new();
+    let mut out: Vec<u8> = Vec::new();
     let mut work = Ordered::default();
     let (deliver_tx, mut deliver_rx) = mpsc::channel::<DeliverJob>(sh.cfg.window.max(1));
     let mut deliver_tx = Some(deliver_tx);
@@ -437,10 +437,20 @@ async fn connection<B: SmppBackend>(
             .map(Instant::from_std)
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            r = rd.read(&mut chunk), if read_open && buf.len() <= MAX_PDU_LEN => match r {
+            r = async {
+                // Room is made only once bytes are there: an idle bind
+                // holds no buffer.
+                loop {
+                    rd.readable().await?;
+                    buf.reserve(READ_CHUNK);
+                    match rd.try_read_buf(&mut buf) {
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                        r => return r,
+                    }
+                }
+            }, if read_open && buf.len() <= MAX_PDU_LEN => match r {
                 Ok(0) => break 'conn "the client closed the connection".to_string(),
-                Ok(n) => {
-                    buf.extend_from_slice(&chunk[..n]);
+                Ok(_) => {
                     let now = Instant::now().into_std();
                     let mut used = 0;
                     loop {
@@ -461,6 +471,9 @@ async fn connection<B: SmppBackend>(
                         }
                     }
                     buf.drain(..used);
+                    if buf.is_empty() {
+                        buf = Vec::new();
+                    }
                 }
                 Err(e) => break 'conn format!("read failed: {e}"),
             },
@@ -632,5 +645,7 @@ async fn delivery_loop<B: SmppBackend>(sh: Arc<Shared<B>>, account: Arc<Account>
             _ = binds.changed() => {}
             () = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
+        // Whatever woke us, look at the outbox again.
+        more = true;
     }
 }

@@ -276,7 +276,7 @@ impl Session {
             Ok(p) => p,
             Err(e) => return self.malformed(h, &e),
         };
-        self.dispatch(h, pdu, now);
+        self.dispatch(h, pdu);
     }
 
     fn malformed(&mut self, h: Header, e: &PduError) {
@@ -307,7 +307,7 @@ impl Session {
         }
     }
 
-    fn dispatch(&mut self, h: Header, pdu: Pdu, now: Instant) {
+    fn dispatch(&mut self, h: Header, pdu: Pdu) {
         let seq = pdu.sequence;
         let id = h.command_id;
         // Answers to what we sent, in any state.
@@ -435,7 +435,6 @@ impl Session {
             // deliver_sm goes from us to the client, never back.
             _ => self.send(Pdu::error(seq, Body::GenericNack, status::ESME_RINVCMDID)),
         }
-        let _ = now;
     }
 
     fn work(&mut self, sequence: u32, work: Work) {
@@ -508,13 +507,10 @@ impl Session {
         }
         let idle = self.cfg.enquire_link;
         let link = match (self.state, self.enquire) {
-            (State::Bound(_), None) => self.last_rx + idle,
+            // Unbound: closed after one interval; bound: enquire_link then.
+            (State::Open | State::Binding(_), _) | (State::Bound(_), None) => self.last_rx + idle,
+            // Waiting for an answer: closed at twice the interval.
             _ => self.last_rx + idle * 2,
-        };
-        let link = if matches!(self.state, State::Open | State::Binding(_)) {
-            self.last_rx + idle
-        } else {
-            link
         };
         [
             Some(link),

@@ -195,3 +195,44 @@ fn binds_from_the_api_and_receipts_waiting_from_the_database() {
     stop.send_replace(true);
     server.join().unwrap().unwrap();
 }
+
+#[test]
+fn serve_refuses_an_smpp_port_in_use_before_starting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let smpp_port = taken.local_addr().unwrap().port();
+    let http_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("smsgw.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = {:?}\n[http]\nlisten = \"127.0.0.1:{http_port}\"\ntokens = [\"{TOKEN}\"]\n\
+             [smpp]\nlisten = \"127.0.0.1:{smpp_port}\"\n[[smpp.account]]\nsystem_id = \"a\"\n\
+             password = \"b\"\n[[modem]]\nname = \"m\"\ndevice = \"/dev/null-smsgw-test\"\n",
+            dir.path().join("s.db").display().to_string()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = smsgw(&["serve", "--config", config.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains(&format!("cannot listen for SMPP on 127.0.0.1:{smpp_port}")),
+        "{err}"
+    );
+    assert!(!err.contains("serving"), "nothing was started: {err}");
+    // --smpp-listen is for the try-out with simulated modems.
+    let (code, _, err) = smsgw(&[
+        "serve",
+        "--config",
+        config.to_str().unwrap(),
+        "--smpp-listen",
+        "127.0.0.1:1",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--simulate"), "{err}");
+    drop(taken);
+}

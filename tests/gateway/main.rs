@@ -15,6 +15,7 @@ mod hardening;
 mod sim_pin;
 mod smpp_backend;
 mod smpp_e2e;
+mod smpp_session;
 mod smpp_store;
 mod store_ambiguous;
 mod store_claim_clear;

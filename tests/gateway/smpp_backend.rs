@@ -37,8 +37,13 @@ receive_mo = true
 "#;
 
 fn rig(prefixes: &[&str]) -> (Gateway, Arc<SmppGateway>) {
+    rig_at(Path::new(":memory:"), prefixes)
+}
+
+/// The backend over a gateway on the database at `db`.
+fn rig_at(db: &Path, prefixes: &[&str]) -> (Gateway, Arc<SmppGateway>) {
     let cfg = Config::from_toml(CONFIG, "test.toml").unwrap();
-    let store = Store::open(Path::new(":memory:"), RouterConfig::default()).unwrap();
+    let store = Store::open(db, RouterConfig::default()).unwrap();
     let gw = Gateway::new(
         store,
         GatewaySettings::default(),
@@ -227,7 +232,9 @@ async fn query_and_cancel_see_only_the_accounts_own_messages() {
 
 #[tokio::test]
 async fn receipts_come_out_of_the_outbox_and_the_watch_says_when() {
-    let (gw, smpp) = rig(&[]);
+    // On a file: the group commit syncs on its own thread, then tells.
+    let dir = tempfile::tempdir().unwrap();
+    let (gw, smpp) = rig_at(&dir.path().join("b.db"), &[]);
     let app1 = smpp.authenticate("app1", "secret1", local()).unwrap();
     let mut changed = smpp.outbox_changed("app1");
     let before = *changed.borrow_and_update();
@@ -302,15 +309,123 @@ async fn binary_udh_and_schedule_reach_the_queue() {
     req.not_before = Some(later);
     req.expires_at = Some(later + 7200);
     let id = smpp.submit(&app1, req).await.unwrap();
-    let mut s = gw.store();
-    assert_eq!(s.claim_next("m1", unix_now(), &|_| true).unwrap(), None);
-    let m = s.claim_next("m1", later, &|_| true).unwrap().unwrap();
-    assert_eq!(m.id.0, id as i64);
-    assert_eq!(m.opts.data.as_deref(), Some(&[1u8, 2, 3][..]));
-    assert_eq!(m.opts.udh.as_deref(), Some(&[5u8, 0, 3, 7, 2, 1][..]));
-    assert_eq!(m.opts.not_before, Some(later));
-    // The validity runs to the client's expiry.
-    let v = m.opts.validity_secs;
-    assert!((3 * 3600 - 5..=3 * 3600).contains(&v), "{v}");
-    assert!(m.opts.vp_relative.is_some());
+    {
+        let mut s = gw.store();
+        assert_eq!(s.claim_next("m1", unix_now(), &|_| true).unwrap(), None);
+        let m = s.claim_next("m1", later, &|_| true).unwrap().unwrap();
+        assert_eq!(m.id.0, id as i64);
+        assert_eq!(m.opts.data.as_deref(), Some(&[1u8, 2, 3][..]));
+        assert_eq!(m.opts.udh.as_deref(), Some(&[5u8, 0, 3, 7, 2, 1][..]));
+        assert_eq!(m.opts.not_before, Some(later));
+        // The validity runs to the client's expiry.
+        let v = m.opts.validity_secs;
+        assert!((3 * 3600 - 5..=3 * 3600).contains(&v), "{v}");
+        // The SMSC is told the time left once it is sent: 2 hours (TP-VP 23).
+        assert_eq!(m.opts.vp_relative, Some(23));
+    }
+    // A validity that ends before the schedule cannot be met.
+    let mut req = text("393331234567", "never");
+    req.not_before = Some(later);
+    req.expires_at = Some(later - 60);
+    assert!(matches!(
+        smpp.submit(&app1, req).await,
+        Err(SubmitRefusal::BadContent(_))
+    ));
+}
+
+#[tokio::test]
+async fn rows_no_bind_took_expire_after_the_retention_and_are_counted() {
+    let (gw, smpp) = rig(&[]);
+    let app1 = smpp.authenticate("app1", "secret1", local()).unwrap();
+    let old = smpp
+        .submit(&app1, text("393331234567", "old"))
+        .await
+        .unwrap();
+    let fresh = smpp
+        .submit(&app1, text("393331234568", "fresh"))
+        .await
+        .unwrap();
+    // One receipt written 73 hours ago (retention 72 h by default), one now.
+    let now = unix_now();
+    gw.write(move |s| {
+        let m = s.modem("m1")?;
+        for (k, at) in [(0u8, now - 73 * 3600), (1, now)] {
+            let claimed = s.claim_next("m1", now, &|_| true)?.expect("queued");
+            s.mark_sending(claimed.parts[0].id, m, at)?;
+            s.mark_sent(claimed.parts[0].id, m, k, at, 86_400)?;
+            s.record_report(&IncomingReport {
+                modem: m,
+                recipient: claimed.to.clone(),
+                mr: k,
+                scts: at,
+                discharge: Some(at),
+                status: 0x00,
+                pdu_hex: "00".into(),
+                received_at: at,
+            })?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+    let ids = |rows: &[smsgw::smpp::backend::Outbound]| -> Vec<u64> {
+        rows.iter()
+            .map(|o| match &o.kind {
+                OutboundKind::Receipt(r) => r.message_id,
+                OutboundKind::Mo(_) => 0,
+            })
+            .collect()
+    };
+    assert_eq!(
+        ids(&smpp.outbound("app1", 0, 10).await.unwrap()),
+        [old, fresh]
+    );
+    assert_eq!(smpp.expire_outbox().await, 1);
+    assert_eq!(ids(&smpp.outbound("app1", 0, 10).await.unwrap()), [fresh]);
+    assert_eq!(smpp.counters()[0].expired, 1);
+    assert_eq!(smpp.expire_outbox().await, 0);
+}
+
+#[tokio::test]
+async fn a_row_that_cannot_be_read_is_dropped_not_left_to_block_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("bad.db");
+    let (_gw, smpp) = rig_at(&db, &[]);
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.busy_timeout(Duration::from_secs(10)).unwrap();
+        for payload in [
+            "not json",
+            r#"{"from":"+393471112233","to":"sim0","text":"hi","data_hex":"","received_at":1}"#,
+        ] {
+            let kind = if payload.starts_with('{') {
+                "mo"
+            } else {
+                "receipt"
+            };
+            c.execute(
+                "INSERT INTO smpp_outbox (account, kind, payload, created_at, next_attempt) \
+                 VALUES ('app2', ?1, ?2, 1, 1)",
+                [kind, payload],
+            )
+            .unwrap();
+        }
+    }
+    let rows = smpp.outbound("app2", 0, 10).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let OutboundKind::Mo(m) = &rows[0].kind else {
+        panic!("{rows:?}")
+    };
+    assert_eq!(m.from.addr, "393471112233");
+    assert_eq!(m.from.ton, 1);
+    assert_eq!(
+        m.payload,
+        Payload::Text {
+            text: "hi".into(),
+            ucs2: false
+        }
+    );
+    // The bad row is gone: reading again gives the same good one only.
+    let again = smpp.outbound("app2", 0, 10).await.unwrap();
+    assert_eq!(again, rows);
 }

@@ -8,7 +8,8 @@ It binds, submits the messages of --submit (a JSON list of
 --window of them waiting for their submit_sm_resp, acknowledges every
 deliver_sm it gets (receipts and incoming SMS), and stops after --idle
 seconds without one once its submits are answered, or after --max-time, or
-once --until deliver_sm have come. Then it unbinds (unless the daemon went
+once --until deliver_sm have come, or once every id of --wait-ids has its
+receipt. Then it unbinds (unless the daemon went
 away). Every event is one JSON line on stdout, flushed at once, so the test
 can act on them while the session runs:
 
@@ -30,6 +31,7 @@ import sys
 import time
 
 import smpplib.client
+import smpplib.smpp
 import smpplib.consts
 import smpplib.exceptions
 
@@ -55,6 +57,27 @@ def hex_of(v):
     return v.hex()
 
 
+def unbind(client):
+    """Unbind and wait for unbind_resp. smpplib's own unbind() takes the
+    next PDU for the answer, leaves a deliver_sm that comes first unanswered
+    and closes with data unread, which resets the connection (the server
+    may then lose answers already sent). A deliver_sm that comes after our
+    unbind was sent before the server read it: the server will send it
+    again, so it is not counted here ("late")."""
+    client.send_pdu(smpplib.smpp.make_pdu("unbind", client=client))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([client._socket], [], [], 0.2)
+        if not ready:
+            continue
+        pdu = client.read_pdu()
+        if pdu.command == "unbind_resp":
+            break
+        if pdu.command == "deliver_sm":
+            out(ev="late")
+    client.disconnect()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--host", default="127.0.0.1")
@@ -66,8 +89,16 @@ def main():
     ap.add_argument("--idle", type=float, default=5.0)
     ap.add_argument("--max-time", type=float, default=120.0)
     ap.add_argument("--until", type=int, default=0)
+    ap.add_argument(
+        "--wait-ids",
+        help="JSON file: list of message ids; stop once a receipt came for each",
+    )
     a = ap.parse_args()
 
+    wait_ids = None
+    if a.wait_ids:
+        with open(a.wait_ids) as f:
+            wait_ids = set(json.load(f))
     msgs = []
     if a.submit:
         with open(a.submit) as f:
@@ -80,6 +111,7 @@ def main():
     state = {"delivers": 0, "last": time.monotonic()}
 
     def sent(pdu, **_kw):
+        state["last"] = time.monotonic()
         i = waiting.pop(pdu.sequence, None)
         out(ev="resp", i=i, status=int(pdu.status), id=text_of(pdu.message_id))
 
@@ -92,6 +124,8 @@ def main():
         if isinstance(body, str):
             body = body.encode("latin-1")
         if int(pdu.esm_class) & 0x3C == 0x04:
+            if wait_ids is not None:
+                wait_ids.discard(text_of(getattr(pdu, "receipted_message_id", None)))
             out(
                 ev="receipt",
                 esm=int(pdu.esm_class),
@@ -153,6 +187,8 @@ def main():
                 break
             if a.until and state["delivers"] >= a.until and not waiting:
                 break
+            if wait_ids is not None and not wait_ids and not waiting:
+                break
             if nxt >= len(msgs) and not waiting and now - state["last"] > a.idle:
                 break
             # Read only what has come: a read cut by a timeout would lose
@@ -160,8 +196,7 @@ def main():
             ready, _, _ = select.select([client._socket], [], [], 0.2)
             if ready:
                 client.read_once(auto_send_enquire_link=False)
-        client.unbind()
-        client.disconnect()
+        unbind(client)
         out(ev="done")
     except (smpplib.exceptions.ConnectionError, OSError) as e:
         out(ev="closed", why=str(e) or type(e).__name__)
