@@ -63,6 +63,17 @@ fn start_id(
 }
 
 /// `GET /v1/events[?after=<id>]`, header `Last-Event-ID: <id>` to resume.
+#[utoipa::path(get, path = "/v1/events", tag = "events",
+    params(
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id", pattern = "^[0-9]{1,18}$"),
+        ("after" = Option<String>, Query, description = "Start after this event id (0: all kept)", pattern = "^[0-9]{1,18}$"),
+    ),
+    responses(
+        (status = 200, description = "Server-sent events: id, event (message.state or sms.incoming), data (the webhook's JSON)", body = String, content_type = "text/event-stream"),
+        (status = 400, description = "Not an event id", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn events(
     State(gw): State<Gateway>,
     headers: HeaderMap,

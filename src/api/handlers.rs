@@ -172,6 +172,21 @@ fn bulk_refusal(errors: Vec<ApiError>) -> Response {
 
 /// `POST /v1/messages`: 202 with the id and the number of parts; 200 with
 /// the same for a repeat with the same `Idempotency-Key` and request.
+#[utoipa::path(post, path = "/v1/messages", tag = "messages",
+    request_body = SubmitRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and request within 24 h: the original answer (200)", pattern = "^[!-~]{1,255}$")),
+    responses(
+        (status = 202, description = "Queued", body = crate::gateway::Submitted),
+        (status = 200, description = "A repeat of an earlier request with this Idempotency-Key", body = crate::gateway::Submitted),
+        (status = 400, description = "A field is wrong (named)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = super::openapi::ErrorBody),
+        (status = 409, description = "Idempotency-Key used with another request", body = super::openapi::ErrorBody),
+        (status = 413, description = "Body too large", body = super::openapi::ErrorBody),
+        (status = 415, description = "Not application/json", body = super::openapi::ErrorBody),
+        (status = 503, description = "Shutting down, store stopped or disk full", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn submit(
     State(gw): State<Gateway>,
     headers: axum::http::HeaderMap,
@@ -208,6 +223,21 @@ pub async fn submit(
 
 /// `POST /v1/messages/bulk`: up to 10,000 messages in one transaction;
 /// 202 `{"ids": [...]}` in order (200 for an idempotent repeat).
+#[utoipa::path(post, path = "/v1/messages/bulk", tag = "messages",
+    request_body = super::openapi::BulkRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "As for POST /v1/messages", pattern = "^[!-~]{1,255}$")),
+    responses(
+        (status = 202, description = "All queued, ids in request order", body = super::openapi::BulkAccepted),
+        (status = 200, description = "A repeat with this Idempotency-Key", body = super::openapi::BulkAccepted),
+        (status = 400, description = "Every bad item named messages[i].field; nothing stored", body = super::openapi::BulkErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = super::openapi::ErrorBody),
+        (status = 409, description = "Idempotency-Key used with another request", body = super::openapi::ErrorBody),
+        (status = 413, description = "Body too large", body = super::openapi::ErrorBody),
+        (status = 415, description = "Not application/json", body = super::openapi::ErrorBody),
+        (status = 503, description = "Shutting down, store stopped or disk full", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn submit_bulk(
     State(gw): State<Gateway>,
     headers: axum::http::HeaderMap,
@@ -272,6 +302,17 @@ fn message_id(id: Result<Path<String>, PathRejection>) -> Result<i64, ApiError> 
 
 /// `DELETE /v1/messages/{id}`: cancel a message none of whose parts reached
 /// a modem: 200 with the message (DELETED); 409 with the reason otherwise.
+#[utoipa::path(delete, path = "/v1/messages/{id}", tag = "messages",
+    params(("id" = String, Path, description = "Message id", pattern = "^[0-9]{1,18}$")),
+    responses(
+        (status = 200, description = "Cancelled: the message, DELETED", body = serde_json::Value),
+        (status = 400, description = "Not a message id", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such message", body = super::openapi::ErrorBody),
+        (status = 409, description = "Too late: a part reached a modem, or the message is final", body = super::openapi::ErrorBody),
+        (status = 503, description = "Store stopped or disk full", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn cancel_message(
     State(gw): State<Gateway>,
     id: Result<Path<String>, PathRejection>,
@@ -303,6 +344,15 @@ pub async fn cancel_message(
 }
 
 /// `GET /v1/messages/{id}`.
+#[utoipa::path(get, path = "/v1/messages/{id}", tag = "messages",
+    params(("id" = String, Path, description = "Message id", pattern = "^[0-9]{1,18}$")),
+    responses(
+        (status = 200, description = "The message with its parts, reports, events and receipt", body = serde_json::Value),
+        (status = 400, description = "Not a message id", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such message", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn get_message(
     State(gw): State<Gateway>,
     id: Result<Path<String>, PathRejection>,
@@ -322,6 +372,19 @@ pub async fn get_message(
 }
 
 /// `GET /v1/messages?state=&since=&to=&limit=`: newest first.
+#[utoipa::path(get, path = "/v1/messages", tag = "messages",
+    params(
+        ("state" = Option<String>, Query, description = "ACCEPTED, ENROUTE, DELIVRD, EXPIRED, DELETED, UNDELIV, REJECTD, UNKNOWN", pattern = "^(ACCEPTED|ENROUTE|DELIVRD|EXPIRED|DELETED|UNDELIV|REJECTD|UNKNOWN)?$"),
+        ("since" = Option<String>, Query, description = "Unix seconds, YYYY-MM-DD or RFC 3339 (empty: no bound)", pattern = "^([0-9]{1,10})?$"),
+        ("to" = Option<String>, Query, description = "Recipient"),
+        ("limit" = Option<String>, Query, description = "1 to 1000 (empty: the default)", pattern = "^([1-9][0-9]{0,2}|1000)?$"),
+    ),
+    responses(
+        (status = 200, description = "Messages, newest first", body = serde_json::Value),
+        (status = 400, description = "A bad query parameter (named)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn list_messages(
     State(gw): State<Gateway>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -342,6 +405,17 @@ pub async fn list_messages(
 }
 
 /// `GET /v1/inbox?since=&limit=`: incoming SMS, newest first.
+#[utoipa::path(get, path = "/v1/inbox", tag = "incoming",
+    params(
+        ("since" = Option<String>, Query, description = "Unix seconds, YYYY-MM-DD or RFC 3339 (empty: no bound)", pattern = "^([0-9]{1,10})?$"),
+        ("limit" = Option<String>, Query, description = "1 to 1000 (empty: the default)", pattern = "^([1-9][0-9]{0,2}|1000)?$"),
+    ),
+    responses(
+        (status = 200, description = "Incoming SMS, newest first", body = serde_json::Value),
+        (status = 400, description = "A bad query parameter (named)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn inbox(
     State(gw): State<Gateway>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -358,6 +432,12 @@ pub async fn inbox(
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn metrics(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let (counters, wal_bytes) = with_store(&gw, |s| {
         let c = s.counters().map_err(|e| ApiError::internal(&e))?;
@@ -406,6 +486,13 @@ async fn smpp_of(gw: &Gateway) -> Result<Option<super::metrics::SmppMetrics>, Ap
 
 /// `GET /v1/smpp/binds`: the binds open now, and per configured account
 /// its binds, counters and receipts waiting. 404 when no SMPP server runs.
+#[utoipa::path(get, path = "/v1/smpp/binds", tag = "operations",
+    responses(
+        (status = 200, description = "Binds and accounts", body = serde_json::Value),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 404, description = "No SMPP server configured", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn smpp_binds(State(gw): State<Gateway>) -> Answer {
     let Some(m) = smpp_of(&gw).await? else {
         return Err(ApiError::status(
@@ -436,6 +523,12 @@ pub async fn smpp_binds(State(gw): State<Gateway>) -> Answer {
 }
 
 /// `GET /v1/modems`: every configured modem, connected or not.
+#[utoipa::path(get, path = "/v1/modems", tag = "operations",
+    responses(
+        (status = 200, description = "The configured modems", body = serde_json::Value),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Internal error", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn modems(State(gw): State<Gateway>) -> Answer {
     Ok(Json(json!({ "modems": modems_of(&gw).await? })))
 }
@@ -454,6 +547,14 @@ async fn modems_of(gw: &Gateway) -> Result<Vec<crate::gateway::ModemStatus>, Api
 
 /// `GET /v1/collisions?limit=`: newest first, each with its parts and how
 /// they were settled.
+#[utoipa::path(get, path = "/v1/collisions", tag = "operations",
+    params(("limit" = Option<String>, Query, description = "1 to 1000 (empty: the default)", pattern = "^([1-9][0-9]{0,2}|1000)?$")),
+    responses(
+        (status = 200, description = "TP-MR collisions, newest first", body = serde_json::Value),
+        (status = 400, description = "A bad query parameter (named)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn collisions(
     State(gw): State<Gateway>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -474,6 +575,12 @@ pub async fn collisions(
 /// own once space is freed). 200 with
 /// `"status": "degraded"` when messages are still taken and queued but none
 /// can leave now (no modem connected); 200 `"ok"` otherwise. See docs/api.md.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "ok, or degraded (no modem connected)", body = serde_json::Value),
+        (status = 503, description = "store_stopped, shutting_down or disk_full", body = serde_json::Value),
+        (status = 500, description = "Internal error", body = super::openapi::ErrorBody),
+    ))]
 pub async fn healthz(State(gw): State<Gateway>) -> Response {
     let modems = match modems_of(&gw).await {
         Ok(m) => m,

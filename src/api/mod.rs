@@ -24,6 +24,7 @@ mod events;
 pub(crate) mod exposition;
 mod handlers;
 pub(crate) mod metrics;
+pub mod openapi;
 pub(crate) mod params;
 pub(crate) mod server;
 pub(crate) mod views;
@@ -52,6 +53,7 @@ pub fn router(gw: Gateway, http: &HttpConfig) -> Router {
         )
         .route("/v1/inbox", get(handlers::inbox))
         .route("/v1/events", get(events::events))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .route("/v1/modems", get(handlers::modems))
         .route("/v1/collisions", get(handlers::collisions))
         .route("/v1/smpp/binds", get(handlers::smpp_binds))

@@ -104,10 +104,12 @@ impl<'de> Deserialize<'de> for ResendUnknown {
 }
 
 /// `POST /v1/messages` and friends.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
+    #[schema(min_length = 1)]
     pub to: String,
+    #[schema(min_length = 1)]
     pub text: String,
     #[serde(default)]
     pub report: Option<bool>,
@@ -129,6 +131,7 @@ pub struct SubmitRequest {
     pub expires_at: Option<String>,
     /// Seconds from now, instead of `expires_at`.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 315_360_000)]
     pub ttl: Option<u64>,
     #[serde(default)]
     pub priority: Option<Priority>,
@@ -148,7 +151,7 @@ struct Prepared {
 }
 
 /// A queued message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Submitted {
     pub id: String,
     pub parts: u8,
@@ -564,6 +567,12 @@ impl Gateway {
                     reason: "must be at least 1 second".into(),
                 })
             }
+            (None, Some(ttl)) if ttl > MAX_TTL_SECS => {
+                return Err(SubmitError::Invalid {
+                    field: "ttl",
+                    reason: format!("{ttl} s: at most {MAX_TTL_SECS} (ten years)"),
+                })
+            }
             (None, Some(ttl)) => Some(now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))),
             (None, None) => None,
         };
@@ -797,6 +806,9 @@ impl Gateway {
         self.inner.commits.stop_for_test(why);
     }
 }
+
+/// The longest `ttl` taken (ten years).
+pub const MAX_TTL_SECS: u64 = 315_360_000;
 
 /// A time in RFC 3339 (`2026-12-24T18:00:00+01:00`), as a unix second.
 fn rfc3339_field(field: &'static str, t: &str) -> Result<i64, SubmitError> {

@@ -20,7 +20,17 @@ pub const IDEMPOTENCY_TTL_SECS: i64 = 86_400;
 
 /// Claim order: every high message before any normal one, bulk only when
 /// nothing else waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Deserialize,
+    serde::Serialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Priority {
     High,

@@ -5,6 +5,7 @@
 
 mod api_events;
 mod api_http;
+mod api_openapi;
 mod api_v1;
 mod common;
 mod daemon_hotplug;
