@@ -3,6 +3,7 @@
 //! One test binary per area (linking each of 40 files separately took most
 //! of the suite's build time); each module is one former test file.
 
+mod api_bench;
 mod api_events;
 mod api_http;
 mod api_openapi;
