@@ -427,7 +427,10 @@ fn quiet_hours_are_read_and_bad_ones_named() {
     for (bad, word) in [
         ("{ from = \"25:00\", to = \"08:00\" }", "from"),
         ("{ from = \"21:00\", to = \"21:00\" }", "empty"),
-        ("{ from = \"21:00\", to = \"08:00\", tz = \"Nowhere/Land\" }", "tz"),
+        (
+            "{ from = \"21:00\", to = \"08:00\", tz = \"Nowhere/Land\" }",
+            "tz",
+        ),
     ] {
         let err = Config::from_toml(&format!("[gateway]\nquiet_hours = {bad}\n"), "q.toml")
             .unwrap_err()

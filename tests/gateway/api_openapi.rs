@@ -117,6 +117,8 @@ fn the_document_covers_every_route_and_schemathesis_finds_nothing() {
         .args(["--request-timeout", "20", "--workers", "1"])
         // Bounded: a few minutes at most on a loaded machine.
         .args(["--max-time", "150"])
+        // Its cache and reports go to the test's directory, not the repo.
+        .current_dir(dir.path())
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .env("NO_COLOR", "1")
         .output()
