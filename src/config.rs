@@ -316,6 +316,30 @@ pub struct GatewaySection {
     /// Hold back parts whose TP-MR would make a report that no time stamp
     /// can attribute (same number, same TP-MR, sent seconds apart).
     pub avoid_mr_lookalikes: bool,
+    /// `{ from = "21:00", to = "08:00", tz = "Europe/Rome" }`: only urgent
+    /// messages are sent inside the window.
+    pub quiet_hours: Option<QuietHoursConfig>,
+}
+
+/// `gateway.quiet_hours`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuietHoursConfig {
+    pub from: String,
+    pub to: String,
+    /// An IANA time zone name; UTC when not given.
+    #[serde(default = "utc")]
+    pub tz: String,
+}
+
+fn utc() -> String {
+    "UTC".into()
+}
+
+impl QuietHoursConfig {
+    pub fn parse(&self) -> Result<crate::gateway::quiet::QuietHours, String> {
+        crate::gateway::quiet::QuietHours::new(&self.from, &self.to, &self.tz)
+    }
 }
 
 impl Default for GatewaySection {
@@ -329,6 +353,7 @@ impl Default for GatewaySection {
             resend_unknown: d.resend_unknown,
             resend_unknown_wait_s: d.resend_unknown_wait_s,
             avoid_mr_lookalikes: d.avoid_mr_lookalikes,
+            quiet_hours: None,
         }
     }
 }
@@ -804,6 +829,8 @@ impl Config {
             resend_unknown: g.resend_unknown,
             resend_unknown_wait_s: g.resend_unknown_wait_s,
             avoid_mr_lookalikes: g.avoid_mr_lookalikes,
+            // Checked in `check`.
+            quiet_hours: g.quiet_hours.as_ref().and_then(|q| q.parse().ok()),
         }
     }
 
@@ -835,6 +862,10 @@ impl Config {
                 "gateway.retry_backoff_s".into(),
                 "must be at least 1 second".into(),
             ));
+        }
+        if let Some(q) = &self.gateway.quiet_hours {
+            q.parse()
+                .map_err(|e| ("gateway.quiet_hours".to_string(), e))?;
         }
         let (lo, hi) = RESEND_UNKNOWN_WAIT_S_RANGE;
         let wait = self.gateway.resend_unknown_wait_s;

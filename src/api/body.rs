@@ -14,6 +14,8 @@ pub const MAX_TEXT_CHARS: usize = 255 * 153;
 enum Shape {
     String,
     Bool,
+    /// A whole number, 0 or more.
+    Count,
 }
 
 /// The fields of a submit request: name, shape, required.
@@ -25,7 +27,19 @@ const FIELDS: &[(&str, Shape, bool)] = &[
     ("modem", Shape::String, false),
     ("ucs2", Shape::Bool, false),
     ("flash", Shape::Bool, false),
+    ("send_at", Shape::String, false),
+    ("expires_at", Shape::String, false),
+    ("ttl", Shape::Count, false),
+    ("priority", Shape::String, false),
+    ("ignore_quiet_hours", Shape::Bool, false),
 ];
+
+/// At most this many messages in one bulk call.
+pub const MAX_BULK: usize = 10_000;
+
+/// The body limit of a bulk call (`http.max_body_bytes` when larger):
+/// 10,000 messages of about 1.6 KB of JSON each.
+pub const MAX_BULK_BODY_BYTES: usize = 16 * 1024 * 1024;
 
 /// Parse and check a submit body: a JSON object with the known fields of the
 /// right types (null allowed for optional ones), no others, `to` and `text`
@@ -50,56 +64,138 @@ pub fn parse_submit<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let Value::Object(obj) = value else {
         return Err(ApiError::field("body", "expected a JSON object"));
     };
-    check_fields(&obj)?;
-    serde_json::from_value(Value::Object(obj))
-        .map_err(|e| ApiError::field("body", format!("cannot be read as a message: {e}")))
+    item(obj, "")
 }
 
-fn check_fields(obj: &Map<String, Value>) -> Result<(), ApiError> {
+/// Read one message object; `prefix` goes before the field names of errors.
+fn item<T: DeserializeOwned>(obj: Map<String, Value>, prefix: &str) -> Result<T, ApiError> {
+    check_fields(&obj).map_err(|(f, m)| ApiError::field(format!("{prefix}{f}"), m))?;
+    serde_json::from_value(Value::Object(obj)).map_err(|e| {
+        ApiError::field(
+            format!("{prefix}body"),
+            format!("cannot be read as a message: {e}"),
+        )
+    })
+}
+
+/// Parse and check a bulk body `{"messages": [ {...}, ... ]}` (1 to
+/// [`MAX_BULK`] items, each as [`parse_submit`] takes one): the envelope's
+/// refusal, or each item read or refused (named `messages[i].field`).
+pub fn parse_bulk_items<T: DeserializeOwned>(
+    body: &[u8],
+) -> Result<Vec<Result<T, ApiError>>, Vec<ApiError>> {
+    let one = |e: ApiError| vec![e];
+    if let Err(e) = serde_json::from_slice::<NoDuplicateKeys>(body) {
+        if e.is_data() {
+            return Err(one(ApiError::field("body", e.to_string())));
+        }
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        one(ApiError::field(
+            "body",
+            format!(
+                "not valid JSON: {e} (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
+        ))
+    })?;
+    let Value::Object(mut obj) = value else {
+        return Err(one(ApiError::field("body", "expected a JSON object")));
+    };
+    if let Some(k) = obj.keys().find(|k| *k != "messages") {
+        return Err(one(ApiError::field(
+            k.clone(),
+            "unknown field (known: messages)",
+        )));
+    }
+    let list = match obj.remove("messages") {
+        Some(Value::Array(a)) => a,
+        None | Some(Value::Null) => return Err(one(ApiError::field("messages", "missing"))),
+        Some(other) => {
+            return Err(one(ApiError::field(
+                "messages",
+                format!("must be an array, not {}", kind(&other)),
+            )))
+        }
+    };
+    if list.is_empty() {
+        return Err(one(ApiError::field(
+            "messages",
+            "empty: give 1 to 10000 messages",
+        )));
+    }
+    if list.len() > MAX_BULK {
+        return Err(one(ApiError::field(
+            "messages",
+            format!("{} messages: at most {MAX_BULK} in one call", list.len()),
+        )));
+    }
+    Ok(list
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Object(o) => item(o, &format!("messages[{i}].")),
+            other => Err(ApiError::field(
+                format!("messages[{i}]"),
+                format!("must be an object, not {}", kind(&other)),
+            )),
+        })
+        .collect())
+}
+
+fn check_fields(obj: &Map<String, Value>) -> Result<(), (String, String)> {
+    let err = |f: &str, m: String| Err((f.to_string(), m));
     for key in obj.keys() {
         if !FIELDS.iter().any(|(name, _, _)| name == key) {
             let names: Vec<_> = FIELDS.iter().map(|f| f.0).collect();
-            return Err(ApiError::field(
-                key.clone(),
-                format!("unknown field (known: {})", names.join(", ")),
-            ));
+            return err(key, format!("unknown field (known: {})", names.join(", ")));
         }
     }
     for &(name, shape, required) in FIELDS {
         match (obj.get(name), shape) {
             (None | Some(Value::Null), _) if required => {
-                return Err(ApiError::field(name, "missing"));
+                return err(name, "missing".into());
             }
             (None | Some(Value::Null), _) => {}
             (Some(Value::String(_)), Shape::String) | (Some(Value::Bool(_)), Shape::Bool) => {}
+            (Some(Value::Number(n)), Shape::Count) if n.is_u64() => {}
             (Some(other), Shape::String) => {
-                return Err(ApiError::field(
-                    name,
-                    format!("must be a string, not {}", kind(other)),
-                ));
+                return err(name, format!("must be a string, not {}", kind(other)));
             }
             (Some(other), Shape::Bool) => {
-                return Err(ApiError::field(
+                return err(name, format!("must be true or false, not {}", kind(other)));
+            }
+            (Some(Value::Number(n)), Shape::Count) => {
+                return err(name, format!("must be a whole number of seconds, not {n}"));
+            }
+            (Some(other), Shape::Count) => {
+                return err(
                     name,
-                    format!("must be true or false, not {}", kind(other)),
-                ));
+                    format!("must be a whole number of seconds, not {}", kind(other)),
+                );
             }
         }
     }
     let to = obj.get("to").and_then(Value::as_str).unwrap_or_default();
     if to.trim().is_empty() {
-        return Err(ApiError::field("to", "empty recipient"));
+        return err("to", "empty recipient".into());
     }
     let text = obj.get("text").and_then(Value::as_str).unwrap_or_default();
     if text.is_empty() {
-        return Err(ApiError::field("text", "empty text"));
+        return err("text", "empty text".into());
     }
     let chars = text.chars().count();
     if chars > MAX_TEXT_CHARS {
-        return Err(ApiError::field(
-            "text",
-            format!("{chars} characters: more than 255 parts"),
-        ));
+        return err("text", format!("{chars} characters: more than 255 parts"));
+    }
+    if let Some(p) = obj.get("priority").and_then(Value::as_str) {
+        if !["high", "normal", "bulk"].contains(&p) {
+            return err(
+                "priority",
+                format!("{p:?} is not one of \"high\", \"normal\", \"bulk\""),
+            );
+        }
     }
     Ok(())
 }

@@ -10,12 +10,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::body::parse_submit;
+use super::body::{parse_bulk_items, parse_submit};
 use super::error::ApiError;
 use super::params::Params;
 use super::views;
-use crate::gateway::{Gateway, SubmitError, SubmitRequest, Submitted};
-use crate::store::{MessageFilter, MessageId, Store, StoreError};
+use crate::gateway::{Gateway, SubmitError, SubmitRequest};
+use crate::store::{Cancel, IdempotencyKey, MessageFilter, MessageId, Store, StoreError};
 
 type Answer = Result<Json<Value>, ApiError>;
 
@@ -93,36 +93,271 @@ fn json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
     })
 }
 
-/// `POST /v1/messages`: 202 with the id and the number of parts.
+/// The `Idempotency-Key` header with the digest of the request as
+/// understood (so that a repeat with the keys in another order, or other
+/// spacing, is the same request).
+fn idempotency_key(
+    headers: &axum::http::HeaderMap,
+    endpoint: &'static str,
+    reqs: &[SubmitRequest],
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    const FIELD: &str = "Idempotency-Key";
+    let mut values = headers.get_all(FIELD).iter();
+    let Some(v) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(ApiError::field(FIELD, "given twice: give one key"));
+    }
+    let key = v
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::field(
+                FIELD,
+                "must be 1 to 255 printable ASCII characters without spaces",
+            )
+        })?;
+    use sha2::Digest;
+    let canonical = serde_json::to_vec(reqs).map_err(|e| {
+        tracing::error!(%e, "cannot serialise a request");
+        ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    })?;
+    let digest = sha2::Sha256::digest(&canonical);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(Some(IdempotencyKey {
+        key: key.to_string(),
+        endpoint,
+        body_sha256: hex,
+    }))
+}
+
+fn submit_error(e: SubmitError) -> Response {
+    match e {
+        SubmitError::Invalid { field, reason } => ApiError::field(field, reason).into_response(),
+        e @ SubmitError::UnknownModem(_) => ApiError::field("modem", e.to_string()).into_response(),
+        SubmitError::ShuttingDown => ApiError::status(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the gateway is shutting down",
+        )
+        .into_response(),
+        SubmitError::InvalidItems(items) => bulk_refusal(
+            items
+                .into_iter()
+                .map(|(f, m)| ApiError::field(f, m))
+                .collect(),
+        ),
+        SubmitError::KeyConflict(why) => ApiError {
+            status: StatusCode::CONFLICT,
+            field: Some("Idempotency-Key".into()),
+            message: why,
+        }
+        .into_response(),
+        SubmitError::Store(e) => ApiError::internal(&e).into_response(),
+    }
+}
+
+/// 400 naming every bad item of a bulk call: `error` is the first, `errors`
+/// all of them (`messages[i].field`).
+fn bulk_refusal(errors: Vec<ApiError>) -> Response {
+    let list: Vec<Value> = errors
+        .iter()
+        .map(|e| json!({"field": e.field, "message": e.message}))
+        .collect();
+    let first = list.first().cloned().unwrap_or(Value::Null);
+    let status = errors.first().map_or(StatusCode::BAD_REQUEST, |e| e.status);
+    (status, Json(json!({"error": first, "errors": list}))).into_response()
+}
+
+/// `POST /v1/messages`: 202 with the id and the number of parts; 200 with
+/// the same for a repeat with the same `Idempotency-Key` and request.
+#[utoipa::path(post, path = "/v1/messages", tag = "messages",
+    request_body = SubmitRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Same key and request within 24 h: the original answer (200)", pattern = "^[!-~]{1,255}$")),
+    responses(
+        (status = 202, description = "Queued", body = crate::gateway::Submitted),
+        (status = 200, description = "A repeat of an earlier request with this Idempotency-Key", body = crate::gateway::Submitted),
+        (status = 400, description = "A field is wrong (named)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = super::openapi::ErrorBody),
+        (status = 409, description = "Idempotency-Key used with another request", body = super::openapi::ErrorBody),
+        (status = 413, description = "Body too large", body = super::openapi::ErrorBody),
+        (status = 415, description = "Not application/json", body = super::openapi::ErrorBody),
+        (status = 503, description = "Shutting down, store stopped or disk full", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn submit(
     State(gw): State<Gateway>,
     headers: axum::http::HeaderMap,
     b: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Submitted>), ApiError> {
-    json_content_type(&headers)?;
-    let b = body(b)?;
-    let req: SubmitRequest = parse_submit(&b)?;
-    match gw.submit_batched(req).await {
-        Ok(s) => Ok((StatusCode::ACCEPTED, Json(s))),
-        Err(SubmitError::Invalid { field, reason }) => Err(ApiError::field(field, reason)),
-        Err(e @ SubmitError::UnknownModem(_)) => Err(ApiError::field("modem", e.to_string())),
-        Err(SubmitError::ShuttingDown) => Err(ApiError::status(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the gateway is shutting down",
-        )),
-        Err(SubmitError::Store(e)) => Err(ApiError::internal(&e)),
+) -> Response {
+    let req = match json_content_type(&headers)
+        .and_then(|()| body(b))
+        .and_then(|b| parse_submit::<SubmitRequest>(&b))
+    {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let reqs = vec![req];
+    let key = match idempotency_key(&headers, "message", &reqs) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    match gw.submit_many(reqs, key).await {
+        Ok((mut out, repeat)) => match out.pop() {
+            Some(s) => {
+                let code = if repeat {
+                    StatusCode::OK
+                } else {
+                    StatusCode::ACCEPTED
+                };
+                (code, Json(s)).into_response()
+            }
+            None => ApiError::status(StatusCode::INTERNAL_SERVER_ERROR, "nothing queued")
+                .into_response(),
+        },
+        Err(e) => submit_error(e),
     }
 }
 
+/// `POST /v1/messages/bulk`: up to 10,000 messages in one transaction;
+/// 202 `{"ids": [...]}` in order (200 for an idempotent repeat).
+#[utoipa::path(post, path = "/v1/messages/bulk", tag = "messages",
+    request_body = super::openapi::BulkRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "As for POST /v1/messages", pattern = "^[!-~]{1,255}$")),
+    responses(
+        (status = 202, description = "All queued, ids in request order", body = super::openapi::BulkAccepted),
+        (status = 200, description = "A repeat with this Idempotency-Key", body = super::openapi::BulkAccepted),
+        (status = 400, description = "Every bad item named messages[i].field; nothing stored", body = super::openapi::BulkErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 408, description = "The body did not arrive in time", body = super::openapi::ErrorBody),
+        (status = 409, description = "Idempotency-Key used with another request", body = super::openapi::ErrorBody),
+        (status = 413, description = "Body too large", body = super::openapi::ErrorBody),
+        (status = 415, description = "Not application/json", body = super::openapi::ErrorBody),
+        (status = 503, description = "Shutting down, store stopped or disk full", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
+pub async fn submit_bulk(
+    State(gw): State<Gateway>,
+    headers: axum::http::HeaderMap,
+    b: Result<Bytes, BytesRejection>,
+) -> Response {
+    let bytes = match json_content_type(&headers).and_then(|()| body(b)) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let items: Vec<Result<SubmitRequest, ApiError>> = match parse_bulk_items(&bytes) {
+        Ok(r) => r,
+        Err(errors) => return bulk_refusal(errors),
+    };
+    if items.iter().any(Result::is_err) {
+        // Every bad item is named: those whose JSON is wrong, and those
+        // well formed that the gateway would refuse.
+        let errors = items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, item)| match item {
+                Err(e) => Some(e.clone()),
+                Ok(r) => match gw.validate(r) {
+                    Ok(()) => None,
+                    Err(SubmitError::Invalid { field, reason }) => {
+                        Some(ApiError::field(format!("messages[{i}].{field}"), reason))
+                    }
+                    Err(e @ SubmitError::UnknownModem(_)) => Some(ApiError::field(
+                        format!("messages[{i}].modem"),
+                        e.to_string(),
+                    )),
+                    Err(_) => None,
+                },
+            })
+            .collect();
+        return bulk_refusal(errors);
+    }
+    let reqs: Vec<SubmitRequest> = items.into_iter().flatten().collect();
+    let key = match idempotency_key(&headers, "bulk", &reqs) {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    match gw.submit_many(reqs, key).await {
+        Ok((out, repeat)) => {
+            let code = if repeat {
+                StatusCode::OK
+            } else {
+                StatusCode::ACCEPTED
+            };
+            let ids: Vec<&str> = out.iter().map(|s| s.id.as_str()).collect();
+            let parts: Vec<u8> = out.iter().map(|s| s.parts).collect();
+            (code, Json(json!({"ids": ids, "parts": parts}))).into_response()
+        }
+        Err(e) => submit_error(e),
+    }
+}
+
+fn message_id(id: Result<Path<String>, PathRejection>) -> Result<i64, ApiError> {
+    let Path(id) = id.map_err(|e| ApiError::field("id", e.body_text()))?;
+    id.parse()
+        .map_err(|_| ApiError::field("id", format!("{id:?} is not a message id")))
+}
+
+/// `DELETE /v1/messages/{id}`: cancel a message none of whose parts reached
+/// a modem: 200 with the message (DELETED); 409 with the reason otherwise.
+#[utoipa::path(delete, path = "/v1/messages/{id}", tag = "messages",
+    params(("id" = String, Path, description = "Message id", pattern = "^[0-9]{1,18}$")),
+    responses(
+        (status = 200, description = "Cancelled: the message, DELETED", body = serde_json::Value),
+        (status = 400, description = "Not a message id", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such message", body = super::openapi::ErrorBody),
+        (status = 409, description = "Too late: a part reached a modem, or the message is final", body = super::openapi::ErrorBody),
+        (status = 503, description = "Store stopped or disk full", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
+pub async fn cancel_message(
+    State(gw): State<Gateway>,
+    id: Result<Path<String>, PathRejection>,
+) -> Answer {
+    let id = message_id(id)?;
+    match gw.cancel(MessageId(id)).await {
+        Ok(Cancel::Cancelled) => {}
+        Ok(Cancel::NotFound) => {
+            return Err(ApiError {
+                status: StatusCode::NOT_FOUND,
+                field: Some("id".into()),
+                message: format!("no message with id {id}"),
+            })
+        }
+        Ok(Cancel::TooLate(why)) => {
+            return Err(ApiError {
+                status: StatusCode::CONFLICT,
+                field: Some("id".into()),
+                message: why,
+            })
+        }
+        Err(e) => return Err(ApiError::internal(&e)),
+    }
+    let view = with_store(&gw, move |s| {
+        s.message(MessageId(id)).map_err(|e| ApiError::internal(&e))
+    })
+    .await?;
+    Ok(Json(views::message_detail(&view)))
+}
+
 /// `GET /v1/messages/{id}`.
+#[utoipa::path(get, path = "/v1/messages/{id}", tag = "messages",
+    params(("id" = String, Path, description = "Message id", pattern = "^[0-9]{1,18}$")),
+    responses(
+        (status = 200, description = "The message with its parts, reports, events and receipt", body = serde_json::Value),
+        (status = 400, description = "Not a message id", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such message", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn get_message(
     State(gw): State<Gateway>,
     id: Result<Path<String>, PathRejection>,
 ) -> Answer {
-    let Path(id) = id.map_err(|e| ApiError::field("id", e.body_text()))?;
-    let id: i64 = id
-        .parse()
-        .map_err(|_| ApiError::field("id", format!("{id:?} is not a message id")))?;
+    let id = message_id(id)?;
     let view = with_store(&gw, move |s| match s.message(MessageId(id)) {
         Ok(v) => Ok(v),
         Err(StoreError::NoMessage(_)) => Err(ApiError {
@@ -137,6 +372,19 @@ pub async fn get_message(
 }
 
 /// `GET /v1/messages?state=&since=&to=&limit=`: newest first.
+#[utoipa::path(get, path = "/v1/messages", tag = "messages",
+    params(
+        ("state" = Option<String>, Query, description = "ACCEPTED, ENROUTE, DELIVRD, EXPIRED, DELETED, UNDELIV, REJECTD, UNKNOWN", pattern = "^(ACCEPTED|ENROUTE|DELIVRD|EXPIRED|DELETED|UNDELIV|REJECTD|UNKNOWN)?$"),
+        ("since" = Option<String>, Query, description = "Unix seconds, YYYY-MM-DD or RFC 3339 (empty: no bound)", pattern = "^([0-9]{1,10})?$"),
+        ("to" = Option<String>, Query, description = "Recipient"),
+        ("limit" = Option<String>, Query, description = "1 to 1000 (empty: the default)", pattern = "^([1-9][0-9]{0,2}|1000)?$"),
+    ),
+    responses(
+        (status = 200, description = "Messages, newest first", body = serde_json::Value),
+        (status = 400, description = "A bad query parameter (named)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn list_messages(
     State(gw): State<Gateway>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -157,6 +405,17 @@ pub async fn list_messages(
 }
 
 /// `GET /v1/inbox?since=&limit=`: incoming SMS, newest first.
+#[utoipa::path(get, path = "/v1/inbox", tag = "incoming",
+    params(
+        ("since" = Option<String>, Query, description = "Unix seconds, YYYY-MM-DD or RFC 3339 (empty: no bound)", pattern = "^([0-9]{1,10})?$"),
+        ("limit" = Option<String>, Query, description = "1 to 1000 (empty: the default)", pattern = "^([1-9][0-9]{0,2}|1000)?$"),
+    ),
+    responses(
+        (status = 200, description = "Incoming SMS, newest first", body = serde_json::Value),
+        (status = 400, description = "A bad query parameter (named)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn inbox(
     State(gw): State<Gateway>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -173,6 +432,12 @@ pub async fn inbox(
 }
 
 /// `GET /metrics`: Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses(
+        (status = 200, description = "Prometheus text format", body = String, content_type = "text/plain"),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn metrics(State(gw): State<Gateway>) -> Result<Response, ApiError> {
     let (counters, wal_bytes) = with_store(&gw, |s| {
         let c = s.counters().map_err(|e| ApiError::internal(&e))?;
@@ -221,6 +486,13 @@ async fn smpp_of(gw: &Gateway) -> Result<Option<super::metrics::SmppMetrics>, Ap
 
 /// `GET /v1/smpp/binds`: the binds open now, and per configured account
 /// its binds, counters and receipts waiting. 404 when no SMPP server runs.
+#[utoipa::path(get, path = "/v1/smpp/binds", tag = "operations",
+    responses(
+        (status = 200, description = "Binds and accounts", body = serde_json::Value),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 404, description = "No SMPP server configured", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn smpp_binds(State(gw): State<Gateway>) -> Answer {
     let Some(m) = smpp_of(&gw).await? else {
         return Err(ApiError::status(
@@ -251,6 +523,12 @@ pub async fn smpp_binds(State(gw): State<Gateway>) -> Answer {
 }
 
 /// `GET /v1/modems`: every configured modem, connected or not.
+#[utoipa::path(get, path = "/v1/modems", tag = "operations",
+    responses(
+        (status = 200, description = "The configured modems", body = serde_json::Value),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Internal error", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn modems(State(gw): State<Gateway>) -> Answer {
     Ok(Json(json!({ "modems": modems_of(&gw).await? })))
 }
@@ -269,6 +547,14 @@ async fn modems_of(gw: &Gateway) -> Result<Vec<crate::gateway::ModemStatus>, Api
 
 /// `GET /v1/collisions?limit=`: newest first, each with its parts and how
 /// they were settled.
+#[utoipa::path(get, path = "/v1/collisions", tag = "operations",
+    params(("limit" = Option<String>, Query, description = "1 to 1000 (empty: the default)", pattern = "^([1-9][0-9]{0,2}|1000)?$")),
+    responses(
+        (status = 200, description = "TP-MR collisions, newest first", body = serde_json::Value),
+        (status = 400, description = "A bad query parameter (named)", body = super::openapi::ErrorBody),
+        (status = 401, description = "No or wrong token", body = super::openapi::ErrorBody),
+        (status = 500, description = "Database failure", body = super::openapi::ErrorBody),
+    ), security(("bearer" = [])))]
 pub async fn collisions(
     State(gw): State<Gateway>,
     q: Result<Query<Vec<(String, String)>>, QueryRejection>,
@@ -289,6 +575,12 @@ pub async fn collisions(
 /// own once space is freed). 200 with
 /// `"status": "degraded"` when messages are still taken and queued but none
 /// can leave now (no modem connected); 200 `"ok"` otherwise. See docs/api.md.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses(
+        (status = 200, description = "ok, or degraded (no modem connected)", body = serde_json::Value),
+        (status = 503, description = "store_stopped, shutting_down or disk_full", body = serde_json::Value),
+        (status = 500, description = "Internal error", body = super::openapi::ErrorBody),
+    ))]
 pub async fn healthz(State(gw): State<Gateway>) -> Response {
     let modems = match modems_of(&gw).await {
         Ok(m) => m,

@@ -20,9 +20,11 @@ use crate::gateway::Gateway;
 pub(crate) mod auth;
 pub(crate) mod body;
 pub(crate) mod error;
+mod events;
 pub(crate) mod exposition;
 mod handlers;
 pub(crate) mod metrics;
+pub mod openapi;
 pub(crate) mod params;
 pub(crate) mod server;
 pub(crate) mod ussd;
@@ -40,8 +42,19 @@ pub fn router(gw: Gateway, http: &HttpConfig) -> Router {
             "/v1/messages",
             post(handlers::submit).get(handlers::list_messages),
         )
-        .route("/v1/messages/{id}", get(handlers::get_message))
+        .route(
+            "/v1/messages/bulk",
+            post(handlers::submit_bulk).layer(DefaultBodyLimit::max(
+                http.max_body_bytes.max(body::MAX_BULK_BODY_BYTES),
+            )),
+        )
+        .route(
+            "/v1/messages/{id}",
+            get(handlers::get_message).delete(handlers::cancel_message),
+        )
         .route("/v1/inbox", get(handlers::inbox))
+        .route("/v1/events", get(events::events))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
         .route("/v1/modems", get(handlers::modems))
         .route("/v1/modems/{name}/ussd", post(ussd::ussd))
         .route("/v1/collisions", get(handlers::collisions))

@@ -236,6 +236,7 @@ fn request(to: &str, text: &str, modem: Option<&str>) -> SubmitRequest {
         modem: modem.map(str::to_string),
         ucs2: false,
         flash: false,
+        ..SubmitRequest::default()
     }
 }
 

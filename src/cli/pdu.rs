@@ -38,7 +38,8 @@ pub struct EncodeArgs {
     #[arg(long)]
     pub to: String,
     /// The message text.
-    #[arg(long)]
+    /// A text that starts with a dash is taken as the text (`--text -5`).
+    #[arg(long, allow_hyphen_values = true)]
     pub text: String,
     /// Ask for a status report (TP-SRR).
     #[arg(long)]

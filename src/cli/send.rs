@@ -38,7 +38,8 @@ pub struct SendArgs {
     #[arg(long, value_name = "NUMBER")]
     pub to: String,
     /// Message text (split into parts when long).
-    #[arg(long)]
+    /// A text that starts with a dash is taken as the text (`--text -5`).
+    #[arg(long, allow_hyphen_values = true)]
     pub text: String,
     /// Request a status report for every part.
     #[arg(long)]

@@ -16,7 +16,8 @@ use crate::pdu::address::Address;
 use crate::pdu::validity::parse_validity;
 use crate::pdu::validity::Validity;
 use crate::store::{
-    unix_now, GroupCommit, MessageOptions, Store, StoreError, DEFAULT_VALIDITY_SECS,
+    unix_now, Cancel, EnqueueRequest, Enqueued, GroupCommit, IdempotencyKey, MessageId,
+    MessageOptions, Priority, QueueOptions, Store, StoreError, DEFAULT_VALIDITY_SECS,
 };
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ pub struct GatewaySettings {
     /// would be a look-alike of a pending part to the same number sent too
     /// recently for its report to be told apart; on by default.
     pub avoid_mr_lookalikes: bool,
+    /// Quiet hours: only urgent messages are sent inside the window.
+    pub quiet_hours: Option<super::quiet::QuietHours>,
 }
 
 impl Default for GatewaySettings {
@@ -53,6 +56,7 @@ impl Default for GatewaySettings {
             resend_unknown: ResendUnknown::Never,
             resend_unknown_wait_s: 600,
             avoid_mr_lookalikes: true,
+            quiet_hours: None,
         }
     }
 }
@@ -102,10 +106,12 @@ impl<'de> Deserialize<'de> for ResendUnknown {
 }
 
 /// `POST /v1/messages` and friends.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitRequest {
+    #[schema(min_length = 1)]
     pub to: String,
+    #[schema(min_length = 1)]
     pub text: String,
     #[serde(default)]
     pub report: Option<bool>,
@@ -119,6 +125,21 @@ pub struct SubmitRequest {
     pub ucs2: bool,
     #[serde(default)]
     pub flash: bool,
+    /// RFC 3339: not sent before then.
+    #[serde(default)]
+    pub send_at: Option<String>,
+    /// RFC 3339: if still queued then, it ends EXPIRED unsent.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Seconds from now, instead of `expires_at`.
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 315_360_000)]
+    pub ttl: Option<u64>,
+    #[serde(default)]
+    pub priority: Option<Priority>,
+    /// May go out during quiet hours.
+    #[serde(default)]
+    pub ignore_quiet_hours: bool,
 }
 
 /// A submission checked and ready to queue.
@@ -127,11 +148,12 @@ struct Prepared {
     to: String,
     parts: u8,
     opts: MessageOptions,
+    queue: QueueOptions,
     now: i64,
 }
 
 /// A queued message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Submitted {
     pub id: String,
     pub parts: u8,
@@ -146,6 +168,12 @@ pub enum SubmitError {
     UnknownModem(String),
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    /// Bulk: the items at fault, each as (`messages[i].field`, reason).
+    #[error("{} invalid item(s)", .0.len())]
+    InvalidItems(Vec<(String, String)>),
+    /// The Idempotency-Key was used with another request.
+    #[error("{0}")]
+    KeyConflict(String),
     #[error("store: {0}")]
     Store(#[from] StoreError),
 }
@@ -211,6 +239,8 @@ struct Inner {
     concat_ref: std::sync::atomic::AtomicU32,
     /// The SMPP server's state for the API and metrics, once it runs.
     smpp: std::sync::OnceLock<Arc<dyn crate::smpp::gateway::SmppStatus>>,
+    /// The last event id on disk (the live event stream waits on it).
+    events: watch::Receiver<i64>,
 }
 
 /// The running gateway. Cheap to clone. Its state is reached through
@@ -258,6 +288,9 @@ impl Gateway {
                 None
             }
         };
+        let mut store = store;
+        let (event_tx, events) = watch::channel(0);
+        store.set_event_notify(event_tx);
         let store = Arc::new(Mutex::new(store));
         Gateway {
             inner: Arc::new(Inner {
@@ -271,6 +304,7 @@ impl Gateway {
                 shutdown,
                 concat_ref: std::sync::atomic::AtomicU32::new(std::process::id()),
                 smpp: std::sync::OnceLock::new(),
+                events,
             }),
         }
     }
@@ -332,21 +366,152 @@ impl Gateway {
     /// Validate, split (to count the parts), queue, and wake the workers.
     pub fn submit(&self, req: &SubmitRequest) -> Result<Submitted, SubmitError> {
         let p = self.prepare(req)?;
-        let created = self
+        let item = EnqueueRequest {
+            to: &p.to,
+            text: &req.text,
+            parts: p.parts,
+            opts: &p.opts,
+        };
+        let done = self
             .store()
-            .enqueue_message(&p.to, &req.text, p.parts, &p.opts, p.now)?;
-        Ok(self.queued(created.id.0, p.parts))
+            .enqueue_idempotent(&[(item, p.queue)], None, p.now)?;
+        match done {
+            Enqueued::New(mut c) if c.len() == 1 => {
+                let id = c.remove(0).id.0;
+                Ok(self.queued(id, p.parts))
+            }
+            _ => Err(SubmitError::Invalid {
+                field: "body",
+                reason: "nothing queued".into(),
+            }),
+        }
     }
 
     /// [`Gateway::submit`] through the group commit: answers once the
     /// message is on disk, sharing the disk sync with concurrent work.
     pub async fn submit_batched(&self, req: SubmitRequest) -> Result<Submitted, SubmitError> {
-        let p = self.prepare(&req)?;
-        let parts = p.parts;
-        let created = self
-            .write(move |s| s.enqueue_message(&p.to, &req.text, p.parts, &p.opts, p.now))
+        let (mut out, _) = self.submit_many(vec![req], None).await?;
+        out.pop().ok_or_else(|| SubmitError::Invalid {
+            field: "body",
+            reason: "nothing queued".into(),
+        })
+    }
+
+    /// Queue `reqs` (the HTTP API's single and bulk submits) in one
+    /// transaction: all or none. Every item is checked first; the refusal
+    /// of a bulk call (more than one item, or `bulk`) names each bad item
+    /// as `messages[i].field`. With an idempotency `key`, a repeat of the
+    /// same request within a day answers the messages it created (the
+    /// bool is then true) and one with another request is refused.
+    pub async fn submit_many(
+        &self,
+        reqs: Vec<SubmitRequest>,
+        key: Option<IdempotencyKey>,
+    ) -> Result<(Vec<Submitted>, bool), SubmitError> {
+        let bulk = key.as_ref().is_some_and(|k| k.endpoint == "bulk") || reqs.len() > 1;
+        let mut prepared = Vec::with_capacity(reqs.len());
+        let mut bad = Vec::new();
+        for (i, r) in reqs.iter().enumerate() {
+            match self.prepare(r) {
+                Ok(p) => prepared.push(p),
+                Err(SubmitError::Invalid { field, reason }) if bulk => {
+                    bad.push((format!("messages[{i}].{field}"), reason))
+                }
+                Err(e @ SubmitError::UnknownModem(_)) if bulk => {
+                    bad.push((format!("messages[{i}].modem"), e.to_string()))
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        if !bad.is_empty() {
+            return Err(SubmitError::InvalidItems(bad));
+        }
+        let texts: Vec<String> = reqs.into_iter().map(|r| r.text).collect();
+        let done = self
+            .write(move |s| {
+                let items: Vec<(EnqueueRequest<'_>, QueueOptions)> = prepared
+                    .iter()
+                    .zip(&texts)
+                    .map(|(p, text)| {
+                        (
+                            EnqueueRequest {
+                                to: &p.to,
+                                text,
+                                parts: p.parts,
+                                opts: &p.opts,
+                            },
+                            p.queue,
+                        )
+                    })
+                    .collect();
+                let now = prepared.first().map_or_else(unix_now, |p| p.now);
+                s.enqueue_idempotent(&items, key.as_ref(), now)
+            })
             .await?;
-        Ok(self.queued(created.id.0, parts))
+        match done {
+            Enqueued::New(created) => {
+                self.wake_workers();
+                let out = created
+                    .iter()
+                    .map(|m| Submitted {
+                        id: m.id.0.to_string(),
+                        parts: u8::try_from(m.parts.len()).unwrap_or(u8::MAX),
+                    })
+                    .collect();
+                Ok((out, false))
+            }
+            Enqueued::Repeat(ids) => Ok((
+                ids.iter()
+                    .map(|(id, parts)| Submitted {
+                        id: id.0.to_string(),
+                        parts: *parts,
+                    })
+                    .collect(),
+                true,
+            )),
+            Enqueued::Conflict {
+                endpoint,
+                created_at,
+            } => Err(SubmitError::KeyConflict(format!(
+                "this Idempotency-Key was used at {} for a different request{}: \
+                 use a new key for a new request",
+                crate::times::rfc3339(created_at),
+                if endpoint == "bulk" {
+                    " (a bulk call)"
+                } else {
+                    ""
+                }
+            ))),
+        }
+    }
+
+    /// Check a submission as [`Gateway::submit`] would, queueing nothing.
+    pub fn validate(&self, req: &SubmitRequest) -> Result<(), SubmitError> {
+        self.prepare(req).map(|_| ())
+    }
+
+    /// Cancel message `id` if none of its parts reached a modem yet.
+    pub async fn cancel(&self, id: MessageId) -> Result<Cancel, StoreError> {
+        let now = unix_now();
+        self.write(move |s| {
+            s.cancel_message(id, "cancelled through the API before it was sent", now)
+        })
+        .await
+    }
+
+    /// The last event id on disk; changes after each group commit that
+    /// logged events (see [`Store::events_after`]).
+    pub fn event_signal(&self) -> watch::Receiver<i64> {
+        self.inner.events.clone()
+    }
+
+    /// Whether unix second `now` is inside the quiet hours.
+    pub(crate) fn quiet_now(&self, now: i64) -> bool {
+        self.inner
+            .settings
+            .quiet_hours
+            .as_ref()
+            .is_some_and(|q| q.ends_at(now).is_some())
     }
 
     fn queued(&self, id: i64, parts: u8) -> Submitted {
@@ -392,7 +557,56 @@ impl Gateway {
             flash: req.flash,
             modem: req.modem.clone(),
             concat_ref: self.next_concat_ref(),
+            not_before: match &req.send_at {
+                Some(t) => Some(rfc3339_field("send_at", t)?).filter(|&t| t > now),
+                None => None,
+            },
             ..MessageOptions::default()
+        };
+        let expires_at = match (&req.expires_at, req.ttl) {
+            (Some(_), Some(_)) => {
+                return Err(SubmitError::Invalid {
+                    field: "ttl",
+                    reason: "give expires_at or ttl, not both".into(),
+                })
+            }
+            (Some(t), None) => {
+                let at = rfc3339_field("expires_at", t)?;
+                if at <= now {
+                    return Err(SubmitError::Invalid {
+                        field: "expires_at",
+                        reason: format!("{t} has already passed"),
+                    });
+                }
+                Some(at)
+            }
+            (None, Some(0)) => {
+                return Err(SubmitError::Invalid {
+                    field: "ttl",
+                    reason: "must be at least 1 second".into(),
+                })
+            }
+            (None, Some(ttl)) if ttl > MAX_TTL_SECS => {
+                return Err(SubmitError::Invalid {
+                    field: "ttl",
+                    reason: format!("{ttl} s: at most {MAX_TTL_SECS} (ten years)"),
+                })
+            }
+            (None, Some(ttl)) => Some(now.saturating_add(i64::try_from(ttl).unwrap_or(i64::MAX))),
+            (None, None) => None,
+        };
+        if let (Some(send), Some(exp)) = (opts.not_before, expires_at) {
+            if send >= exp {
+                return Err(SubmitError::Invalid {
+                    field: "send_at",
+                    reason: "is not before the message expires (expires_at / ttl)".into(),
+                });
+            }
+        }
+        let queue = QueueOptions {
+            priority: req.priority.unwrap_or_default(),
+            expires_at,
+            ignore_quiet_hours: req.ignore_quiet_hours,
         };
         // Encoding here counts the parts and rejects what cannot be sent;
         // the worker encodes the same way (`encode::encode_message`) when
@@ -407,6 +621,7 @@ impl Gateway {
             to: to.to_string(),
             parts,
             opts,
+            queue,
             now,
         })
     }
@@ -649,6 +864,19 @@ impl Gateway {
     }
 }
 
+/// The longest `ttl` taken (ten years).
+pub const MAX_TTL_SECS: u64 = 315_360_000;
+
+/// A time in RFC 3339 (`2026-12-24T18:00:00+01:00`), as a unix second.
+fn rfc3339_field(field: &'static str, t: &str) -> Result<i64, SubmitError> {
+    t.parse::<jiff::Timestamp>()
+        .map(|ts| ts.as_second())
+        .map_err(|e| SubmitError::Invalid {
+            field,
+            reason: format!("{t:?} is not an RFC 3339 time such as 2026-12-24T18:00:00+01:00: {e}"),
+        })
+}
+
 /// Periodic upkeep until shutdown: parts with no report past their validity
 /// plus grace become UNKNOWN; queued messages past validity become EXPIRED;
 /// with `resend_unknown = "if-no-report"`, parts of unknown outcome that got
@@ -678,6 +906,12 @@ pub async fn housekeeping(gw: Gateway, every: std::time::Duration) {
             }
             Ok(_) => {}
             Err(e) => tracing::error!("queue expiry: {e}"),
+        }
+        if let Err(e) = gw.write(move |s| s.purge_idempotency_keys(now)).await {
+            tracing::error!("idempotency keys: {e}");
+        }
+        if let Err(e) = gw.write(move |s| s.purge_event_log(now)).await {
+            tracing::error!("event log: {e}");
         }
         let settings = gw.settings();
         if settings.resend_unknown == ResendUnknown::IfNoReport {
@@ -724,6 +958,7 @@ mod tests {
             modem: None,
             ucs2: false,
             flash: false,
+            ..SubmitRequest::default()
         }
     }
 

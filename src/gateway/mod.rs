@@ -13,6 +13,7 @@ pub(crate) mod encode;
 pub(crate) mod inbound;
 pub(crate) mod mr_plan;
 pub(crate) mod policy;
+pub mod quiet;
 pub(crate) mod send;
 pub mod worker;
 

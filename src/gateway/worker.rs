@@ -683,7 +683,8 @@ impl Worker {
                 // some modem takes.
                 let accept = |to: &str| crate::config::prefixes_accept(&prefixes, to);
                 let now = unix_now();
-                let msg = match s.claim_next_clear(&name, now, &accept, next_mr)? {
+                let quiet = gw.quiet_now(now);
+                let msg = match s.claim_next_in(&name, now, &accept, next_mr, quiet)? {
                     Claimed::Message(msg) => msg,
                     Claimed::Held { until } => return Ok(Pick::Held { until }),
                     Claimed::Empty => return Ok(Pick::Nothing),

@@ -473,6 +473,7 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
         }
         // SMPP binds are told of new outbox rows once they are on disk.
         let smpp_notice = s.smpp_pending_notice();
+        let event_notice = s.event_notice();
         drop(s);
         if let Some(f) = failed.as_ref().filter(|f| !f.space) {
             tracing::error!(
@@ -485,6 +486,14 @@ fn writer(store: &Mutex<Store>, rx: &mpsc::Receiver<Job>, broken: &Arc<Stopped>,
             finishers.push(Box::new(move |failed: Option<&Failure>| {
                 if failed.is_none() {
                     (notify.0)(&accounts);
+                }
+            }));
+        }
+        // The live event stream is told of new events once they are on disk.
+        if let Some((notify, last)) = event_notice {
+            finishers.push(Box::new(move |failed: Option<&Failure>| {
+                if failed.is_none() {
+                    notify.send_replace(last);
                 }
             }));
         }

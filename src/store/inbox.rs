@@ -122,7 +122,7 @@ impl Store {
             sms.partial
         ])?;
         let id = tx.last_insert_rowid();
-        if self.webhooks {
+        {
             let payload = json!({
                 "event": "sms.incoming",
                 "id": id.to_string(),
@@ -135,7 +135,13 @@ impl Store {
                 "partial": sms.partial,
                 "data_hex": sms.data_hex,
             });
-            webhooks::enqueue(&tx, "incoming", &payload.to_string(), sms.received_at)?;
+            webhooks::announce(
+                &tx,
+                self.webhooks,
+                "incoming",
+                &payload.to_string(),
+                sms.received_at,
+            )?;
         }
         if !self.smpp_mo_accounts.is_empty() {
             let payload = super::smpp::mo_payload(

@@ -25,8 +25,10 @@ use crate::router::{message_state, ConfigError, ModemId, PartId, Router, RouterC
 use crate::state::MessageState;
 
 mod counters;
+mod events;
 mod group_commit;
 mod inbox;
+mod options;
 mod outcome;
 mod query;
 mod queue;
@@ -38,8 +40,10 @@ mod submit;
 mod webhooks;
 
 pub use counters::{Counters, ModemCounters};
+pub use events::{LoggedEvent, EVENT_LOG_RETENTION_SECS};
 pub use group_commit::{GroupCommit, SpaceState, WAL_CHECKPOINT_BYTES};
 pub use inbox::{InboxRow, IncomingSms};
+pub use options::{Cancel, Enqueued, IdempotencyKey, Priority, QueueOptions, IDEMPOTENCY_TTL_SECS};
 pub use query::{
     CollisionRow, EventRow, MessageFilter, MessageRow, MessageView, PartRow, ReportFilter,
     ReportRow,
@@ -227,6 +231,8 @@ pub struct Store {
     /// Told, after each group commit is on disk, which accounts got outbox
     /// rows in it.
     smpp_notify: Option<SmppNotify>,
+    /// Told the last event log id after each group commit that added events.
+    event_notify: Option<tokio::sync::watch::Sender<i64>>,
 }
 
 /// Called with the accounts whose SMPP outbox got rows (see
@@ -333,6 +339,7 @@ impl Store {
             smpp_mo_accounts: Vec::new(),
             smpp_seen: None,
             smpp_notify: None,
+            event_notify: None,
         };
         // The file name as SQLite resolved it (absolute, links followed):
         // its write-ahead log is that name with "-wal".
@@ -409,6 +416,7 @@ impl Store {
             smpp_mo_accounts: Vec::new(),
             smpp_seen: None,
             smpp_notify: None,
+            event_notify: None,
         }))
     }
 
@@ -901,9 +909,7 @@ fn refresh_message_reopening(
         None => format!("message is {new} ({} parts)", states.len()),
     };
     event(tx, at, message, None, report, new, &reason)?;
-    if hooks {
-        webhooks::message_changed(tx, message, current, new, part, error, at)?;
-    }
+    webhooks::message_changed(tx, hooks, message, current, new, part, error, at)?;
     smpp::receipt_on_change(tx, message, new, error, at)?;
     Ok(Some(new))
 }

@@ -205,7 +205,7 @@ impl Store {
         let modem_id = self.modem(modem)?;
         self.relaxed(|s| {
             let tx = Tx::begin(&mut s.conn, s.batch)?;
-            let found = claim_tx(&tx, modem_id, modem, now, accept, &|_| None)?;
+            let found = claim_tx(&tx, modem_id, modem, now, accept, &|_| None, false)?;
             tx.commit()?;
             Ok(match found {
                 Claimed::Message(m) => Some(m),
@@ -230,12 +230,26 @@ impl Store {
         accept: &dyn Fn(&str) -> bool,
         next_mr: Option<u8>,
     ) -> Result<Claimed> {
+        self.claim_next_in(modem, now, accept, next_mr, false)
+    }
+
+    /// [`Store::claim_next_clear`]; with `quiet` (quiet hours now), only
+    /// messages of high priority or that ignore quiet hours are claimed.
+    /// Claims go by priority (high, normal, bulk), then oldest first.
+    pub fn claim_next_in(
+        &mut self,
+        modem: &str,
+        now: i64,
+        accept: &dyn Fn(&str) -> bool,
+        next_mr: Option<u8>,
+        quiet: bool,
+    ) -> Result<Claimed> {
         let modem_id = self.modem(modem)?;
         self.relaxed(|s| {
             let router = &s.router;
             let hold = |to: &str| next_mr.and_then(|mr| router.reuse_wait(modem_id, to, mr, now));
             let tx = Tx::begin(&mut s.conn, s.batch)?;
-            let found = claim_tx(&tx, modem_id, modem, now, accept, &hold)?;
+            let found = claim_tx(&tx, modem_id, modem, now, accept, &hold, quiet)?;
             tx.commit()?;
             Ok(found)
         })
@@ -386,7 +400,8 @@ impl Store {
     }
 
     /// Queued messages past their validity (`created_at + validity_secs`
-    /// before `now`) that were never (fully) sent: their unsent parts and
+    /// before `now`) or their queue expiry (`expires_at` at or before
+    /// `now`, see [`super::QueueOptions`]) that were never (fully) sent: their unsent parts and
     /// the message become EXPIRED, with an event. Parts in flight are left
     /// to their answer. Returns the expired messages.
     pub fn expire_queued(&mut self, now: i64) -> Result<Vec<MessageId>> {
@@ -394,16 +409,21 @@ impl Store {
         let mut found = Vec::new();
         {
             let mut stmt = tx.prepare_cached(
-                "SELECT id FROM messages WHERE queued = 1 AND created_at + validity_secs < ?1 \
+                "SELECT id, expires_at IS NOT NULL AND expires_at <= ?1 FROM messages \
+                 WHERE queued = 1 AND (created_at + validity_secs < ?1 OR expires_at <= ?1) \
                  ORDER BY created_at, id",
             )?;
             let mut rows = stmt.query([now])?;
             while let Some(r) = rows.next()? {
-                found.push(r.get::<_, i64>(0)?);
+                found.push((r.get::<_, i64>(0)?, r.get::<_, bool>(1)?));
             }
         }
-        let why = "validity period ended before it could be sent";
-        for &message in &found {
+        for &(message, queue_expiry) in &found {
+            let why = if queue_expiry {
+                "its expires_at passed while it was queued: not sent"
+            } else {
+                "validity period ended before it could be sent"
+            };
             let n = tx
                 .prepare_cached(&format!(
                     "UPDATE parts AS p SET state = 'EXPIRED', error = ?2, done_at = ?3, \
@@ -424,7 +444,7 @@ impl Store {
             sync_queued(&tx, message)?;
         }
         tx.commit()?;
-        Ok(found.into_iter().map(MessageId).collect())
+        Ok(found.into_iter().map(|(m, _)| MessageId(m)).collect())
     }
 
     /// Messages waiting to be sent: all of them, or those claimed by the
@@ -547,6 +567,7 @@ fn claim_tx(
     now: i64,
     accept: &dyn Fn(&str) -> bool,
     hold: &dyn Fn(&str) -> Option<i64>,
+    quiet: bool,
 ) -> Result<Claimed> {
     let mut held: Option<i64> = None;
     let chosen = {
@@ -560,9 +581,10 @@ fn claim_tx(
                AND (m.modem_pref IS NULL OR m.modem_pref = ?2) \
                AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.message_id = m.id \
                                AND {TO_SEND} AND p.next_attempt > ?3) \
-             ORDER BY m.created_at, m.id"
+               AND (?4 = 0 OR m.priority = 0 OR m.ignore_quiet = 1) \
+             ORDER BY m.priority, m.created_at, m.id"
         ))?;
-        let mut rows = stmt.query(params![modem_id.0, modem, now])?;
+        let mut rows = stmt.query(params![modem_id.0, modem, now, quiet])?;
         let mut chosen = None;
         let mut skipped = 0usize;
         while let Some(r) = rows.next()? {

@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension};
 use super::StoreError;
 
 /// Migration `i` brings the schema from version `i` to `i + 1`.
-pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+pub const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this binary writes.
 pub const VERSION: u32 = MIGRATIONS.len() as u32;
@@ -333,6 +333,43 @@ CREATE TABLE smpp_outbox (
 );
 CREATE INDEX smpp_outbox_account ON smpp_outbox (account, id);
 CREATE INDEX smpp_outbox_created ON smpp_outbox (created_at);
+";
+
+/// Version 7: the HTTP API's queue options and idempotency. A message has a
+/// priority (0 high, 1 normal, 2 bulk; claimed in that order, then oldest
+/// first), a time after which it ends EXPIRED if still queued
+/// (`expires_at`, independent of the network validity period), and may be
+/// sent during quiet hours (`ignore_quiet`). `idempotency_keys` holds each
+/// `Idempotency-Key` with a digest of the request it came with and the
+/// messages it created, written in the transaction that creates them.
+/// `event_log` keeps what the webhooks announce, for the live event stream.
+const V7: &str = "
+ALTER TABLE messages ADD COLUMN priority INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE messages ADD COLUMN expires_at INTEGER;
+ALTER TABLE messages ADD COLUMN ignore_quiet INTEGER NOT NULL DEFAULT 0;
+DROP INDEX messages_queue;
+CREATE INDEX messages_queue ON messages (priority, created_at, id) WHERE queued = 1;
+
+CREATE TABLE idempotency_keys (
+    key         TEXT PRIMARY KEY,
+    endpoint    TEXT NOT NULL,       -- 'message' or 'bulk'
+    body_sha256 TEXT NOT NULL,       -- hex digest of the request as understood
+    message_ids TEXT NOT NULL,       -- JSON array, in request order
+    created_at  INTEGER NOT NULL
+);
+CREATE INDEX idempotency_keys_created ON idempotency_keys (created_at);
+
+-- Every event the webhooks announce (message state changes, incoming SMS),
+-- written with the change, whether webhooks are on or not: the live event
+-- stream (GET /v1/events) resumes from it. AUTOINCREMENT: ids only grow,
+-- also past purged rows, so a client's Last-Event-ID never skips one.
+CREATE TABLE event_log (
+    id      INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind    TEXT NOT NULL,            -- 'message.state' or 'sms.incoming'
+    payload TEXT NOT NULL,            -- JSON, as the webhook's body
+    at      INTEGER NOT NULL
+);
+CREATE INDEX event_log_at ON event_log (at);
 ";
 
 /// `PRAGMA application_id` of an smsgw database ("SMSG").

@@ -109,6 +109,27 @@ pub(super) fn rfc3339(t: i64) -> String {
         .unwrap_or_else(|| t.to_string())
 }
 
+/// Log an event (`kind` its SSE name) for the live event stream and, with
+/// `hooks`, queue it for the webhook (`hook_kind` its outbox kind).
+pub(super) fn announce(
+    tx: &Connection,
+    hooks: bool,
+    hook_kind: &str,
+    payload: &str,
+    at: i64,
+) -> Result<()> {
+    let kind = match hook_kind {
+        "incoming" => "sms.incoming",
+        _ => "message.state",
+    };
+    tx.prepare_cached("INSERT INTO event_log (kind, payload, at) VALUES (?1, ?2, ?3)")?
+        .execute(params![kind, payload, at])?;
+    if hooks {
+        enqueue(tx, hook_kind, payload, at)?;
+    }
+    Ok(())
+}
+
 /// Queue a notification.
 pub(super) fn enqueue(tx: &Connection, kind: &str, payload: &str, at: i64) -> Result<()> {
     tx.prepare_cached(
@@ -120,8 +141,10 @@ pub(super) fn enqueue(tx: &Connection, kind: &str, payload: &str, at: i64) -> Re
 
 /// Queue the notification of a message state change (`part` the part whose
 /// change decided it, `error` the code of a failure).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn message_changed(
     tx: &Connection,
+    hooks: bool,
     message: i64,
     previous: MessageState,
     state: MessageState,
@@ -157,5 +180,5 @@ pub(super) fn message_changed(
         "error": error,
         "at": rfc3339(at),
     });
-    enqueue(tx, "message", &payload.to_string(), at)
+    announce(tx, hooks, "message", &payload.to_string(), at)
 }

@@ -169,3 +169,34 @@ async fn send_refuses_bad_input_with_exit_2() {
         assert!(err.contains(expect), "{args:?}: {err}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn send_takes_a_text_that_starts_with_a_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let db = db.to_str().unwrap();
+    let (sim, dev) = sim_at(dir.path(), "huawei-e173", |_| {}).await;
+    let out = run(s(&[
+        "send",
+        "--device",
+        &dev,
+        "--to",
+        "+393331234567",
+        "--text",
+        "-5 degrees",
+        "--db",
+        db,
+        "--json",
+    ]))
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["text"], "-5 degrees", "{v}");
+    // The modem got that text.
+    let sent = sim.submits();
+    assert_eq!(sent.len(), 1);
+}

@@ -238,3 +238,19 @@ fn bad_input_exits_2_with_a_message() {
     ]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("truncated TP-ST at offset 24"));
 }
+
+#[test]
+fn encode_takes_a_text_that_starts_with_a_dash() {
+    for text in ["-x", "-5 degrees", "--not-a-flag"] {
+        let out = smsgw(&["pdu", "encode", "--to", "+393331234567", "--text", text]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{text}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let (_, hex) = stdout.trim().split_once(' ').unwrap();
+        assert_eq!(decode(&[hex])["text"], text);
+    }
+}

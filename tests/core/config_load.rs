@@ -418,3 +418,32 @@ fn configuration_doc_describes_every_key_of_the_example() {
         }
     }
 }
+
+#[test]
+fn quiet_hours_are_read_and_bad_ones_named() {
+    let c = Config::from_toml(
+        "[gateway]\nquiet_hours = { from = \"21:00\", to = \"08:00\", tz = \"Europe/Rome\" }\n",
+        "q.toml",
+    )
+    .unwrap();
+    let q = c.gateway_settings().quiet_hours.expect("quiet hours");
+    assert_eq!(q.text, "21:00-08:00 Europe/Rome");
+    // 2026-12-02T22:00:00Z is 23:00 in Rome: inside, until 08:00 (07:00Z).
+    assert_eq!(q.ends_at(1_796_248_800), Some(1_796_281_200));
+    for (bad, word) in [
+        ("{ from = \"25:00\", to = \"08:00\" }", "from"),
+        ("{ from = \"21:00\", to = \"21:00\" }", "empty"),
+        (
+            "{ from = \"21:00\", to = \"08:00\", tz = \"Nowhere/Land\" }",
+            "tz",
+        ),
+    ] {
+        let err = Config::from_toml(&format!("[gateway]\nquiet_hours = {bad}\n"), "q.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("gateway.quiet_hours") && err.contains(word),
+            "{bad}: {err}"
+        );
+    }
+}

@@ -52,6 +52,7 @@ fn submit(gw: &Gateway, n: usize, modem: &str) {
             modem: Some(modem.into()),
             ucs2: false,
             flash: false,
+            ..SubmitRequest::default()
         };
         gw.submit(&req).unwrap();
     }

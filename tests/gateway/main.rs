@@ -3,7 +3,11 @@
 //! One test binary per area (linking each of 40 files separately took most
 //! of the suite's build time); each module is one former test file.
 
+mod api_bench;
+mod api_events;
 mod api_http;
+mod api_openapi;
+mod api_v1;
 mod common;
 mod daemon_hotplug;
 mod daemon_prefixes;

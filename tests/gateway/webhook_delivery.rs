@@ -48,6 +48,7 @@ fn make_events(gw: &Gateway, to: &str, mr: u8, status: u8, incoming: &str) {
             modem: None,
             ucs2: false,
             flash: false,
+            ..SubmitRequest::default()
         })
         .unwrap();
     let now = unix_now();

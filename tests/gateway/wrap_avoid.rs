@@ -62,6 +62,7 @@ async fn three_hundred_to_one_number_at_full_speed_leave_nothing_ambiguous() {
             modem: Some("sim0".into()),
             ucs2: false,
             flash: false,
+            ..SubmitRequest::default()
         };
         gw.submit(&req).unwrap();
     }
