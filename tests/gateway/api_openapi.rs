@@ -15,7 +15,7 @@ fn python_with_schemathesis() -> Result<std::path::PathBuf, String> {
     let p = match std::env::var("SMSGW_TEST_PYTHON") {
         Ok(p) => std::path::PathBuf::from(p),
         Err(_) => {
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-smpp/bin/python")
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-tests/bin/python")
         }
     };
     let ok = Command::new(&p)

@@ -2,7 +2,7 @@
 //! with simulated modems (delivered, expired, failed, temporary then
 //! delivered), driven by a client that is not ours: Python's `smpplib` from
 //! PyPI (tests/interop/smpp_client.py, run through `smpp_py`). The interpreter comes from
-//! SMSGW_TEST_PYTHON or .ci/run's virtualenv (target/venv-smpp); without
+//! SMSGW_TEST_PYTHON or .ci/run's virtualenv (target/venv-tests); without
 //! either the tests fail under CI=1 and are skipped, saying so, elsewhere.
 //!
 //! - 500 messages (short, long, UCS2) with receipts: every receipt exactly

@@ -12,11 +12,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// The Python with smpplib: SMSGW_TEST_PYTHON (set by .ci/run), else the
-/// virtualenv `.ci/run` makes (target/venv-smpp). None (the caller skips,
+/// virtualenv `.ci/run` makes (target/venv-tests). None (the caller skips,
 /// saying so) when neither exists outside CI; under CI=1 a missing one is a
 /// failure.
 pub fn python() -> Option<String> {
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-smpp/bin/python");
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/venv-tests/bin/python");
     match std::env::var("SMSGW_TEST_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
         _ if venv.exists() => Some(venv.display().to_string()),
@@ -28,7 +28,7 @@ pub fn python() -> Option<String> {
             );
             eprintln!(
                 "SKIPPED: no Python with smpplib: run .ci/run once (it makes \
-                 target/venv-smpp) or set SMSGW_TEST_PYTHON"
+                 target/venv-tests) or set SMSGW_TEST_PYTHON"
             );
             None
         }
