@@ -9,7 +9,7 @@ mod install_script;
 mod pdu_cli;
 mod profiles_cli;
 mod send_policy;
-mod smpp_cli;
 mod sim_tools;
+mod smpp_cli;
 mod store_cli;
 mod udev_rules;
