@@ -18,7 +18,7 @@ use serde_json::json;
 
 use super::queue::EnqueueRequest;
 use super::submit::NewMessage;
-use super::{parse_state, refresh_message, MessageId, Result, Store, StoreError, Tx};
+use super::{parse_state, Cancel, MessageId, Result, Store, StoreError, Tx};
 use crate::state::MessageState;
 
 /// registered_delivery bits 0-1: which final receipts a message asked for.
@@ -179,41 +179,23 @@ impl Store {
     /// the message is not final. Its parts and the message become DELETED,
     /// with events and, per its registered_delivery, a receipt.
     pub fn cancel_smpp(&mut self, account: &str, id: i64, at: i64) -> Result<SmppCancel> {
-        let tx = Tx::begin(&mut self.conn, self.batch)?;
-        let found: Option<String> = tx
+        // Only the account's own messages; the rule itself is the API's
+        // (one writer thread runs both steps back to back).
+        let owned: bool = self
+            .conn
             .prepare_cached(
-                "SELECT m.state FROM messages m JOIN smpp_messages s ON s.message_id = m.id \
-                 WHERE m.id = ?1 AND s.account = ?2",
+                "SELECT EXISTS (SELECT 1 FROM smpp_messages WHERE message_id = ?1 AND account = ?2)",
             )?
-            .query_row(params![id, account], |r| r.get(0))
-            .optional()?;
-        let Some(state) = found else {
+            .query_row(params![id, account], |r| r.get(0))?;
+        if !owned {
             return Ok(SmppCancel::NotFound);
-        };
-        if parse_state(&state)?.is_final() {
-            return Ok(SmppCancel::TooLate);
-        }
-        let handed: bool = tx
-            .prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM parts WHERE message_id = ?1 AND \
-                 (mr IS NOT NULL OR sending_at IS NOT NULL OR written_at IS NOT NULL \
-                  OR state != 'ACCEPTED'))",
-            )?
-            .query_row([id], |r| r.get(0))?;
-        if handed {
-            return Ok(SmppCancel::TooLate);
         }
         let why = "cancelled by the client (cancel_sm) before it was sent";
-        tx.prepare_cached(
-            "UPDATE parts SET state = 'DELETED', error = ?2, done_at = ?3, next_attempt = NULL \
-             WHERE message_id = ?1",
-        )?
-        .execute(params![id, why, at])?;
-        super::event(&tx, at, id, None, None, MessageState::Deleted, why)?;
-        refresh_message(&tx, self.webhooks, id, None, None, None, at)?;
-        super::queue::sync_queued(&tx, id)?;
-        tx.commit()?;
-        Ok(SmppCancel::Cancelled)
+        Ok(match self.cancel_message(MessageId(id), why, at)? {
+            Cancel::Cancelled => SmppCancel::Cancelled,
+            Cancel::NotFound => SmppCancel::NotFound,
+            Cancel::TooLate(_) => SmppCancel::TooLate,
+        })
     }
 
     /// Outbox rows of `account` with an id above `after`, oldest first, at
