@@ -107,27 +107,8 @@ fn logged(db: &std::path::Path) -> Vec<Sse> {
 
 #[test]
 fn a_client_that_reconnects_misses_nothing_and_gets_nothing_twice() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let sims = start_sims(&rt, dir.path(), "huawei-e173", 1, |_, c| {
-        c.report_delay_ms = (5, 30);
-    });
-    let port = free_port();
-    let db = dir.path().join("smsgw.db");
-    let config = write_config(
-        dir.path(),
-        port,
-        &db,
-        &[("sim0", &sims[0].1, "huawei-e173")],
-        "",
-    );
-    let log = dir.path().join("daemon.log");
-    let _daemon = spawn_daemon(&config, &log);
-    wait_ready_or_show(port, 1, Some(&log));
+    let d = one_modem_daemon();
+    let (port, db) = (d.port, &d.db);
     let a = agent();
 
     let (first, _t1) = open(port, None);
@@ -146,7 +127,7 @@ fn a_client_that_reconnects_misses_nothing_and_gets_nothing_twice() {
     }
     let finals = wait_final(&a, port, &ids, Duration::from_secs(120));
     assert!(finals.iter().all(|m| m["state"] == "DELIVRD"));
-    let all = logged(&db);
+    let all = logged(db);
     assert!(all.len() >= 10, "one DELIVRD for each: {}", all.len());
     // Resume: exactly the rest of the log, in order.
     let (second, _t2) = open(port, Some(last));

@@ -35,27 +35,8 @@ fn python_with_schemathesis() -> Result<std::path::PathBuf, String> {
 
 #[test]
 fn the_document_covers_every_route_and_schemathesis_finds_nothing() {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let sims = start_sims(&rt, dir.path(), "huawei-e173", 1, |_, c| {
-        c.report_delay_ms = (5, 30);
-    });
-    let port = free_port();
-    let db = dir.path().join("smsgw.db");
-    let config = write_config(
-        dir.path(),
-        port,
-        &db,
-        &[("sim0", &sims[0].1, "huawei-e173")],
-        "",
-    );
-    let log = dir.path().join("daemon.log");
-    let _daemon = spawn_daemon(&config, &log);
-    wait_ready_or_show(port, 1, Some(&log));
+    let d = one_modem_daemon();
+    let port = d.port;
     let a = agent();
     let doc = get_json(&a, port, "/v1/openapi.json");
     assert!(
@@ -118,7 +99,7 @@ fn the_document_covers_every_route_and_schemathesis_finds_nothing() {
         // Bounded: a few minutes at most on a loaded machine.
         .args(["--max-time", "150"])
         // Its cache and reports go to the test's directory, not the repo.
-        .current_dir(dir.path())
+        .current_dir(d.dir())
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .env("NO_COLOR", "1")
         .output()

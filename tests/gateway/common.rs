@@ -210,3 +210,55 @@ pub fn wait_final(
     }
     out
 }
+
+/// `smsgw serve` on one simulated huawei-e173 modem (reports after
+/// 5-30 ms), ready to take work. Everything lives while this does.
+pub struct OneModem {
+    pub port: u16,
+    pub db: PathBuf,
+    pub log: PathBuf,
+    _daemon: Daemon,
+    _sims: Vec<(smsgw::sim::SimHandle, String)>,
+    _rt: tokio::runtime::Runtime,
+    _dir: tempfile::TempDir,
+}
+
+impl OneModem {
+    /// The test's own directory (database, config, log, ptys).
+    pub fn dir(&self) -> &Path {
+        self._dir.path()
+    }
+}
+
+pub fn one_modem_daemon() -> OneModem {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let sims = start_sims(&rt, dir.path(), "huawei-e173", 1, |_, c| {
+        c.report_delay_ms = (5, 30);
+    });
+    let port = free_port();
+    let db = dir.path().join("smsgw.db");
+    let config = write_config(
+        dir.path(),
+        port,
+        &db,
+        &[("sim0", &sims[0].1, "huawei-e173")],
+        "",
+    );
+    let log = dir.path().join("daemon.log");
+    let daemon = spawn_daemon(&config, &log);
+    wait_ready_or_show(port, 1, Some(&log));
+    OneModem {
+        port,
+        db,
+        log,
+        _daemon: daemon,
+        _sims: sims,
+        _rt: rt,
+        _dir: dir,
+    }
+}
